@@ -1,0 +1,179 @@
+"""Engine IR -> Polars boolean expressions, evaluated over a whole batch at once.
+
+Case-insensitive string tests run on a lower-cased copy of the column (``lower_name``), made once
+per batch and shared by every rule that tests that field.  Field-less keywords search
+``KEYWORD_COLUMN``, all of an event's values joined and lower-cased.  OR-ed tests of one field
+collapse into one kernel: ``is_in`` for equalities, Aho-Corasick ``contains_any`` for substrings.
+A regex the Rust engine cannot run (look-around, back-references) and CIDR tests are evaluated
+in Python, once per distinct value of the batch, not once per event.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from functools import lru_cache
+
+import polars as pl
+
+from autosoc.detect.sigma.ir import And, Const, Node, Not, Or, Pred
+
+KEYWORD_COLUMN = "__keywords__"
+_LOWER = "__lc__"
+_TEXT_OPS = {"eq", "contains", "startswith", "endswith", "glob"}
+
+
+def lower_name(field: str) -> str:
+    return _LOWER + field
+
+
+def text_column(pred: Pred) -> str:
+    if pred.field is None:
+        return KEYWORD_COLUMN
+    return pred.field if pred.cased else lower_name(pred.field)
+
+
+def lowered_fields(node: Node) -> set[str]:
+    """Fields whose lower-cased copy the node reads."""
+    out: set[str] = set()
+
+    def walk(n: Node) -> None:
+        if isinstance(n, Pred):
+            if n.field is not None and not n.cased and n.op in _TEXT_OPS:
+                out.add(n.field)
+        elif isinstance(n, And | Or):
+            for i in n.items:
+                walk(i)
+        elif isinstance(n, Not):
+            walk(n.item)
+
+    walk(node)
+    return out
+
+
+def to_expr(node: Node) -> pl.Expr:
+    if isinstance(node, Pred):
+        return _pred(node)
+    if isinstance(node, And):
+        return pl.all_horizontal([to_expr(i) for i in node.items])
+    if isinstance(node, Or):
+        return _or(node)
+    if isinstance(node, Not):
+        return ~to_expr(node.item)
+    if isinstance(node, Const):
+        return pl.lit(node.value)
+    raise TypeError(node)
+
+
+def _or(node: Or) -> pl.Expr:
+    grouped: dict[tuple[str | None, str, bool], list[Pred]] = defaultdict(list)
+    others: list[pl.Expr] = []
+    for item in node.items:
+        if isinstance(item, Pred) and item.op in ("eq", "contains") and item.field is not None:
+            grouped[(item.field, item.op, item.cased)].append(item)
+        elif isinstance(item, Pred) and item.op == "contains":
+            grouped[(None, "contains", item.cased)].append(item)
+        else:
+            others.append(to_expr(item))
+    for (_, op, _), preds in grouped.items():
+        if len(preds) == 1:
+            others.append(_pred(preds[0]))
+            continue
+        column = pl.col(text_column(preds[0]))
+        values = list(dict.fromkeys(str(p.args[0]) for p in preds))
+        if op == "eq":
+            others.append(column.is_in(values).fill_null(False))
+        else:
+            others.append(column.str.contains_any(values).fill_null(False))
+    return others[0] if len(others) == 1 else pl.any_horizontal(others)
+
+
+def _pred(p: Pred) -> pl.Expr:
+    op = p.op
+    if op in _TEXT_OPS:
+        column = pl.col(text_column(p))
+        value = p.args[0]
+        if op == "eq":
+            if p.field is None:
+                expr = column.str.contains(str(value), literal=True)
+            else:
+                expr = column == value
+        elif op == "contains":
+            expr = column.str.contains(str(value), literal=True)
+        elif op == "startswith":
+            expr = column.str.starts_with(str(value))
+        elif op == "endswith":
+            expr = column.str.ends_with(str(value))
+        else:
+            expr = _regex(column, str(value), p.field or KEYWORD_COLUMN)
+        return expr.fill_null(False)
+    field = p.field or KEYWORD_COLUMN
+    column = pl.col(field)
+    if op == "any":
+        return column.is_not_null()
+    if op == "null":
+        return column.is_null()
+    if op == "exists":
+        return column.is_not_null() if p.args[0] else column.is_null()
+    if op == "re":
+        pattern, flags = str(p.args[0]), str(p.args[1])
+        if flags:
+            pattern = f"(?{flags}){pattern}"
+        return _regex(column, pattern, field).fill_null(False)
+    if op == "cidr":
+        network = ipaddress.ip_network(str(p.args[0]), strict=False)
+        return _python_test(column, lambda v: _in_network(v, network))
+    if op == "cmp":
+        number = pl.col(field).cast(pl.Float64, strict=False)
+        bound = float(p.args[1])  # type: ignore[arg-type]
+        cmp = {"lt": number < bound, "lte": number <= bound, "gt": number > bound, "gte": number >= bound,
+               "neq": number != bound}
+        return cmp[str(p.args[0])].fill_null(False)
+    if op == "fieldref":
+        other, mode = str(p.args[0]), str(p.args[1])
+        left, right = column.str.to_lowercase(), pl.col(other).str.to_lowercase()
+        if mode == "eq":
+            expr = left == right
+        elif mode == "startswith":
+            expr = left.str.starts_with(right)
+        elif mode == "endswith":
+            expr = left.str.ends_with(right)
+        else:
+            expr = left.str.contains(right, literal=True)
+        return expr.fill_null(False)
+    raise ValueError(f"unknown predicate op {op!r}")
+
+
+@lru_cache(maxsize=4096)
+def rust_regex_ok(pattern: str) -> bool:
+    try:
+        pl.select(pl.lit("").str.contains(pattern))
+    except Exception:  # polars raises ComputeError for syntax the Rust engine lacks
+        return False
+    return True
+
+
+def _regex(column: pl.Expr, pattern: str, field: str) -> pl.Expr:
+    if rust_regex_ok(pattern):
+        return column.str.contains(pattern)
+    compiled = re.compile(pattern)
+    return _python_test(column, lambda v: compiled.search(v) is not None)
+
+
+def _python_test(column: pl.Expr, test: Callable[[str], bool]) -> pl.Expr:
+    """A Python test run once per distinct value of the batch."""
+
+    def apply(series: pl.Series) -> pl.Series:
+        hits = [v for v in series.drop_nulls().unique().to_list() if test(v)]
+        return series.is_in(hits).fill_null(False)
+
+    return column.map_batches(apply, return_dtype=pl.Boolean)
+
+
+def _in_network(value: str, network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    try:
+        return ipaddress.ip_address(value.strip().strip("[]").split("%")[0]) in network
+    except ValueError:
+        return False

@@ -1,0 +1,6 @@
+"""Normalize: decoded records -> raw string columns (what Sigma matches) + OCSF columns."""
+
+from autosoc.normalize.base import Parser, parsers
+from autosoc.normalize.parser import normalize
+
+__all__ = ["Parser", "normalize", "parsers"]

@@ -1,0 +1,89 @@
+"""``normalize(RawBatch) -> [EventBatch]``: raw records to raw columns plus OCSF columns.
+
+Each record is routed to its family by the reader's ``kind`` and by its shape (a JSON-lines file
+may hold Windows events in any shipper's shape, CloudTrail records, or anything else).  A record
+that flattens to nothing becomes a dead letter; the batch goes on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from autosoc.errors import Origin
+from autosoc.normalize import cloudtrail, generic, syslog, windows
+from autosoc.normalize import fields as F
+from autosoc.normalize._exprs import NULL
+from autosoc.normalize.base import Parser, parsers
+from autosoc.normalize.columns import build_raw_frame
+from autosoc.normalize.flatten import flatten_dotted, flatten_windows, looks_like_cloudtrail
+from autosoc.schema import DeadLetter, EventBatch, RawBatch
+
+WINDOWS = parsers.register("windows")(
+    Parser("windows", flatten_windows, windows.ocsf_columns, windows.alias_columns))
+CLOUDTRAIL = parsers.register("cloudtrail")(Parser("cloudtrail", flatten_dotted, cloudtrail.ocsf_columns))
+SYSLOG = parsers.register("syslog")(Parser("syslog", flatten_dotted, syslog.ocsf_columns))
+GENERIC = parsers.register("json")(Parser("json", flatten_dotted, generic.ocsf_columns))
+
+
+def _route(kind: str, record: dict[str, Any]) -> tuple[Parser, dict[str, Any]]:
+    if kind == "cloudtrail":
+        return CLOUDTRAIL, flatten_dotted(record)
+    if kind == "syslog":
+        return SYSLOG, flatten_dotted(record)
+    flat = flatten_windows(record)
+    if flat is not None:
+        return WINDOWS, flat
+    if looks_like_cloudtrail(record):
+        return CLOUDTRAIL, flatten_dotted(record)
+    return GENERIC, flatten_dotted(record)
+
+
+def normalize(batch: RawBatch) -> list[EventBatch]:
+    """One EventBatch per record family present in ``batch`` (usually exactly one)."""
+    groups: dict[str, tuple[Parser, list[dict[str, Any]], list[int]]] = {}
+    dead = list(batch.dead_letters)
+    kind = batch.kind
+    for record, position in zip(batch.records, batch.positions, strict=True):
+        parser, flat = _route(kind, record)
+        if not flat:
+            dead.append(DeadLetter(Origin(batch.source, batch.path, position), "normalize", "empty_record",
+                                   "record has no fields"))
+            continue
+        group = groups.get(parser.family)
+        if group is None:
+            group = groups[parser.family] = (parser, [], [])
+        group[1].append(flat)
+        group[2].append(position)
+    out = [_frames(batch, parser, rows, positions) for parser, rows, positions in groups.values()]
+    if not out:
+        return [EventBatch(empty_events(), pl.DataFrame(), dead)] if dead else []
+    out[0].dead_letters.extend(dead)
+    return out
+
+
+def _frames(batch: RawBatch, parser: Parser, rows: list[dict[str, Any]], positions: list[int]) -> EventBatch:
+    raw, ids = build_raw_frame(rows)
+    raw = parser.prepare(raw)
+    mapped = {expr.meta.output_name(): expr for expr in parser.ocsf_columns(raw)}
+    for name in F.OCSF_STRING_COLUMNS:
+        mapped.setdefault(name, NULL.alias(name))
+    events = raw.select(
+        pl.Series(F.EVENT_ID, ids, dtype=pl.String),
+        pl.lit(parser.family).alias(F.FAMILY),
+        pl.lit(batch.source).alias(F.ORIGIN_SOURCE),
+        pl.lit(batch.path).alias(F.ORIGIN_PATH),
+        pl.Series(F.ORIGIN_RECORD, positions, dtype=pl.Int64),
+        mapped[F.TIME], mapped[F.CLASS_UID], mapped[F.CATEGORY_UID],
+        *(mapped[name] for name in F.OCSF_STRING_COLUMNS),
+    )
+    return EventBatch(events, raw)
+
+
+def empty_events() -> pl.DataFrame:
+    schema: dict[str, Any] = {F.EVENT_ID: pl.String, F.FAMILY: pl.String, F.ORIGIN_SOURCE: pl.String,
+                              F.ORIGIN_PATH: pl.String, F.ORIGIN_RECORD: pl.Int64,
+                              F.TIME: pl.Datetime("us", "UTC"), F.CLASS_UID: pl.Int32, F.CATEGORY_UID: pl.Int32}
+    schema.update(dict.fromkeys(F.OCSF_STRING_COLUMNS, pl.String))
+    return pl.DataFrame(schema=schema)

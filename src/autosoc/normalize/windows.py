@@ -1,0 +1,105 @@
+"""Windows events (Sysmon, Security, System, PowerShell, ...) -> OCSF columns.
+
+Also adds the field aliases SigmaHQ rules expect on non-Sysmon sources, as pySigma's
+``windows_audit_pipeline`` maps them: Security 4688 ``NewProcessName`` is the rules' ``Image``,
+``ParentProcessName`` their ``ParentImage``; 4657 ``ProcessName``/``ObjectName`` are ``Image`` and
+``TargetObject``.  An alias never overwrites a field the event has.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from autosoc.normalize import fields as F
+from autosoc.normalize._exprs import NULL, category_of, first, parse_time
+
+SYSMON = "microsoft-windows-sysmon/operational"
+SECURITY = "security"
+
+_PROCESS, _FILE, _MODULE, _NETWORK, _DNS, _AUTH, _ACCOUNT, _GROUP, _JOB = (
+    1007, 1001, 1005, 4001, 4003, 3002, 3001, 3006, 1006)
+_REGISTRY_KEY, _REGISTRY_VALUE = 201001, 201002
+_CLASS_BY_EVENT: dict[str, int] = {
+    **{f"{SYSMON}|{e}": _PROCESS for e in (1, 5, 8, 10, 25)},
+    **{f"{SYSMON}|{e}": _FILE for e in (2, 11, 15, 23, 26, 27, 28, 29)},
+    **{f"{SYSMON}|{e}": _MODULE for e in (6, 7)},
+    f"{SYSMON}|3": _NETWORK,
+    f"{SYSMON}|22": _DNS,
+    f"{SYSMON}|12": _REGISTRY_KEY,
+    f"{SYSMON}|13": _REGISTRY_VALUE,
+    f"{SYSMON}|14": _REGISTRY_KEY,
+    **{f"{SECURITY}|{e}": _AUTH for e in (4624, 4625, 4634, 4647, 4648, 4768, 4769, 4771, 4776, 4778, 4779)},
+    **{f"{SECURITY}|{e}": _PROCESS for e in (4688, 4689)},
+    **{f"{SECURITY}|{e}": _ACCOUNT for e in (4720, 4722, 4723, 4724, 4725, 4726, 4738, 4740, 4767, 4781)},
+    **{f"{SECURITY}|{e}": _GROUP for e in (4727, 4728, 4729, 4731, 4732, 4733, 4754, 4756, 4757)},
+    **{f"{SECURITY}|{e}": _JOB for e in (4698, 4699, 4700, 4701, 4702)},
+    **{f"{SECURITY}|{e}": _NETWORK for e in (5156, 5157)},
+    **{f"{SECURITY}|{e}": _FILE for e in (4656, 4658, 4660, 4663, 5145)},
+    f"{SECURITY}|4657": _REGISTRY_VALUE,
+    "system|7045": _JOB,
+}
+_INTEGRITY = {"S-1-16-4096": "Low", "S-1-16-8192": "Medium", "S-1-16-8448": "Medium",
+              "S-1-16-12288": "High", "S-1-16-16384": "System"}
+
+
+def alias_columns(raw: pl.DataFrame) -> pl.DataFrame:
+    cols = set(raw.columns)
+    if "EventID" not in cols or "Channel" not in cols:
+        return raw
+    channel = pl.col("Channel").str.to_lowercase()
+    eid = pl.col("EventID")
+    security = channel == SECURITY
+    aliases: dict[str, pl.Expr] = {}
+
+    def alias(target: str, source: str, when: pl.Expr) -> None:
+        if source not in cols:
+            return
+        value = pl.when(when).then(pl.col(source)).otherwise(NULL)
+        aliases[target] = pl.coalesce(pl.col(target), value) if target in cols else value
+
+    proc = security & (eid == "4688")
+    alias("Image", "NewProcessName", proc)
+    alias("ParentImage", "ParentProcessName", proc)
+    alias("LogonId", "SubjectLogonId", security)
+    reg = security & (eid == "4657")
+    if "Image" not in aliases:
+        alias("Image", "ProcessName", reg)
+    alias("TargetObject", "ObjectName", reg)
+    alias("Details", "NewValue", reg)
+    if "MandatoryLabel" in cols:
+        label = pl.col("MandatoryLabel").str.to_uppercase().replace_strict(_INTEGRITY, default=None)
+        aliases["IntegrityLevel"] = (pl.coalesce(pl.col("IntegrityLevel"), label)
+                                     if "IntegrityLevel" in cols else label)
+    return raw.with_columns(**aliases) if aliases else raw
+
+
+def ocsf_columns(raw: pl.DataFrame) -> list[pl.Expr]:
+    cols = set(raw.columns)
+    key = pl.concat_str([first(cols, "Channel").str.to_lowercase(), first(cols, "EventID")], separator="|")
+    class_uid = key.replace_strict(_CLASS_BY_EVENT, default=0, return_dtype=pl.Int32)
+    user = first(cols, "User", "TargetUserName", "SubjectUserName", "UserName", "AccountName")
+    domain = first(cols, "TargetDomainName", "SubjectDomainName")
+    qualified = (pl.when(user.str.contains("\\", literal=True) | domain.is_null()).then(user)
+                 .otherwise(pl.concat_str([domain, user], separator="\\")))
+    return [
+        parse_time(first(cols, "TimeCreated_SystemTime", "@timestamp", "UtcTime", "EventTime")).alias(F.TIME),
+        class_uid.alias(F.CLASS_UID),
+        category_of(class_uid).alias(F.CATEGORY_UID),
+        first(cols, "Channel").alias(F.LOG_NAME),
+        first(cols, "EventID").alias(F.EVENT_CODE),
+        first(cols, "Provider_Name").alias(F.PRODUCT),
+        first(cols, "Computer").alias(F.HOST),
+        qualified.alias(F.USER),
+        first(cols, "TargetUserSid", "SubjectUserSid", "Security_UserID").alias(F.USER_UID),
+        first(cols, "Image", "NewProcessName", "ProcessName").alias(F.PROCESS_PATH),
+        first(cols, "CommandLine").alias(F.PROCESS_CMD),
+        first(cols, "ProcessId", "NewProcessId").alias(F.PROCESS_PID),
+        first(cols, "ParentImage", "ParentProcessName").alias(F.PARENT_PATH),
+        first(cols, "ParentCommandLine").alias(F.PARENT_CMD),
+        first(cols, "TargetFilename", "ImageLoaded").alias(F.FILE_PATH),
+        first(cols, "SourceIp", "IpAddress", "SourceAddress").alias(F.SRC_IP),
+        first(cols, "SourcePort", "IpPort").alias(F.SRC_PORT),
+        first(cols, "DestinationIp", "DestAddress").alias(F.DST_IP),
+        first(cols, "DestinationPort", "DestPort").alias(F.DST_PORT),
+        first(cols, "DestinationHostname", "QueryName").alias(F.DST_HOST),
+    ]

@@ -1,0 +1,84 @@
+"""The :class:`Signal`: what every detector emits, whatever spoke."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from autosoc.errors import Origin
+
+LEVELS = ("informational", "low", "medium", "high", "critical")
+LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS)}
+#: Base risk of a signal by level; correlation adds these up per entity with decay.
+LEVEL_RISK = {"informational": 1, "low": 10, "medium": 25, "high": 50, "critical": 80}
+
+
+@dataclass(slots=True)
+class Signal:
+    rule_id: str
+    title: str
+    level: str
+    status: str
+    tags: list[str]
+    event_ids: list[str]
+    origins: list[Origin]
+    time: datetime | None = None
+    host: str | None = None
+    user: str | None = None
+    matched: dict[str, str] = field(default_factory=dict)
+    detector: str = "sigma"
+    rule_path: str | None = None
+    description: str = ""
+
+    @property
+    def risk_score(self) -> int:
+        return LEVEL_RISK.get(self.level, 1)
+
+    @property
+    def signal_id(self) -> str:
+        """Stable: the same rule on the same events always gives the same id."""
+        digest = hashlib.blake2b(digest_size=12)
+        digest.update(self.detector.encode())
+        digest.update(self.rule_id.encode())
+        for event_id in sorted(self.event_ids):
+            digest.update(event_id.encode())
+        return digest.hexdigest()
+
+    @property
+    def attack_techniques(self) -> list[str]:
+        return [t.removeprefix("attack.").upper() for t in self.tags if _is_technique(t)]
+
+    @property
+    def attack_tactics(self) -> list[str]:
+        return [t.removeprefix("attack.") for t in self.tags if t.startswith("attack.") and not _is_technique(t)
+                and not t.removeprefix("attack.").startswith(("g0", "s0"))]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "signal_id": self.signal_id,
+            "detector": self.detector,
+            "rule_id": self.rule_id,
+            "title": self.title,
+            "level": self.level,
+            "status": self.status,
+            "risk_score": self.risk_score,
+            "tags": self.tags,
+            "attack_techniques": self.attack_techniques,
+            "attack_tactics": self.attack_tactics,
+            "time": self.time.isoformat() if self.time else None,
+            "host": self.host,
+            "user": self.user,
+            "event_ids": self.event_ids,
+            "origins": [
+                {"source": o.source, "path": o.path, "record": o.record} for o in self.origins
+            ],
+            "matched": self.matched,
+            "rule_path": self.rule_path,
+        }
+
+
+def _is_technique(tag: str) -> bool:
+    body = tag.removeprefix("attack.")
+    return tag.startswith("attack.") and len(body) >= 5 and body[0] == "t" and body[1:5].isdigit()
