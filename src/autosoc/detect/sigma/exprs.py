@@ -96,10 +96,7 @@ def _pred(p: Pred) -> pl.Expr:
         column = pl.col(text_column(p))
         value = p.args[0]
         if op == "eq":
-            if p.field is None:
-                expr = column.str.contains(str(value), literal=True)
-            else:
-                expr = column == value
+            expr = column.str.contains(str(value), literal=True) if p.field is None else column == value
         elif op == "contains":
             expr = column.str.contains(str(value), literal=True)
         elif op == "startswith":

@@ -16,6 +16,7 @@ import pickle
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+import yaml
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
@@ -30,7 +31,7 @@ from autosoc.errors import InputError, RuleError
 
 logger = logging.getLogger(__name__)
 
-CACHE_VERSION = "autosoc-sigma-5"
+CACHE_VERSION = "autosoc-sigma-6"
 RULE_SUFFIXES = (".yml", ".yaml")
 
 
@@ -89,18 +90,32 @@ def compile_texts(texts: Sequence[tuple[Path, bytes]],
                   placeholders: Mapping[str, Sequence[str]] | None = None) -> RuleSet:
     ruleset = RuleSet(files=len(texts))
     parsed: list[tuple[str, SigmaRule | SigmaCorrelationRule | SigmaFilter]] = []
+    filters: list[SigmaFilter] = []
     for path, data in texts:
         try:
-            collection = SigmaCollection.from_yaml(data.decode("utf-8"), collect_errors=True)
-        except (SigmaError, UnicodeDecodeError, ValueError) as exc:
-            ruleset.skipped.append(SkippedRule(str(path), "invalid_rule_file", _one_line(exc)))
-            continue
-        except Exception as exc:  # yaml errors and other parser failures
+            documents = [d for d in yaml.safe_load_all(data.decode("utf-8")) if d is not None]
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
             ruleset.skipped.append(SkippedRule(str(path), "invalid_yaml", _one_line(exc)))
             continue
+        if not all(isinstance(d, dict) for d in documents):
+            ruleset.skipped.append(SkippedRule(str(path), "invalid_rule_file", "a YAML document is not a mapping"))
+            continue
+        for document in documents:
+            if "correlation" in document:  # its referenced rules may live in other files
+                ruleset.skipped.append(SkippedRule(
+                    str(path), "correlation_rule", "correlation rules are evaluated by the correlation engine",
+                    str(document.get("id", "")), str(document.get("title", ""))))
+        documents = [d for d in documents if "correlation" not in d]
+        if not documents:
+            continue
+        try:
+            collection = SigmaCollection.from_dicts(documents, collect_errors=True, collect_filters=True)
+        except (SigmaError, ValueError, TypeError, KeyError) as exc:
+            ruleset.skipped.append(SkippedRule(str(path), "invalid_rule_file", _one_line(exc)))
+            continue
+        filters += collection.filters
         for rule in collection.rules:
             parsed.append((str(path), rule))
-    filters = [rule for _, rule in parsed if isinstance(rule, SigmaFilter)]
     for path, rule in parsed:
         if isinstance(rule, SigmaFilter):
             continue

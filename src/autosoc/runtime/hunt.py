@@ -1,0 +1,105 @@
+"""``hunt``: files -> readers -> normalize -> Sigma -> signals, once over a fixed set of files.
+
+The one place that wires ingest, normalize and detect together for a batch run; the CLI adds
+the progress bar and the output formats.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autosoc.detect.sigma.engine import SigmaEngine
+from autosoc.detect.sigma.loader import load_rules
+from autosoc.detect.sigma.rules import RuleSet
+from autosoc.ingest import DEFAULT_BATCH_SIZE
+from autosoc.ingest.files import discover, read_files
+from autosoc.normalize import normalize
+from autosoc.normalize.deadletter import DeadLetterStore
+from autosoc.schema import LEVEL_RANK, RawBatch, Signal
+
+
+@dataclass(slots=True)
+class HuntStats:
+    files: int = 0
+    files_skipped: list[tuple[Path, str]] = field(default_factory=list)
+    events: int = 0
+    bytes_total: int = 0
+    signals: int = 0
+    by_level: Counter[str] = field(default_factory=Counter)
+    by_rule: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    tactics: Counter[str] = field(default_factory=Counter)
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    load_seconds: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+@dataclass(slots=True)
+class HuntOptions:
+    rules: Sequence[str | Path]
+    input_format: str | None = None
+    include: Sequence[str] = ()
+    exclude: Sequence[str] = ()
+    min_level: str = "informational"
+    batch_size: int = DEFAULT_BATCH_SIZE
+    placeholders: Mapping[str, Sequence[str]] | None = None
+    use_cache: bool = True
+    dead_letters: Path | None = None
+
+
+def load(options: HuntOptions) -> tuple[RuleSet, SigmaEngine]:
+    ruleset = load_rules(options.rules, placeholders=options.placeholders, use_cache=options.use_cache)
+    return ruleset, SigmaEngine(ruleset.rules)
+
+
+def hunt(
+    paths: Sequence[str | Path],
+    options: HuntOptions,
+    on_signals: Callable[[list[Signal]], None],
+    *,
+    engine: SigmaEngine | None = None,
+    on_batch: Callable[[RawBatch], None] | None = None,
+) -> HuntStats:
+    stats = HuntStats()
+    started = time.perf_counter()
+    if engine is None:
+        _, engine = load(options)
+    stats.load_seconds = time.perf_counter() - started
+    files = discover(paths, include=options.include, exclude=options.exclude)
+    stats.bytes_total = sum(f.stat().st_size for f in files)
+    floor = LEVEL_RANK.get(options.min_level, 0)
+    seen_files: set[str] = set()
+    run_started = time.perf_counter()
+    with DeadLetterStore(options.dead_letters) as dead:
+        for raw_batch in read_files(files, fmt=options.input_format, batch_size=options.batch_size,
+                                    skipped=stats.files_skipped):
+            seen_files.add(raw_batch.path)
+            stats.events += len(raw_batch)
+            for batch in normalize(raw_batch):
+                dead.write(batch.dead_letters)
+                signals = [s for s in engine.detect(batch) if LEVEL_RANK.get(s.level, 0) >= floor]
+                if signals:
+                    _count(stats, signals)
+                    on_signals(signals)
+            if on_batch is not None:
+                on_batch(raw_batch)
+        stats.dead_letters = dead.counts
+    stats.files = len(seen_files)
+    stats.seconds = time.perf_counter() - run_started
+    return stats
+
+
+def _count(stats: HuntStats, signals: list[Signal]) -> None:
+    stats.signals += len(signals)
+    for signal in signals:
+        stats.by_level[signal.level] += 1
+        stats.by_rule[(signal.rule_id, signal.title, signal.level)] += 1
+        for tactic in signal.attack_tactics:
+            stats.tactics[tactic] += 1

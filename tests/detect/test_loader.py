@@ -1,0 +1,110 @@
+"""Rule loading: errors are collected per file, filters apply, the cache round-trips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from autosoc.detect.sigma.engine import SigmaEngine
+from autosoc.detect.sigma.loader import load_rules
+from autosoc.normalize import normalize
+from autosoc.schema import RawBatch
+
+GOOD = """
+title: Whoami
+id: 5b1f2c3d-0000-4000-8000-000000000001
+status: test
+level: high
+tags: [attack.discovery, attack.t1033]
+logsource: {product: windows, category: process_creation}
+detection:
+  selection:
+    Image|endswith: '\\whoami.exe'
+  condition: selection
+"""
+BROKEN_YAML = "title: [unclosed\n"
+BAD_MODIFIER = GOOD.replace("endswith", "endswiht").replace("000000000001", "000000000002")
+BAD_CONDITION = GOOD.replace("condition: selection", "condition: selection and nothing").replace(
+    "000000000001", "000000000003")
+CORRELATION = """
+title: Many whoami
+id: 5b1f2c3d-0000-4000-8000-000000000009
+correlation:
+  type: event_count
+  rules: [5b1f2c3d-0000-4000-8000-000000000001]
+  group-by: [Computer]
+  timespan: 5m
+  condition: {gte: 3}
+"""
+FILTER = """
+title: Not on the admin box
+id: 5b1f2c3d-0000-4000-8000-00000000000f
+logsource: {product: windows, category: process_creation}
+filter:
+  rules: [5b1f2c3d-0000-4000-8000-000000000001]
+  selection:
+    Computer: ADMIN01
+  condition: not selection
+"""
+
+
+def _event(computer: str) -> dict[str, object]:
+    return {"Event": {"System": {"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational",
+                                 "Computer": computer},
+                      "EventData": {"Image": "C:\\Windows\\System32\\WHOAMI.EXE"}}}
+
+
+def _write(folder: Path, **files: str) -> Path:
+    for name, text in files.items():
+        (folder / f"{name}.yml").write_text(text)
+    return folder
+
+
+def test_bad_files_are_reported_and_the_rest_load(tmp_path: Path) -> None:
+    rules = _write(tmp_path, good=GOOD, broken=BROKEN_YAML, modifier=BAD_MODIFIER, cond=BAD_CONDITION,
+                   corr=CORRELATION)
+    ruleset = load_rules([rules], use_cache=False)
+    assert [r.title for r in ruleset.rules] == ["Whoami"]
+    reasons = {Path(s.path).stem: s for s in ruleset.skipped}
+    assert set(reasons) == {"broken", "modifier", "cond", "corr"}
+    assert reasons["modifier"].code == "invalid_rule" and "endswiht" in reasons["modifier"].reason
+    assert reasons["cond"].code == "invalid_condition"
+    assert reasons["corr"].code == "correlation_rule"
+    assert reasons["broken"].code in ("invalid_yaml", "invalid_rule_file")
+
+
+def test_unmapped_logsource_is_skipped_with_reason(tmp_path: Path) -> None:
+    rules = _write(tmp_path, mac=GOOD.replace("product: windows", "product: macos"))
+    ruleset = load_rules([rules], use_cache=False)
+    assert not ruleset.rules
+    assert ruleset.skipped[0].code == "unmapped_logsource" and "macos" in ruleset.skipped[0].reason
+
+
+def test_filter_rule_applies_to_named_rule(tmp_path: Path) -> None:
+    rules = _write(tmp_path, good=GOOD, filt=FILTER)
+    engine = SigmaEngine(load_rules([rules], use_cache=False).rules)
+    batch = normalize(RawBatch("test", "mem", "json", [_event("WS01"), _event("ADMIN01")], [1, 2]))[0]
+    hosts = [s.host for s in engine.detect(batch)]
+    assert hosts == ["WS01"]
+
+
+def test_cache_round_trip(tmp_path: Path) -> None:
+    rules = _write(tmp_path / "r" if (tmp_path / "r").mkdir() is None else tmp_path, good=GOOD)
+    cold = load_rules([rules], cache_dir=tmp_path / "cache")
+    warm = load_rules([rules], cache_dir=tmp_path / "cache")
+    assert not cold.from_cache and warm.from_cache
+    assert warm.rules == cold.rules
+    (rules / "good.yml").write_text(GOOD.replace("whoami.exe", "hostname.exe"))
+    assert not load_rules([rules], cache_dir=tmp_path / "cache").from_cache
+
+
+def test_signal_carries_rule_metadata_and_origin(tmp_path: Path) -> None:
+    engine = SigmaEngine(load_rules([_write(tmp_path, good=GOOD)], use_cache=False).rules)
+    batch = normalize(RawBatch("jsonl", "/logs/a.jsonl", "json", [_event("WS01")], [7]))[0]
+    (signal,) = engine.detect(batch)
+    assert signal.rule_id == "5b1f2c3d-0000-4000-8000-000000000001"
+    assert signal.level == "high" and signal.status == "test"
+    assert signal.tags == ["attack.discovery", "attack.t1033"]
+    assert signal.attack_tactics == ["discovery"] and signal.attack_techniques == ["T1033"]
+    assert (signal.origins[0].path, signal.origins[0].record) == ("/logs/a.jsonl", 7)
+    assert signal.matched == {"Image": "C:\\Windows\\System32\\WHOAMI.EXE"}
+    assert signal.event_ids == batch.events["event_id"].to_list()
