@@ -1,13 +1,18 @@
 """The Sigma detector: compiled rules evaluated over whole batches.
 
-Rules are grouped by logsource.  Per batch, each group's selector picks its rows once; the
-group's lower-cased columns and keyword text are built once for those rows; then all of the
-group's rules run as one Polars ``select``.  Only the (rule, row) hits come back to Python,
-where they become :class:`~autosoc.schema.Signal` s.
+Per batch:
+
+1. every logsource selector runs once over the batch (``masks``) and picks its group's rows;
+2. per group, one Aho-Corasick pass per field finds the rules' necessary literals
+   (:mod:`.prefilter`) and yields (rule, candidate row) pairs, joined in Polars;
+3. each rule with candidates is evaluated only on those rows; rules with no necessary literal
+   (pure regex, numeric or negated logic) are evaluated on all of the group's rows in one select;
+4. only the hits come back to Python, where they become :class:`~autosoc.schema.Signal` s.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,15 +22,17 @@ import polars as pl
 from autosoc.detect.sigma.exprs import KEYWORD_COLUMN, lower_name, lowered_fields, to_expr
 from autosoc.detect.sigma.ir import And, Node, Not, Or, Pred, has_keywords
 from autosoc.detect.sigma.logsource import FAMILY_COLUMN, PATH_COLUMN
+from autosoc.detect.sigma.prefilter import required_literals
 from autosoc.detect.sigma.rules import CompiledRule
 from autosoc.errors import Origin
 from autosoc.normalize import fields as F
 from autosoc.schema import EventBatch, Signal
 
 _ROW = "__row"
+_SIGNAL_COLUMNS = (F.EVENT_ID, F.ORIGIN_SOURCE, F.ORIGIN_PATH, F.ORIGIN_RECORD, F.TIME, F.HOST, F.USER)
 
 
-def _fields(node: Node) -> set[str]:
+def node_fields(node: Node) -> set[str]:
     out: set[str] = set()
 
     def walk(n: Node) -> None:
@@ -54,6 +61,31 @@ class _Group:
     fields: set[str] = field(default_factory=set)
     lowered: set[str] = field(default_factory=set)
     keywords: bool = False
+    full: list[int] = field(default_factory=list)  # rules without necessary literals
+    literal_rules: dict[str, dict[str, list[int]]] = field(default_factory=lambda: defaultdict(dict))
+    literal_maps: dict[str, pl.DataFrame] = field(default_factory=dict)  # field -> (literal, rule)
+
+    def add(self, rule: CompiledRule) -> None:
+        index = len(self.rules)
+        self.rules.append(rule)
+        self.exprs.append(to_expr(rule.detection).alias(str(index)))
+        self.fields |= node_fields(rule.detection)
+        self.lowered |= lowered_fields(rule.detection)
+        self.keywords |= has_keywords(rule.detection)
+        literals = required_literals(rule.detection)
+        if literals is None:
+            self.full.append(index)
+            return
+        for name, literal in literals:
+            self.literal_rules[name].setdefault(literal, []).append(index)
+            self.lowered.add(name)
+
+    def seal(self) -> None:
+        for name, by_literal in self.literal_rules.items():
+            pairs = [(lit, idx) for lit, indices in by_literal.items() for idx in indices]
+            self.literal_maps[name] = pl.DataFrame(
+                {"lit": [p[0] for p in pairs], "rule": [p[1] for p in pairs]},
+                schema={"lit": pl.String, "rule": pl.UInt32})
 
 
 class SigmaEngine:
@@ -68,48 +100,106 @@ class SigmaEngine:
             group = groups.get(rule.selector)
             if group is None:
                 group = groups[rule.selector] = _Group(
-                    to_expr(rule.selector), _fields(rule.selector), lowered_fields(rule.selector))
-            group.rules.append(rule)
-            group.exprs.append(to_expr(rule.detection).alias(str(len(group.exprs))))
-            group.fields |= _fields(rule.detection)
-            group.lowered |= lowered_fields(rule.detection)
-            group.keywords |= has_keywords(rule.detection)
+                    to_expr(rule.selector), node_fields(rule.selector), lowered_fields(rule.selector))
+            group.add(rule)
+        for group in groups.values():
+            group.seal()
         self._groups = list(groups.values())
-        self._selector_fields = set().union(*(g.selector_fields for g in self._groups)) if self._groups else set()
-        self._selector_lowered = set().union(*(g.selector_lowered for g in self._groups)) if self._groups else set()
+        self._selector_fields: set[str] = set().union(*(g.selector_fields for g in self._groups))
+        self._selector_lowered: set[str] = set().union(*(g.selector_lowered for g in self._groups))
 
-    def detect(self, batch: EventBatch) -> list[Signal]:
+    def evaluate(self, batch: EventBatch) -> list[tuple[CompiledRule, list[int]]]:
+        """Per rule that fired: the batch rows it fired on."""
         raw, events = batch.raw, batch.events
         if raw.height == 0 or not self._groups:
             return []
-        frame = _with_columns(raw.with_columns(
+        frame = with_columns(raw.with_columns(
             events[F.FAMILY].alias(FAMILY_COLUMN), events[F.ORIGIN_PATH].alias(PATH_COLUMN),
             pl.int_range(raw.height, dtype=pl.UInt32).alias(_ROW),
         ), self._selector_fields, self._selector_lowered)
         masks = frame.select(g.selector.alias(str(i)) for i, g in enumerate(self._groups))
-        signals: list[Signal] = []
+        fired: list[tuple[CompiledRule, list[int]]] = []
         for i, group in enumerate(self._groups):
             mask = masks.get_column(str(i))
             if not mask.any():
                 continue
-            sub = frame.filter(mask)
-            sub = _with_columns(sub, group.fields, group.lowered - self._selector_lowered, keywords=group.keywords,
-                                keyword_source=raw.columns)
-            hits = sub.select(group.exprs)
-            counts = hits.sum().row(0)
-            for index, count in enumerate(counts):
-                if not count:
-                    continue
-                rule = group.rules[index]
-                rows = sub.get_column(_ROW).filter(hits.get_column(str(index))).to_list()
-                signals.extend(_signal(rule, events, sub, raw_row, sub_row)
-                               for raw_row, sub_row in zip(rows, hits.get_column(str(index)).arg_true().to_list(),
-                                                           strict=True))
+            sub = frame.filter(mask) if not mask.all() else frame
+            sub = with_columns(sub, group.fields, group.lowered - self._selector_lowered,
+                               keywords=group.keywords, keyword_source=raw.columns)
+            fired += _evaluate_group(group, sub)
+        return fired
+
+    def detect(self, batch: EventBatch) -> list[Signal]:
+        fired = self.evaluate(batch)
+        if not fired:
+            return []
+        rows = sorted({row for _, hit_rows in fired for row in hit_rows})
+        position = {row: i for i, row in enumerate(rows)}
+        events = batch.events.select(_SIGNAL_COLUMNS)[rows].to_dicts()
+        wanted = sorted({f for rule, _ in fired for f in rule.fields} & set(batch.raw.columns))
+        values = batch.raw.select(wanted)[rows].to_dicts() if wanted else [{} for _ in rows]
+        signals: list[Signal] = []
+        for rule, hit_rows in fired:
+            for row in hit_rows:
+                at = position[row]
+                row_values = values[at]
+                matched = {f: row_values[f] for f in rule.fields if row_values.get(f) is not None}
+                signals.append(_signal(rule, events[at], matched))
         return signals
 
 
-def _with_columns(frame: pl.DataFrame, fields: set[str], lowered: set[str], *, keywords: bool = False,
-                  keyword_source: Sequence[str] = ()) -> pl.DataFrame:
+def _evaluate_group(group: _Group, sub: pl.DataFrame) -> list[tuple[CompiledRule, list[int]]]:
+    """Rules run once per distinct combination of the values they read, then fan out to the rows."""
+    columns = sorted(group.fields | {lower_name(f) for f in group.lowered}
+                     | ({KEYWORD_COLUMN} if group.keywords else set()))
+    distinct = sub.group_by(columns, maintain_order=True).agg(pl.col(_ROW))
+    if distinct.height == sub.height:
+        distinct = sub
+    fired: list[tuple[CompiledRule, list[int]]] = []
+    if group.full:
+        fired += _run(group, distinct, group.full)
+    candidates = _candidates(group, distinct)
+    if candidates is not None:
+        rules, rows = candidates
+        # a rule is false on rows holding none of its literals, so one select over the union is exact
+        fired += _run(group, distinct if rows.len() == distinct.height else distinct[rows], rules)
+    return fired
+
+
+def _run(group: _Group, frame: pl.DataFrame, rules: list[int]) -> list[tuple[CompiledRule, list[int]]]:
+    hits = (frame.select(pl.col(_ROW), *(group.exprs[i] for i in rules))
+            .unpivot(index=_ROW, variable_name="rule").filter(pl.col("value")))
+    if hits.height == 0:
+        return []
+    if hits.schema[_ROW] != pl.UInt32:  # distinct rows carry the list of batch rows they stand for
+        hits = hits.explode(_ROW)
+    grouped = hits.group_by("rule", maintain_order=True).agg(pl.col(_ROW).sort())
+    return [(group.rules[int(rule)], rows) for rule, rows in grouped.iter_rows()]
+
+
+def _candidates(group: _Group, sub: pl.DataFrame) -> tuple[list[int], pl.Series] | None:
+    """Rules one of whose literals occurs in ``sub``, and the rows where any such literal occurs."""
+    found: list[pl.DataFrame] = []
+    for name, literal_map in group.literal_maps.items():
+        column = lower_name(name)
+        if column not in sub.columns:
+            continue
+        literals = literal_map.get_column("lit").unique().to_list()
+        pairs = (sub.select(pl.col(column).str.extract_many(literals, overlapping=True).alias("lit"),
+                            pl.int_range(pl.len(), dtype=pl.UInt32).alias("pos"))
+                 .explode("lit").drop_nulls("lit"))
+        if pairs.height:
+            found.append(pairs.join(literal_map, on="lit").select("rule", "pos"))
+    if not found:
+        return None
+    pairs = pl.concat(found)
+    rules = pairs.get_column("rule").unique().sort().to_list()
+    return rules, pairs.get_column("pos").unique().sort()
+
+
+def with_columns(frame: pl.DataFrame, fields: set[str], lowered: set[str], *, keywords: bool = False,
+                 keyword_source: Sequence[str] = ()) -> pl.DataFrame:
+    """Add the null columns for absent fields, the lower-cased copies and the keyword text."""
     present = set(frame.columns)
     missing = [pl.lit(None, dtype=pl.String).alias(f) for f in fields | lowered if f not in present]
     if missing:
@@ -122,26 +212,22 @@ def _with_columns(frame: pl.DataFrame, fields: set[str], lowered: set[str], *, k
     return frame.with_columns(extra) if extra else frame
 
 
-def _signal(rule: CompiledRule, events: pl.DataFrame, sub: pl.DataFrame, raw_row: int, sub_row: int) -> Signal:
-    event = events.row(raw_row, named=True)
-    matched: dict[str, str] = {}
-    for name in rule.fields:
-        value = sub.get_column(name)[sub_row] if name in sub.columns else None
-        if value is not None:
-            matched[name] = value
+def _signal(rule: CompiledRule, event: dict[str, object], matched: dict[str, object]) -> Signal:
     time = event[F.TIME]
+    record = event[F.ORIGIN_RECORD]
     return Signal(
         rule_id=rule.id,
         title=rule.title,
         level=rule.level,
         status=rule.status,
         tags=list(rule.tags),
-        event_ids=[event[F.EVENT_ID]],
-        origins=[Origin(event[F.ORIGIN_SOURCE], event[F.ORIGIN_PATH], event[F.ORIGIN_RECORD])],
+        event_ids=[str(event[F.EVENT_ID])],
+        origins=[Origin(str(event[F.ORIGIN_SOURCE]), str(event[F.ORIGIN_PATH]),
+                        record if isinstance(record, int) else None)],
         time=time if isinstance(time, datetime) else None,
-        host=event[F.HOST],
-        user=event[F.USER],
-        matched=matched,
+        host=event[F.HOST] if isinstance(event[F.HOST], str) else None,
+        user=event[F.USER] if isinstance(event[F.USER], str) else None,
+        matched={k: str(v) for k, v in matched.items() if v is not None},
         rule_path=rule.path,
         description=rule.description,
     )

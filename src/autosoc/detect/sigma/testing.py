@@ -1,6 +1,7 @@
-"""``match(rule_yaml, events)``: run one rule's detection over event dicts (logsource ignored).
+"""``match(rule_yaml, events)``: run one rule over event dicts through the real engine.
 
-For tests and for rule authors checking a rule against hand-made events.
+The rule's logsource is ignored (every event is looked at); everything else, including the
+literal prefilter, is the path ``hunt`` takes.  For tests and for rule authors.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
 from autosoc.detect.sigma.compiler import compile_detection
-from autosoc.detect.sigma.engine import _fields, _with_columns
-from autosoc.detect.sigma.exprs import lowered_fields, to_expr
-from autosoc.detect.sigma.ir import has_keywords
+from autosoc.detect.sigma.engine import SigmaEngine
+from autosoc.detect.sigma.ir import Const, fields_of
+from autosoc.detect.sigma.rules import CompiledRule
 from autosoc.errors import RuleError
 from autosoc.normalize import normalize
 from autosoc.schema import RawBatch
@@ -29,12 +30,13 @@ def match(rule_yaml: str, events: Sequence[dict[str, Any]],
     except Exception as exc:  # YAML syntax errors surface from the YAML parser
         raise RuleError(f"rule is not valid YAML: {exc}", code="invalid_yaml") from exc
     detection = compile_detection(rule, placeholders)
-    batches = normalize(RawBatch("test", "<memory>", "json", list(events), list(range(1, len(events) + 1))))
+    compiled = CompiledRule(id=str(rule.id), title=rule.title, level="medium", status="test", tags=(),
+                            path="<memory>", selector=Const(True), detection=detection,
+                            fields=tuple(fields_of(detection)))
+    engine = SigmaEngine([compiled])
     flags = [False] * len(events)
+    batches = normalize(RawBatch("test", "<memory>", "json", list(events), list(range(1, len(events) + 1))))
     for batch in batches:
-        frame = _with_columns(batch.raw, _fields(detection), lowered_fields(detection),
-                              keywords=has_keywords(detection), keyword_source=batch.raw.columns)
-        result = frame.select(to_expr(detection).alias("hit")).get_column("hit")
-        for position, hit in zip(batch.events.get_column("origin.record").to_list(), result.to_list(), strict=True):
-            flags[position - 1] = bool(hit)
+        for signal in engine.detect(batch):
+            flags[int(signal.origins[0].record or 0) - 1] = True
     return flags

@@ -1,0 +1,49 @@
+"""Necessary literals: which rows a rule could possibly match, found in one pass per field.
+
+For a rule to be true, some (field, literal) pair from a small set must occur: its equality,
+prefix, suffix and substring tests all imply "the lower-cased field contains this literal".
+:func:`required_literals` derives that set from the IR (None where no finite set exists, e.g. a
+rule that is only a ``not``, a regex or a numeric test).  Per batch, one Aho-Corasick pass per
+field finds every literal of every rule; a rule is then evaluated only on rows that hold one of
+its literals.  The prefilter is sound by construction: it can only skip rows the rule cannot match.
+"""
+
+from __future__ import annotations
+
+from autosoc.detect.sigma.ir import And, Const, Node, Not, Or, Pred
+
+Literal = tuple[str, str]  # (field, lower-cased literal)
+_LITERAL_OPS = {"eq", "contains", "startswith", "endswith"}
+MIN_LITERAL = 2  # shorter literals select nearly everything; a rule resting on them is evaluated fully
+
+
+def required_literals(node: Node) -> frozenset[Literal] | None:
+    if isinstance(node, Pred):
+        if node.op in _LITERAL_OPS and node.field is not None:
+            literal = str(node.args[0]).lower()
+            return frozenset({(node.field, literal)}) if len(literal) >= MIN_LITERAL else None
+        return None
+    if isinstance(node, Or):
+        out: set[Literal] = set()
+        for item in node.items:
+            sub = required_literals(item)
+            if sub is None:
+                return None
+            out |= sub
+        return frozenset(out)
+    if isinstance(node, And):
+        options = [s for s in (required_literals(i) for i in node.items) if s is not None]
+        if not options:
+            return None
+        return max(options, key=_selectivity)
+    if isinstance(node, Const):
+        return frozenset() if not node.value else None
+    if isinstance(node, Not):
+        return None
+    return None
+
+
+def _selectivity(literals: frozenset[Literal]) -> tuple[int, int]:
+    """Prefer sets whose shortest literal is long (rare), then smaller sets."""
+    shortest = min((len(lit) for _, lit in literals), default=0)
+    return (min(shortest, 12), -len(literals))
