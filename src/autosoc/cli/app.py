@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,20 +10,19 @@ import typer
 from rich.console import Console
 
 from autosoc import __version__
+from autosoc.cli.errors import DEBUG, friendly_errors
 from autosoc.cli.hunt import hunt_command
-from autosoc.errors import AutosocError
 
 app = typer.Typer(help="autosoc: an autonomous SOC engine. Logs in, Sigma detections out.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 rules_app = typer.Typer(help="Work with Sigma rule sets.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
-app.command("hunt")(hunt_command)
-_state = {"debug": False}
+app.command("hunt")(friendly_errors(hunt_command))
 
 
 @app.callback()
 def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False) -> None:
-    _state["debug"] = debug
+    DEBUG["on"] = debug
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
 
@@ -36,6 +34,7 @@ def version() -> None:
 
 
 @rules_app.command("check")
+@friendly_errors
 def rules_check(
     rules: Annotated[list[Path], typer.Argument(help="Sigma rule files or folders.")],
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompile instead of using the cache.")] = False,
@@ -46,7 +45,7 @@ def rules_check(
     ruleset = load_rules(rules, use_cache=not no_cache)
     console = Console()
     for skipped in ruleset.skipped:
-        console.print(f"{skipped.path}: [{skipped.code}] {skipped.reason}", markup=False, highlight=False)
+        console.print(f"{skipped.path}: [{skipped.code}] {skipped.reason}", markup=False, highlight=False, soft_wrap=True)
     console.print(f"{len(ruleset.rules):,} rules loaded, {len(ruleset.skipped):,} skipped, "
                   f"from {ruleset.files:,} files.")
     if ruleset.skipped:
@@ -54,10 +53,4 @@ def rules_check(
 
 
 def main() -> None:
-    try:
-        app()
-    except AutosocError as exc:
-        if _state["debug"]:
-            raise
-        Console(stderr=True).print(f"error: {exc}", markup=False, highlight=False)
-        sys.exit(1)
+    app()

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import polars as pl
+
 from autosoc.detect.sigma.engine import SigmaEngine
 from autosoc.detect.sigma.loader import load_rules
 from autosoc.detect.sigma.rules import RuleSet
@@ -19,7 +21,7 @@ from autosoc.ingest import DEFAULT_BATCH_SIZE
 from autosoc.ingest.files import discover, read_files
 from autosoc.normalize import normalize
 from autosoc.normalize.deadletter import DeadLetterStore
-from autosoc.schema import LEVEL_RANK, RawBatch, Signal
+from autosoc.schema import LEVEL_RANK, EventBatch, RawBatch, Signal
 
 
 @dataclass(slots=True)
@@ -77,6 +79,20 @@ def hunt(
     floor = LEVEL_RANK.get(options.min_level, 0)
     seen_files: set[str] = set()
     run_started = time.perf_counter()
+    pending: list[EventBatch] = []
+
+    def flush() -> None:
+        # small files are detected together: per-batch costs (selectors, automata) are paid once
+        if not pending:
+            return
+        batch = pending[0] if len(pending) == 1 else EventBatch(
+            pl.concat([b.events for b in pending]), pl.concat([b.raw for b in pending], how="diagonal"))
+        pending.clear()
+        signals = [s for s in engine.detect(batch) if LEVEL_RANK.get(s.level, 0) >= floor]
+        if signals:
+            _count(stats, signals)
+            on_signals(signals)
+
     with DeadLetterStore(options.dead_letters) as dead:
         for raw_batch in read_files(files, fmt=options.input_format, batch_size=options.batch_size,
                                     skipped=stats.files_skipped):
@@ -84,12 +100,13 @@ def hunt(
             stats.events += len(raw_batch)
             for batch in normalize(raw_batch):
                 dead.write(batch.dead_letters)
-                signals = [s for s in engine.detect(batch) if LEVEL_RANK.get(s.level, 0) >= floor]
-                if signals:
-                    _count(stats, signals)
-                    on_signals(signals)
+                if len(batch):
+                    pending.append(batch)
+            if sum(len(b) for b in pending) >= options.batch_size:
+                flush()
             if on_batch is not None:
                 on_batch(raw_batch)
+        flush()
         stats.dead_letters = dead.counts
     stats.files = len(seen_files)
     stats.seconds = time.perf_counter() - run_started
