@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 from typing import IO, Protocol
 
 import orjson
@@ -71,7 +72,7 @@ class TableWriter:
         if not self.signals:
             return
         table = Table(title="Detections", expand=False, show_lines=False)
-        for name in ("time", "level", "rule", "host", "user", "origin"):
+        for name in ("time", "level", "rule", "host", "user", "origin (file:record)"):
             table.add_column(name, overflow="fold")
         ordered = sorted(self.signals, key=lambda s: (s.time is None, s.time))
         for s in ordered[: self.limit]:
@@ -82,7 +83,7 @@ class TableWriter:
                 s.title,
                 s.host or "",
                 s.user or "",
-                f"{origin}" if origin else "",
+                f"{Path(origin.path).name}:{origin.record}" if origin else "",
             )
         self.console.print(table)
         if len(ordered) > self.limit:

@@ -16,7 +16,7 @@ from typing import ClassVar
 from autosoc.registry import Registry
 from autosoc.schema import RawBatch
 
-DEFAULT_BATCH_SIZE = 5000
+DEFAULT_BATCH_SIZE = 20000
 
 
 class FileReader(ABC):
