@@ -45,7 +45,8 @@ def rules_check(
     ruleset = load_rules(rules, use_cache=not no_cache)
     console = Console()
     for skipped in ruleset.skipped:
-        console.print(f"{skipped.path}: [{skipped.code}] {skipped.reason}", markup=False, highlight=False, soft_wrap=True)
+        console.print(f"{skipped.path}: [{skipped.code}] {skipped.reason}",
+                      markup=False, highlight=False, soft_wrap=True)
     console.print(f"{len(ruleset.rules):,} rules loaded, {len(ruleset.skipped):,} skipped, "
                   f"from {ruleset.files:,} files.")
     if ruleset.skipped:

@@ -126,6 +126,7 @@ def summary(console: Console, stats: HuntStats, ruleset: RuleSet, show_skipped: 
         console.print("Rules skipped by reason: " + ", ".join(f"{c} ({n})" for c, n in sorted(by_code.items())))
         if show_skipped:
             for skipped in ruleset.skipped:
-                console.print(f"  {skipped.path}: [{skipped.code}] {skipped.reason}", markup=False, highlight=False, soft_wrap=True)
+                console.print(f"  {skipped.path}: [{skipped.code}] {skipped.reason}",
+                              markup=False, highlight=False, soft_wrap=True)
         else:
             console.print("  (list them with --show-skipped or `autosoc rules check`)")
