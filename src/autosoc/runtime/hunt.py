@@ -6,6 +6,7 @@ the progress bar and the output formats.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -93,6 +94,10 @@ def hunt(
             _count(stats, signals)
             on_signals(signals)
 
+    # a batch holds tens of thousands of live dicts; the cyclic GC would rescan them on every
+    # allocation burst (measured: about half the reader's time) while they only die by refcount
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     with DeadLetterStore(options.dead_letters) as dead:
         for raw_batch in read_files(files, fmt=options.input_format, batch_size=options.batch_size,
                                     skipped=stats.files_skipped):
@@ -108,6 +113,8 @@ def hunt(
                 on_batch(raw_batch)
         flush()
         stats.dead_letters = dead.counts
+    if gc_was_enabled:
+        gc.enable()
     stats.files = len(seen_files)
     stats.seconds = time.perf_counter() - run_started
     return stats
