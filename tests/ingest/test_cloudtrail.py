@@ -17,15 +17,8 @@ from autosoc.ingest.base import readers
 from autosoc.ingest.cloudtrail import CloudTrailReader
 from autosoc.ingest.files import detect_reader
 from autosoc.ingest.jsonl import JsonReader
-from autosoc.schema import DeadLetter, RawBatch
-
-
-def collect(batches: list[RawBatch]) -> tuple[list[dict[str, Any]], list[int], list[DeadLetter]]:
-    return (
-        [r for b in batches for r in b.records],
-        [p for b in batches for p in b.positions],
-        [d for b in batches for d in b.dead_letters],
-    )
+from autosoc.schema import RawBatch
+from tests.ingest.batches import collect
 
 
 def read(path: Path, batch_size: int = 5000) -> list[RawBatch]:

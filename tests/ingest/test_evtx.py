@@ -20,15 +20,8 @@ from autosoc.ingest.base import readers
 from autosoc.ingest.evtx import CHUNK_SIZE, HEADER_SIZE, EvtxReader
 from autosoc.ingest.files import detect_reader, read_files
 from autosoc.ingest.jsonl import JsonReader
-from autosoc.schema import DeadLetter, RawBatch
-
-
-def collect(batches: list[RawBatch]) -> tuple[list[dict[str, Any]], list[int], list[DeadLetter]]:
-    return (
-        [r for b in batches for r in b.records],
-        [p for b in batches for p in b.positions],
-        [d for b in batches for d in b.dead_letters],
-    )
+from autosoc.schema import RawBatch
+from tests.ingest.batches import collect
 
 
 def read(path: Path, batch_size: int = 5000) -> list[RawBatch]:

@@ -16,14 +16,8 @@ import pytest
 from autosoc.ingest.base import readers
 from autosoc.ingest.cloudtrail import CloudTrailReader
 from autosoc.ingest.jsonl import JsonReader, is_json_lines, split_json
-from autosoc.schema import DeadLetter, RawBatch
-
-
-def collect(batches: list[RawBatch]) -> tuple[list[dict[str, Any]], list[int], list[DeadLetter]]:
-    records = [r for b in batches for r in b.records]
-    positions = [p for b in batches for p in b.positions]
-    dead = [d for b in batches for d in b.dead_letters]
-    return records, positions, dead
+from autosoc.schema import RawBatch
+from tests.ingest.batches import collect
 
 
 def read(path: Path, batch_size: int = 5000) -> list[RawBatch]:

@@ -14,15 +14,8 @@ from autosoc.errors import ConfigError
 from autosoc.ingest.base import readers
 from autosoc.ingest.files import detect_reader
 from autosoc.ingest.syslog import SyslogReader, parse_structured_data
-from autosoc.schema import DeadLetter, RawBatch
-
-
-def collect(batches: list[RawBatch]) -> tuple[list[dict[str, Any]], list[int], list[DeadLetter]]:
-    return (
-        [r for b in batches for r in b.records],
-        [p for b in batches for p in b.positions],
-        [d for b in batches for d in b.dead_letters],
-    )
+from autosoc.schema import DeadLetter
+from tests.ingest.batches import collect
 
 
 def write(path: Path, lines: list[str] | bytes, mtime: datetime | None = None) -> Path:
