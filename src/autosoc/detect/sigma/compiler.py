@@ -135,7 +135,6 @@ def string_pred(field: str | None, value: SigmaString, cased: bool = False) -> P
         return Pred(field, "eq", ("",), cased)
     if parts == [_MULTI]:
         return Pred(field, "any")
-    inner = parts[1:-1]
     if all(isinstance(p, str) for p in parts):
         return Pred(field, "eq", (fold("".join(parts)),), cased)  # type: ignore[arg-type]
     if (len(parts) == 3 and parts[0] is _MULTI and parts[2] is _MULTI and isinstance(parts[1], str)):
@@ -144,7 +143,6 @@ def string_pred(field: str | None, value: SigmaString, cased: bool = False) -> P
         return Pred(field, "startswith", (fold(parts[0]),), cased)
     if len(parts) == 2 and parts[0] is _MULTI and isinstance(parts[1], str):
         return Pred(field, "endswith", (fold(parts[1]),), cased)
-    del inner
     return Pred(field, "glob", (_glob_regex(parts, cased, anchored=True),), cased)
 
 
