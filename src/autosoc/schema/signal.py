@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from autosoc.errors import Origin
+from autosoc.schema.entity import Entity, canonical
 
 LEVELS = ("informational", "low", "medium", "high", "critical")
 LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS)}
@@ -31,10 +32,27 @@ class Signal:
     detector: str = "sigma"
     rule_path: str | None = None
     description: str = ""
+    #: the entities this signal is about, beyond ``host``/``user`` (IPs, cloud principals, OAuth apps)
+    entities: list[Entity] = field(default_factory=list)
+    #: one sentence a person reads: why this fired ("first sign-in of alice from AS12345 ...")
+    explanation: str = ""
+    #: overrides the level's base risk (baselines scale risk by how unusual the behaviour is)
+    risk: int | None = None
 
     @property
     def risk_score(self) -> int:
-        return LEVEL_RISK.get(self.level, 1)
+        return self.risk if self.risk is not None else LEVEL_RISK.get(self.level, 1)
+
+    def all_entities(self) -> list[Entity]:
+        """``entities`` plus the host and user, canonical and without repeats."""
+        out: dict[Entity, None] = {}
+        if self.user:
+            out[Entity("user", canonical("user", self.user))] = None
+        if self.host:
+            out[Entity("host", canonical("host", self.host))] = None
+        for entity in self.entities:
+            out[Entity(entity.kind, canonical(entity.kind, entity.value))] = None
+        return [e for e in out if e.value]
 
     @property
     def signal_id(self) -> str:
@@ -76,6 +94,8 @@ class Signal:
             ],
             "matched": self.matched,
             "rule_path": self.rule_path,
+            "entities": [str(e) for e in self.entities],
+            "explanation": self.explanation,
         }
 
 

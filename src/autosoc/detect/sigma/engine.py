@@ -26,10 +26,13 @@ from autosoc.detect.sigma.prefilter import required_literals
 from autosoc.detect.sigma.rules import CompiledRule
 from autosoc.errors import Origin
 from autosoc.normalize import fields as F
-from autosoc.schema import EventBatch, Signal
+from autosoc.schema import Entity, EventBatch, Signal
 
 _ROW = "__row"
-_SIGNAL_COLUMNS = (F.EVENT_ID, F.ORIGIN_SOURCE, F.ORIGIN_PATH, F.ORIGIN_RECORD, F.TIME, F.HOST, F.USER)
+_SIGNAL_COLUMNS = (F.EVENT_ID, F.ORIGIN_SOURCE, F.ORIGIN_PATH, F.ORIGIN_RECORD, F.TIME, F.HOST, F.USER,
+                   F.FAMILY, F.USER_UID, F.SRC_IP, F.DST_IP, F.APP_NAME)
+#: event columns that name further entities of a signal: (column, entity kind)
+_ENTITY_COLUMNS = ((F.SRC_IP, "ip"), (F.DST_IP, "ip"), (F.APP_NAME, "oauth_app"))
 
 
 def node_fields(node: Node) -> set[str]:
@@ -230,4 +233,15 @@ def _signal(rule: CompiledRule, event: dict[str, object], matched: dict[str, obj
         matched={k: str(v) for k, v in matched.items() if v is not None},
         rule_path=rule.path,
         description=rule.description,
+        entities=event_entities(event),
     )
+
+
+def event_entities(event: dict[str, object]) -> list[Entity]:
+    """IPs, OAuth apps and (for cloud records) the principal ARN named by one event's OCSF columns."""
+    out = [Entity(kind, value) for column, kind in _ENTITY_COLUMNS
+           if isinstance(value := event.get(column), str) and value]
+    principal = event.get(F.USER_UID)
+    if event.get(F.FAMILY) == "cloudtrail" and isinstance(principal, str) and principal:
+        out.append(Entity("cloud_principal", principal))
+    return out
