@@ -12,12 +12,16 @@ from rich.console import Console
 from autosoc import __version__
 from autosoc.cli.errors import DEBUG, friendly_errors
 from autosoc.cli.hunt import hunt_command
+from autosoc.cli.replay import replay_command
+from autosoc.cli.run import run_command
 
 app = typer.Typer(help="autosoc: an autonomous SOC engine. Logs in, Sigma detections out.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 rules_app = typer.Typer(help="Work with Sigma rule sets.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 app.command("hunt")(friendly_errors(hunt_command))
+app.command("run")(friendly_errors(run_command))
+app.command("replay")(friendly_errors(replay_command))
 
 
 @app.callback()
