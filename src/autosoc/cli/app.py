@@ -12,6 +12,7 @@ from rich.console import Console
 from autosoc import __version__
 from autosoc.cli.errors import DEBUG, friendly_errors
 from autosoc.cli.hunt import hunt_command
+from autosoc.cli.query import query_command
 from autosoc.cli.replay import replay_command
 from autosoc.cli.run import run_command
 
@@ -22,6 +23,7 @@ app.add_typer(rules_app, name="rules")
 app.command("hunt")(friendly_errors(hunt_command))
 app.command("run")(friendly_errors(run_command))
 app.command("replay")(friendly_errors(replay_command))
+app.command("query")(friendly_errors(query_command))
 
 
 @app.callback()

@@ -1,0 +1,268 @@
+"""The event lake: every normalized event with its raw fields, as Parquet files queried with DuckDB.
+
+Layout (Hive partitions: UTC day of the event's ``time``, and ``origin.source``)::
+
+    root/day=2024-05-01/source=evtx/000000000042-0.parquet
+    root/day=unknown/source=syslog/000000000042-1.parquet      (events without a time)
+
+A file is named after the pipeline checkpoint (``seq``) it was written for, plus a counter
+``n`` unique within that checkpoint.  Files are written to a hidden temporary name, flushed to
+disk and renamed, so a reader never sees half a file.  Exactly-once with the state store: the
+pipeline writes the files of checkpoint N, then commits N in the state store; at start it
+calls :meth:`EventLake.discard_after` with the last committed N, which deletes the files of a
+checkpoint that never committed.
+
+Each file holds the batch's ``events`` columns plus ``raw``: the event's raw fields as one JSON
+object (non-null fields only, in the raw frame's column order).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from autosoc.errors import ConfigError, Origin, StoreError
+from autosoc.normalize import fields as F
+from autosoc.schema import EventBatch
+from autosoc.store import _lake_sql
+from autosoc.store.state.base import utc
+
+logger = logging.getLogger(__name__)
+
+RAW = "raw"
+DAY = "day"
+SOURCE = "source"
+UNKNOWN = "unknown"
+DEFAULT_LIMIT = 10_000
+_FILE = re.compile(r"^(\d{12})-(\d+)\.parquet$")
+_DAY = re.compile(r"^day=(\d{4}-\d{2}-\d{2})$")
+_TMP_SUFFIX = ".tmp"
+#: the ``events`` view of a lake without files: the normalized columns, ``raw`` and the partitions
+_EMPTY_COLUMNS = {
+    F.EVENT_ID: "VARCHAR", F.FAMILY: "VARCHAR", F.ORIGIN_SOURCE: "VARCHAR", F.ORIGIN_PATH: "VARCHAR",
+    F.ORIGIN_RECORD: "BIGINT", F.TIME: "TIMESTAMPTZ", F.CLASS_UID: "INTEGER", F.CATEGORY_UID: "INTEGER",
+    **dict.fromkeys(F.OCSF_STRING_COLUMNS, "VARCHAR"), RAW: "VARCHAR", DAY: "VARCHAR", SOURCE: "VARCHAR",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LakeStats:
+    files: int
+    rows: int  # from the Parquet footers, without reading data
+    bytes: int
+    days: tuple[str, ...]  # day partitions present, sorted ("unknown" last)
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    frame: pl.DataFrame
+    truncated: bool  # the answer had more than ``limit`` rows; ``frame`` holds the first ``limit``
+    limit: int
+
+
+class EventLake:
+    def __init__(self, root: Path, retention_days: int | None = None, *, fsync: bool = True) -> None:
+        if retention_days is not None and retention_days < 0:
+            raise ConfigError(f"lake retention must be a number of days >= 0, not {retention_days}")
+        self.root = Path(root).expanduser().absolute()
+        self.retention_days = retention_days
+        self.fsync = fsync
+        self._seq = -1
+        self._n = 0
+
+    # -- writing --------------------------------------------------------------------------
+
+    def write(self, batch: EventBatch, seq: int) -> int:
+        """Write ``batch`` as part of checkpoint ``seq``; returns the number of rows written."""
+        if seq < 0:
+            raise StoreError(f"checkpoint sequence numbers are >= 0, not {seq}", code="bad_request")
+        if batch.events.height == 0:
+            return 0
+        frame = _lake_frame(batch)
+        written = 0
+        for (day, source), part in sorted(frame.partition_by(["__day", "__source"], as_dict=True,
+                                                             include_key=False, maintain_order=True).items()):
+            folder = self.root / f"{DAY}={day}" / f"{SOURCE}={source}"
+            self._write_file(folder, part, seq)
+            written += part.height
+        return written
+
+    def _write_file(self, folder: Path, frame: pl.DataFrame, seq: int) -> Path:
+        if seq != self._seq:
+            self._seq, self._n = seq, 0
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            while (target := folder / f"{seq:012d}-{self._n}.parquet").exists():
+                self._n += 1
+            self._n += 1
+            temporary = folder / f".{target.name}{_TMP_SUFFIX}"
+            frame.write_parquet(temporary, compression="zstd", statistics=True)
+            if self.fsync:
+                _fsync(temporary)
+            os.replace(temporary, target)
+            if self.fsync:
+                _fsync(folder)
+        except OSError as exc:
+            raise StoreError(f"cannot write to the event lake: {exc.strerror or exc}",
+                             origin=Origin("lake", str(folder)), code="store_unavailable") from exc
+        return target
+
+    def discard_after(self, seq: int) -> int:
+        """Delete every file written for a checkpoint after ``seq`` (and leftover temporary files);
+        returns how many Parquet files were removed."""
+        removed = 0
+        for path in self._paths(include_temporary=True):
+            match = _FILE.match(path.name)
+            if path.name.endswith(_TMP_SUFFIX) or (match is not None and int(match.group(1)) > seq):
+                self._unlink(path)
+                removed += not path.name.endswith(_TMP_SUFFIX)
+        self._remove_empty_folders()
+        self._seq = -1
+        if removed:
+            logger.info("Discarded lake files of uncommitted checkpoints. after_seq=%d files=%d", seq, removed)
+        return removed
+
+    def prune(self, now: datetime) -> int:
+        """With a retention, delete the day partitions older than ``retention_days`` before ``now``'s
+        UTC day (``day=unknown`` is kept); returns the number of Parquet files removed."""
+        if self.retention_days is None or not self.root.is_dir():
+            return 0
+        cutoff = (utc(now).date() - timedelta(days=self.retention_days)).isoformat()
+        removed = 0
+        for folder in sorted(self.root.iterdir()):
+            match = _DAY.match(folder.name)
+            if match is None or match.group(1) >= cutoff or not folder.is_dir():
+                continue
+            removed += sum(1 for _ in folder.rglob("*.parquet"))
+            try:
+                shutil.rmtree(folder)
+            except OSError as exc:
+                raise StoreError(f"cannot delete expired lake partition: {exc.strerror or exc}",
+                                 origin=Origin("lake", str(folder)), code="store_unavailable") from exc
+        if removed:
+            logger.info("Pruned expired lake partitions. before_day=%s files=%d", cutoff, removed)
+        return removed
+
+    # -- reading --------------------------------------------------------------------------
+
+    def files(self) -> list[Path]:
+        """Every committed-or-pending Parquet file of the lake, sorted."""
+        return self._paths(include_temporary=False)
+
+    def stats(self) -> LakeStats:
+        files = rows = size = 0
+        days: set[str] = set()
+        for path in self.files():
+            try:
+                rows += pq.read_metadata(path).num_rows
+                size += path.stat().st_size
+            except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid (a ValueError) on a bad footer
+                raise StoreError(f"unreadable lake file: {exc}", origin=Origin("lake", str(path)),
+                                 code="store_error") from exc
+            files += 1
+            days.add(path.parent.parent.name.removeprefix(f"{DAY}="))
+        return LakeStats(files, rows, size, tuple(sorted(days, key=lambda d: (d == UNKNOWN, d))))
+
+    def query(self, sql: str, *, limit: int = DEFAULT_LIMIT) -> pl.DataFrame:
+        """The answer to one read-only DuckDB statement over the view ``events`` (at most ``limit`` rows;
+        :meth:`execute` also says whether it was cut)."""
+        return self.execute(sql, limit=limit).frame
+
+    def execute(self, sql: str, *, limit: int = DEFAULT_LIMIT) -> QueryResult:
+        if limit < 1:
+            raise StoreError(f"the row limit must be at least 1, not {limit}", code="bad_request")
+        connection = _lake_sql.sandbox(self.root, self._view_sql())
+        try:
+            _lake_sql.check_read_only(connection, sql)
+            frame, truncated = _lake_sql.run(connection, sql, limit)
+        finally:
+            connection.close()
+        return QueryResult(frame, truncated, limit)
+
+    def _view_sql(self) -> str:
+        if not self.root.is_dir() or next(self.root.glob(f"{DAY}=*/{SOURCE}=*/*.parquet"), None) is None:
+            columns = ", ".join(f"CAST(NULL AS {kind}) AS {_lake_sql.identifier(name)}"
+                                for name, kind in _EMPTY_COLUMNS.items())
+            return f"CREATE VIEW events AS SELECT {columns} WHERE false"
+        pattern = _lake_sql.literal(f"{self.root}/{DAY}=*/{SOURCE}=*/*.parquet")
+        return (f"CREATE VIEW events AS SELECT * FROM read_parquet({pattern}, hive_partitioning = true, "
+                f"union_by_name = true, hive_types = {{'{DAY}': VARCHAR, '{SOURCE}': VARCHAR}})")
+
+    # -- files ----------------------------------------------------------------------------
+
+    def _paths(self, *, include_temporary: bool) -> list[Path]:
+        if not self.root.is_dir():
+            return []
+        paths = sorted(self.root.glob(f"{DAY}=*/{SOURCE}=*/*.parquet"))
+        if include_temporary:
+            paths += sorted(self.root.glob(f"{DAY}=*/{SOURCE}=*/.*{_TMP_SUFFIX}"))
+        return paths
+
+    def _unlink(self, path: Path) -> None:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot delete lake file: {exc.strerror or exc}", origin=Origin("lake", str(path)),
+                             code="store_unavailable") from exc
+
+    def _remove_empty_folders(self) -> None:
+        for folder in sorted(self.root.glob(f"{DAY}=*/{SOURCE}=*")) + sorted(self.root.glob(f"{DAY}=*")):
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (or already gone)
+                continue
+
+
+def _lake_frame(batch: EventBatch) -> pl.DataFrame:
+    """The events columns plus ``raw`` and the two partition keys (``__day``, ``__source``)."""
+    events, raw = batch.events, batch.raw
+    if raw.width and raw.height != events.height:
+        raise StoreError(f"batch frames differ in height: events {events.height}, raw {raw.height}",
+                         code="bad_batch")
+    columns = [pl.col(name).cast(pl.String) if dtype == pl.Null else pl.col(name)
+               for name, dtype in events.schema.items() if name != RAW]
+    frame = events.select(columns).with_columns(raw_json(raw) if raw.width else pl.lit("{}").alias(RAW))
+    if F.TIME in frame.columns:
+        time = frame.schema[F.TIME]
+        if not isinstance(time, pl.Datetime):
+            raise StoreError(f"column {F.TIME!r} must be a datetime, not {time}", code="bad_batch")
+        utc_time = (pl.col(F.TIME).dt.replace_time_zone("UTC") if time.time_zone is None
+                    else pl.col(F.TIME).dt.convert_time_zone("UTC"))
+        frame = frame.with_columns(utc_time)
+        day = pl.col(F.TIME).dt.strftime("%Y-%m-%d").fill_null(UNKNOWN)
+    else:
+        day = pl.lit(UNKNOWN)
+    source = (pl.col(F.ORIGIN_SOURCE).cast(pl.String) if F.ORIGIN_SOURCE in frame.columns
+              else pl.lit(None, pl.String))
+    source = source.str.replace_all(r"[^A-Za-z0-9_.\-]", "_").str.replace(r"^\.", "_")
+    source = pl.when(source.is_null() | (source == "")).then(pl.lit(UNKNOWN)).otherwise(source)
+    return frame.with_columns(day.alias("__day"), source.alias("__source"))
+
+
+def raw_json(raw: pl.DataFrame) -> pl.Series:
+    """Each row's non-null raw fields as one JSON object (columnar: Polars escapes names and values)."""
+    parts = [pl.when(pl.col(name).is_not_null())
+             .then(pl.struct(pl.col(name).cast(pl.String)).struct.json_encode().str.slice(1).str.strip_suffix("}"))
+             for name in raw.columns]
+    body = pl.concat_str(parts, separator=",", ignore_nulls=True).fill_null("")
+    return raw.select(pl.concat_str([pl.lit("{"), body, pl.lit("}")]).alias(RAW)).to_series()
+
+
+def _fsync(path: Path) -> None:
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) if path.is_dir() else os.O_RDONLY
+    try:
+        descriptor = os.open(path, flags)
+    except OSError:  # some platforms cannot open folders; the rename is still atomic
+        return
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
