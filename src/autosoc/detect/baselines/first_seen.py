@@ -1,0 +1,271 @@
+"""First-seen: an entity does something it has not done in its remembered history.
+
+One detector per *feature* (a user's sign-in country, ASN, device, user agent; a host's process
+image and parent→child pair; a server's outbound destination network and port).  Per entity it
+keeps each value's last-seen time and count; values not seen for ``retention_days`` age out, at
+most ``max_values`` are kept (the least recently seen go first), so a value seen once long ago
+is new again and state stays bounded.
+
+An entity alerts only after its learning period (``learning_days`` since first seen, on at least
+``min_active_days`` distinct days) and at most ``max_signals_per_day`` times a day.  Ordinary
+novelty is low-risk: the risk grows when the entity's history is narrow (one country in months
+is more telling than the tenth).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import polars as pl
+from pydantic import Field
+
+from autosoc.detect.baselines import _columns as C
+from autosoc.detect.baselines.base import (
+    DAY,
+    EVIDENCE_AGGS,
+    BaselineConfig,
+    BaselineDetector,
+    EntityStore,
+    StatefulBase,
+    baselines,
+    day_of,
+    history_days,
+    make_signal,
+    sort_events,
+)
+from autosoc.normalize import fields as F
+from autosoc.schema import Entity, EventBatch, Signal
+
+FeatureName = Literal[
+    "user_country", "user_asn", "user_device", "user_agent",
+    "host_process", "host_parent_child", "server_dst_network", "server_dst_port",
+]
+ALL_FEATURES: tuple[FeatureName, ...] = (
+    "user_country", "user_asn", "user_device", "user_agent",
+    "host_process", "host_parent_child", "server_dst_network", "server_dst_port",
+)
+
+_INITIAL_ACCESS = ("attack.initial-access", "attack.t1078")
+
+
+@dataclass(frozen=True, slots=True)
+class Feature:
+    """What a first-seen detector keys on and how it speaks."""
+
+    name: str
+    entity_kind: str  # user | host | ip
+    #: events -> columns _entity, _value, _detail, _user, _host, _ip (+ time and evidence columns)
+    select: Callable[[pl.DataFrame], pl.DataFrame]
+    #: "first sign-in of {entity} from {detail}" (the history clause is appended)
+    phrase: str
+    title: str
+    noun: str  # plural noun for the known-values clause: "countries"
+    base_risk: int
+    tags: tuple[str, ...]
+
+
+def _signins(events: pl.DataFrame, value: pl.Expr, detail: pl.Expr) -> pl.DataFrame:
+    return events.filter(C.is_class(C.AUTHENTICATION) & C.is_success()).with_columns(
+        C.canonical_user().alias("_entity"), value.alias("_value"), detail.alias("_detail"),
+        pl.col(F.USER).alias("_user"), pl.lit(None, pl.String).alias("_host"), C.text(F.SRC_IP).alias("_ip"))
+
+
+def _asn_detail() -> pl.Expr:
+    asn = C.text(F.SRC_ASN).str.replace(r"^(?i:as)", "")
+    org, country = C.text(F.SRC_ASN_ORG), C.text(F.SRC_COUNTRY).str.to_uppercase()
+    head = pl.when(asn.is_not_null()).then(pl.lit("AS") + asn).otherwise(org)
+    inner = pl.concat_str([pl.when(asn.is_not_null()).then(org), country], separator=", ", ignore_nulls=True)
+    return pl.when(inner.str.len_chars() > 0).then(head + pl.lit(" (") + inner + pl.lit(")")).otherwise(head)
+
+
+def _user_asn(events: pl.DataFrame) -> pl.DataFrame:
+    asn = C.text(F.SRC_ASN).str.replace(r"^(?i:as)", "")
+    value = pl.when(asn.is_not_null()).then(pl.lit("AS") + asn).otherwise(
+        pl.lit("org:") + C.text(F.SRC_ASN_ORG).str.to_lowercase())
+    return _signins(events, value, _asn_detail())
+
+
+def _user_country(events: pl.DataFrame) -> pl.DataFrame:
+    country = C.text(F.SRC_COUNTRY).str.to_uppercase()
+    return _signins(events, country, country)
+
+
+def _user_device(events: pl.DataFrame) -> pl.DataFrame:
+    device = C.text(F.DEVICE_UID).str.to_lowercase()
+    return _signins(events, device, C.text(F.DEVICE_UID))
+
+
+def _user_agent(events: pl.DataFrame) -> pl.DataFrame:
+    return _signins(events, C.user_agent_shape(), C.text(F.USER_AGENT).str.slice(0, 200))
+
+
+def _processes(events: pl.DataFrame, value: pl.Expr, detail: pl.Expr) -> pl.DataFrame:
+    return events.filter(C.is_class(C.PROCESS_ACTIVITY)).with_columns(
+        C.canonical_host().alias("_entity"), value.alias("_value"), detail.alias("_detail"),
+        pl.col(F.USER).alias("_user"), pl.col(F.HOST).alias("_host"), pl.lit(None, pl.String).alias("_ip"))
+
+
+def _host_process(events: pl.DataFrame) -> pl.DataFrame:
+    return _processes(events, C.path_shape(F.PROCESS_PATH), C.text(F.PROCESS_PATH))
+
+
+def _host_parent_child(events: pl.DataFrame) -> pl.DataFrame:
+    value = C.path_shape(F.PARENT_PATH) + pl.lit(" -> ") + C.path_shape(F.PROCESS_PATH)
+    detail = pl.lit("'") + C.text(F.PARENT_PATH) + pl.lit("' started '") + C.text(F.PROCESS_PATH) + pl.lit("'")
+    return _processes(events, value, detail)
+
+
+def _connections(events: pl.DataFrame, value: str) -> pl.DataFrame:
+    frame = events.filter(C.is_class(C.NETWORK_ACTIVITY) & pl.col(F.SRC_IP).is_not_null()
+                          & pl.col(F.DST_IP).is_not_null())
+    if value == "network":
+        nets = C.map_distinct(frame[F.DST_IP], C.network_of)
+        dst = C.text(F.DST_IP)
+        endpoint = pl.when(dst.str.contains(":", literal=True)).then(pl.lit("[") + dst + pl.lit("]")).otherwise(dst)
+        frame = frame.with_columns(nets.alias("_value"),
+                                   (pl.lit("network ") + nets + pl.lit(" (") + endpoint + pl.lit(":")
+                                    + pl.col(F.DST_PORT).fill_null("?") + pl.lit(")")).alias("_detail"))
+    else:
+        port = C.text(F.DST_PORT)
+        frame = frame.with_columns(port.alias("_value"),
+                                   (pl.lit("port ") + port + pl.lit(" (") + C.text(F.DST_IP) + pl.lit(")"))
+                                   .alias("_detail"))
+    return frame.with_columns(C.text(F.SRC_IP).alias("_entity"), pl.col(F.USER).alias("_user"),
+                              pl.col(F.HOST).alias("_host"), C.text(F.SRC_IP).alias("_ip"))
+
+
+FEATURES: dict[str, Feature] = {f.name: f for f in (
+    Feature("user_country", "user", _user_country, "first successful sign-in of {entity} from country {detail}",
+            "First sign-in from a new country", "countries", 12, _INITIAL_ACCESS),
+    Feature("user_asn", "user", _user_asn, "first successful sign-in of {entity} from {detail}",
+            "First sign-in from a new network (ASN)", "networks", 8, _INITIAL_ACCESS),
+    Feature("user_device", "user", _user_device, "first successful sign-in of {entity} from device {detail}",
+            "First sign-in from a new device", "devices", 8, _INITIAL_ACCESS),
+    Feature("user_agent", "user", _user_agent, "first successful sign-in of {entity} with user agent '{detail}'",
+            "First sign-in with a new user agent", "user agents", 4, _INITIAL_ACCESS),
+    Feature("host_process", "host", _host_process, "first run of process image '{detail}' on host {entity}",
+            "New process image on a host", "process images", 6, ("attack.execution",)),
+    Feature("host_parent_child", "host", _host_parent_child, "first time {detail} on host {entity}",
+            "New parent-child process pair on a host", "parent-child pairs", 8, ("attack.execution",)),
+    Feature("server_dst_network", "ip", lambda e: _connections(e, "network"),
+            "first outbound connection from {entity} to {detail}",
+            "New outbound destination network", "destination networks", 6, ("attack.command-and-control",)),
+    Feature("server_dst_port", "ip", lambda e: _connections(e, "port"),
+            "first outbound connection from {entity} to {detail}",
+            "New outbound destination port", "destination ports", 8,
+            ("attack.command-and-control", "attack.t1571")),
+)}
+
+
+@baselines.register("first_seen")
+class FirstSeenConfig(BaselineConfig):
+    """First-seen values per entity: new sign-in country/ASN/device/user agent, new process
+    image or parent-child pair on a host, new outbound destination network or port."""
+
+    type: Literal["first_seen"] = "first_seen"
+    features: list[FeatureName] = Field(
+        default_factory=lambda: list(ALL_FEATURES), description="Which features to watch (one detector each).")
+    min_active_days: int = Field(
+        3, ge=1, description="Distinct days an entity must have been seen on before it can alert.")
+    retention_days: float = Field(
+        90.0, gt=0, description="A value not seen for this many days is forgotten (and new again).")
+    max_values: int = Field(
+        256, ge=1, description="Values kept per entity; beyond it the least recently seen is forgotten.")
+    max_signals_per_day: int = Field(
+        3, ge=1, description="Signals per entity and day at most; further new values are learned silently.")
+
+    def build(self) -> list[BaselineDetector]:
+        return [FirstSeenDetector(FEATURES[name], self) for name in dict.fromkeys(self.features)]
+
+
+class FirstSeenDetector(StatefulBase):
+    """First-seen values of one feature; state per entity:
+    ``{"t": last seen, "f": first seen, "d": [active days, last active day], "v": {value: [last seen, count]},
+    "a": [day, signals that day]}``."""
+
+    def __init__(self, feature: Feature, config: FirstSeenConfig) -> None:
+        self.feature = feature
+        self.config = config
+        self.name = f"first_seen.{feature.name}"
+        self.rule_id = f"baseline.first_seen.{feature.name}"
+        self.store = EntityStore(config.max_entities)
+
+    def process(self, batch: EventBatch) -> list[Signal]:
+        events = batch.events
+        if events.height == 0:
+            return []
+        frame = self.feature.select(sort_events(events)).filter(
+            pl.col("_entity").is_not_null() & pl.col("_value").is_not_null() & pl.col(F.TIME).is_not_null())
+        if frame.height == 0:
+            return []
+        groups = (frame.with_columns(C.epoch_seconds().alias("_t"))
+                  .group_by(["_entity", "_value"], maintain_order=True)
+                  .agg(pl.col("_t").min().alias("t0"), pl.col("_t").max().alias("t1"), pl.len().alias("n"),
+                       pl.col("_detail").first(), pl.col("_user").first(), pl.col("_host").first(),
+                       pl.col("_ip").first(), *EVIDENCE_AGGS)
+                  .sort(["t0", "_entity", "_value"]))
+        signals: list[Signal] = []
+        for row in groups.iter_rows(named=True):
+            signal = self._update(row)
+            if signal is not None:
+                signals.append(signal)
+        self.store.expire(int(groups["t1"].max()) - int(self.config.retention_days * DAY))  # type: ignore[arg-type]
+        self.store.evict()
+        return signals
+
+    def _update(self, row: dict[str, Any]) -> Signal | None:
+        key, value, t0, t1 = row["_entity"], row["_value"], row["t0"], row["t1"]
+        cfg = self.config
+        state = self.store.get(key)
+        if state is None:
+            state = {"t": t1, "f": t0, "d": [1, day_of(t0)], "v": {}, "a": [0, 0]}
+            self.store.put(key, state)
+        values: dict[str, list[int]] = state["v"]
+        horizon = t0 - int(cfg.retention_days * DAY)
+        for stale in [v for v, (last, _) in values.items() if last < horizon]:
+            del values[stale]
+        signal = None
+        if value not in values and values:
+            signal = self._maybe_alert(state, row)
+        last, count = values.get(value, (t1, 0))
+        values[value] = [max(last, t1), count + row["n"]]
+        if len(values) > cfg.max_values:
+            for victim in sorted(values, key=lambda v: (values[v][0], v))[: len(values) - cfg.max_values]:
+                del values[victim]
+        state["t"] = max(state["t"], t1)
+        state["f"] = min(state["f"], t0)
+        days, last_day = state["d"]
+        if day_of(t1) > last_day:
+            state["d"] = [days + 1, day_of(t1)]
+        self.store.touch(key)
+        return signal
+
+    def _maybe_alert(self, state: dict[str, Any], row: dict[str, Any]) -> Signal | None:
+        cfg, feature = self.config, self.feature
+        t0 = row["t0"]
+        days = history_days(state["f"], t0)
+        if days < cfg.learning_days or state["d"][0] < cfg.min_active_days:
+            return None
+        today = day_of(t0)
+        sent_day, sent = state["a"]
+        if sent_day == today and sent >= cfg.max_signals_per_day:
+            return None
+        state["a"] = [today, sent + 1 if sent_day == today else 1]
+        known = len(state["v"])
+        risk = min(30, round(feature.base_risk * (1 + 2 / (1 + known))))
+        entity = row["_entity"]
+        detail = row["_detail"] or row["_value"]
+        explanation = (feature.phrase.format(entity=entity, detail=detail)
+                       + f" in {days:.0f} days of history ({feature.noun} known: {known})")
+        entities = [Entity("ip", entity)] if feature.entity_kind == "ip" else []
+        if row["_ip"] and feature.entity_kind != "ip":
+            entities.append(Entity("ip", row["_ip"]))
+        return make_signal(
+            rule_id=self.rule_id, title=feature.title, level="medium" if risk >= 25 else "low", risk=risk,
+            tags=list(feature.tags), row=row, time=t0, explanation=explanation,
+            user=row["_user"] or None, host=row["_host"] or None, entities=entities,
+            matched={"feature": feature.name, "value": str(row["_value"]), "detail": str(detail)},
+            description=f"Baseline: first-seen {feature.name.replace('_', ' ')}.",
+        )

@@ -1,0 +1,218 @@
+"""Peer group: a user does something new to them that their department (almost) never does.
+
+The department comes from ``actor.user.department`` (the identity enricher or the log).  For a
+feature (the application signed in to, the sign-in country, a process image run by the user) the
+detector keeps, per user, the values they used and, per department, its active members and which
+members used each value (last-seen times, aged out after ``retention_days``).  A user's first use
+of a value alerts when the department has at least ``min_peers`` other active members and at most
+``max_peer_share`` of them used the value in the retention window: new to the user *and* rare for
+their peers.  Values common in the department are ordinary novelty and stay silent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import polars as pl
+from pydantic import Field
+
+from autosoc.detect.baselines import _columns as C
+from autosoc.detect.baselines.base import (
+    DAY,
+    EVIDENCE_AGGS,
+    BaselineConfig,
+    BaselineDetector,
+    EntityStore,
+    StatefulBase,
+    baselines,
+    day_of,
+    history_days,
+    make_signal,
+    sort_events,
+)
+from autosoc.normalize import fields as F
+from autosoc.schema import Entity, EventBatch, Signal
+
+PeerFeatureName = Literal["user_app", "user_country", "user_process"]
+ALL_PEER_FEATURES: tuple[PeerFeatureName, ...] = ("user_app", "user_country", "user_process")
+#: users remembered per value in a department: beyond this a value is common anyway
+USERS_PER_VALUE = 64
+
+
+@dataclass(frozen=True, slots=True)
+class PeerFeature:
+    name: str
+    select: Callable[[pl.DataFrame], pl.DataFrame]  # -> _value, _detail
+    noun: str  # "application"
+    verb: str  # "signed in to"
+    tags: tuple[str, ...]
+
+
+def _signins(events: pl.DataFrame, value: pl.Expr, detail: pl.Expr) -> pl.DataFrame:
+    return events.filter(C.is_class(C.AUTHENTICATION) & C.is_success()).with_columns(
+        value.alias("_value"), detail.alias("_detail"))
+
+
+def _user_app(events: pl.DataFrame) -> pl.DataFrame:
+    return _signins(events, C.text(F.APP_NAME).str.to_lowercase(), C.text(F.APP_NAME))
+
+
+def _user_country(events: pl.DataFrame) -> pl.DataFrame:
+    country = C.text(F.SRC_COUNTRY).str.to_uppercase()
+    return _signins(events, country, country)
+
+
+def _user_process(events: pl.DataFrame) -> pl.DataFrame:
+    return events.filter(C.is_class(C.PROCESS_ACTIVITY)).with_columns(
+        C.path_shape(F.PROCESS_PATH).alias("_value"), C.text(F.PROCESS_PATH).alias("_detail"))
+
+
+PEER_FEATURES: dict[str, PeerFeature] = {f.name: f for f in (
+    PeerFeature("user_app", _user_app, "application", "signed in to", ("attack.initial-access", "attack.t1078")),
+    PeerFeature("user_country", _user_country, "country", "signed in from", ("attack.initial-access", "attack.t1078")),
+    PeerFeature("user_process", _user_process, "process image", "ran", ("attack.execution",)),
+)}
+
+
+@baselines.register("peer_group")
+class PeerGroupConfig(BaselineConfig):
+    """A value new to the user and rare in the user's department."""
+
+    type: Literal["peer_group"] = "peer_group"
+    features: list[PeerFeatureName] = Field(
+        default_factory=lambda: list(ALL_PEER_FEATURES), description="Which features to watch (one detector each).")
+    min_active_days: int = Field(3, ge=1, description="Distinct days a user must have been seen on before alerting.")
+    min_peers: int = Field(8, ge=1, description="Other active members a department needs before it can judge.")
+    max_peer_share: float = Field(
+        0.05, ge=0, lt=1, description="A value is rare when at most this share of the department's other members "
+        "used it in the retention window.")
+    retention_days: float = Field(90.0, gt=0, description="Uses and memberships older than this are forgotten.")
+    max_values: int = Field(256, ge=1, description="Values kept per user (least recently used go first).")
+    max_department_values: int = Field(4096, ge=1, description="Values kept per department.")
+    max_members: int = Field(20_000, ge=1, description="Members kept per department.")
+    max_signals_per_day: int = Field(2, ge=1, description="Signals per user and day at most.")
+
+    def build(self) -> list[BaselineDetector]:
+        return [PeerGroupDetector(PEER_FEATURES[name], self) for name in dict.fromkeys(self.features)]
+
+
+def _trim(mapping: dict[str, Any], cap: int, last: Callable[[Any], int]) -> None:
+    """Keep the ``cap`` most recent entries (ties by key)."""
+    if len(mapping) > cap:
+        for victim in sorted(mapping, key=lambda k: (last(mapping[k]), k))[: len(mapping) - cap]:
+            del mapping[victim]
+
+
+class PeerGroupDetector(StatefulBase):
+    """State: ``"u:<user>"`` -> ``{"t", "f", "d": [active days, last day], "v": {value: last seen},
+    "a": [day, signals]}``; ``"g:<department>"`` -> ``{"t", "f", "m": {user: last seen},
+    "v": {value: {user: last seen}}, "p": last full prune day}``."""
+
+    def __init__(self, feature: PeerFeature, config: PeerGroupConfig) -> None:
+        self.feature = feature
+        self.config = config
+        self.name = f"peer_group.{feature.name}"
+        self.rule_id = f"baseline.peer_group.{feature.name}"
+        self.store = EntityStore(config.max_entities)
+        self.retention = int(config.retention_days * DAY)
+
+    def process(self, batch: EventBatch) -> list[Signal]:
+        if batch.events.height == 0:
+            return []
+        frame = self.feature.select(sort_events(batch.events)).with_columns(
+            C.canonical_user().alias("_entity"), C.text(F.USER_DEPARTMENT).str.to_lowercase().alias("_dept"))
+        frame = frame.filter(pl.col("_entity").is_not_null() & pl.col("_dept").is_not_null()
+                             & pl.col("_value").is_not_null() & pl.col(F.TIME).is_not_null())
+        if frame.height == 0:
+            return []
+        groups = (frame.with_columns(C.epoch_seconds().alias("_t"))
+                  .group_by(["_entity", "_dept", "_value"], maintain_order=True)
+                  .agg(pl.col("_t").min().alias("t0"), pl.col("_t").max().alias("t1"),
+                       pl.col("_detail").first(), pl.col(F.USER).first().alias("_user"),
+                       pl.col(F.HOST).first().alias("_host"), C.text(F.SRC_IP).first().alias("_ip"),
+                       C.text(F.USER_DEPARTMENT).first().alias("_dept_name"), *EVIDENCE_AGGS)
+                  .sort(["t0", "_entity", "_dept", "_value"]))
+        signals = [s for row in groups.iter_rows(named=True) if (s := self._update(row)) is not None]
+        self.store.expire(int(groups["t1"].max()) - self.retention)  # type: ignore[arg-type]
+        self.store.evict()
+        return signals
+
+    def _update(self, row: dict[str, Any]) -> Signal | None:
+        user, dept, value, t0, t1 = row["_entity"], row["_dept"], row["_value"], row["t0"], row["t1"]
+        ukey, gkey = f"u:{user}", f"g:{dept}"
+        person = self.store.get(ukey)
+        if person is None:
+            person = {"t": t1, "f": t0, "d": [1, day_of(t0)], "v": {}, "a": [0, 0]}
+            self.store.put(ukey, person)
+        group = self.store.get(gkey)
+        if group is None:
+            group = {"t": t1, "f": t0, "m": {}, "v": {}, "p": day_of(t0)}
+            self.store.put(gkey, group)
+        horizon = t0 - self.retention
+        if day_of(t0) > group["p"]:  # a full prune of the department once a day
+            group["m"] = {u: last for u, last in group["m"].items() if last >= horizon}
+            for v in list(group["v"]):
+                users = {u: last for u, last in group["v"][v].items() if last >= horizon}
+                if users:
+                    group["v"][v] = users
+                else:
+                    del group["v"][v]
+            group["p"] = day_of(t0)
+        mine: dict[str, int] = person["v"]
+        known = mine.get(value)
+        signal = None
+        if known is None or known < horizon:
+            signal = self._judge(person, group, row, horizon)
+        mine[value] = max(known or 0, t1)
+        _trim(mine, self.config.max_values, lambda last: last)
+        group["m"][user] = max(group["m"].get(user, 0), t1)
+        _trim(group["m"], self.config.max_members, lambda last: last)
+        users = group["v"].setdefault(value, {})
+        users[user] = max(users.get(user, 0), t1)
+        _trim(users, USERS_PER_VALUE, lambda last: last)
+        _trim(group["v"], self.config.max_department_values, lambda us: max(us.values()))
+        for state, key in ((person, ukey), (group, gkey)):
+            state["t"] = max(state["t"], t1)
+            state["f"] = min(state["f"], t0)
+            self.store.touch(key)
+        days, last_day = person["d"]
+        if day_of(t1) > last_day:
+            person["d"] = [days + 1, day_of(t1)]
+        return signal
+
+    def _judge(self, person: dict[str, Any], group: dict[str, Any], row: dict[str, Any],
+               horizon: int) -> Signal | None:
+        cfg, feature = self.config, self.feature
+        t0, user, value = row["t0"], row["_entity"], row["_value"]
+        days = history_days(person["f"], t0)
+        if (days < cfg.learning_days or person["d"][0] < cfg.min_active_days
+                or history_days(group["f"], t0) < cfg.learning_days):
+            return None
+        members = sum(1 for u, last in group["m"].items() if u != user and last >= horizon)
+        if members < cfg.min_peers:
+            return None
+        peers = sum(1 for u, last in group["v"].get(value, {}).items() if u != user and last >= horizon)
+        share = peers / members
+        if share > cfg.max_peer_share:
+            return None
+        today = day_of(t0)
+        sent_day, sent = person["a"]
+        if sent_day == today and sent >= cfg.max_signals_per_day:
+            return None
+        person["a"] = [today, sent + 1 if sent_day == today else 1]
+        rarity = 1 - share / cfg.max_peer_share if cfg.max_peer_share else 1.0
+        risk = round(10 + 10 * rarity)
+        dept = row["_dept_name"] or row["_dept"]
+        detail = row["_detail"] or value
+        explanation = (f"{user} ({dept}) {feature.verb} {feature.noun} '{detail}' for the first time; "
+                       f"{peers} of {members} {dept} peers did in the last {cfg.retention_days:.0f} days")
+        return make_signal(
+            rule_id=self.rule_id, title=f"Rare {feature.noun} for the user's peer group", level="low", risk=risk,
+            tags=list(feature.tags), row=row, time=t0, explanation=explanation, user=row["_user"] or user,
+            host=row["_host"] or None, entities=[Entity("ip", row["_ip"])] if row["_ip"] else [],
+            matched={"feature": feature.name, "value": str(value), "department": str(dept),
+                     "peers": str(peers), "members": str(members)},
+            description=f"Baseline: {feature.noun} rare in the user's department.",
+        )
