@@ -5,6 +5,9 @@ tells how many bytes of the file on disk have been read so far (compressed bytes
 which is what a progress bar follows.  :func:`read_head` returns the first bytes of a file,
 gunzipped when needed, for format sniffing; it never raises on a truncated or corrupt gzip
 stream.  :func:`raw_text` turns raw bytes into the bounded text a dead letter carries.
+
+:class:`ReadableInput` is what a reader's ``read_input`` needs: :class:`Input` (a whole file)
+and the tail source's ranged input (a byte range of a growing file) both provide it.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from __future__ import annotations
 import gzip
 import io
 import zlib
+from collections.abc import Generator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from autosoc.schema import DeadLetter
 
@@ -94,6 +98,21 @@ class Input:
         except (OSError, ValueError):
             return 0
 
+    def text_lines(self) -> Generator[str, None, None]:
+        """The stream as decoded text lines (UTF-8, a BOM dropped, bad bytes replaced, newlines kept
+        as they are: ``\\n``, ``\\r\\n`` or ``\\r``), for the ``csv`` module."""
+        text = io.TextIOWrapper(self.stream, encoding="utf-8-sig", errors="replace", newline="")
+        try:
+            yield from text
+        finally:
+            text.detach()
+
+    def row_end(self) -> bool:
+        """Called by a reader after each record that may span lines (a CSV row): False would mean
+        the record ran past the end of the data available and must be left for later; a whole
+        file has no later, so always True."""
+        return True
+
     def close(self) -> None:
         try:
             if self.stream is not self.raw:
@@ -106,6 +125,18 @@ class Input:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class ReadableInput(Protocol):
+    """What ``FileReader.read_input`` reads: a stream of bytes with a few helpers."""
+
+    path: Path
+    stream: BinaryIO
+
+    def skip_bom(self) -> int: ...
+    def consumed(self) -> int: ...
+    def text_lines(self) -> Generator[str, None, None]: ...
+    def row_end(self) -> bool: ...
 
 
 def open_input(path: Path) -> Input:

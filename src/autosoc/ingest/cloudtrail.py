@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from autosoc.errors import Origin
-from autosoc.ingest._open import BOM, Input, open_input, raw_text, read_head
+from autosoc.ingest._open import BOM, Input, ReadableInput, open_input, raw_text, read_head
 from autosoc.ingest.base import DEFAULT_BATCH_SIZE, FileReader, readers
 from autosoc.ingest.jsonl import (
     GZIP_ERRORS,
@@ -73,6 +73,21 @@ class CloudTrailReader(FileReader):
         if head.lstrip()[:1] == b"{" and _RECORDS_KEY.search(head):
             return 75 if has_json_suffix(path) else 65  # an object with a Records array near the top
         return 0
+
+    def lines(self, head: bytes) -> bool | None:
+        """JSON lines of CloudTrail records: True; a ``{"Records": [...]}`` document: False."""
+        if head.startswith(BOM):
+            head = head[3:]
+        if _RECORDS_FIRST.match(head):
+            return False
+        stripped = head.lstrip()
+        if b"\n" not in stripped:
+            return None if stripped else False
+        return _is_record_line(stripped.split(b"\n", 1)[0])
+
+    def read_input(self, path: Path, inp: ReadableInput, *, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[RawBatch]:
+        """CloudTrail JSON lines from a line boundary on (the document layout is read whole by ``read``)."""
+        return read_json_lines(self.name, self.kind, path, inp, batch_size)
 
     def read(self, path: Path, *, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[RawBatch]:
         head = read_head(path)

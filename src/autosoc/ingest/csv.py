@@ -11,14 +11,13 @@ key/value records.
 from __future__ import annotations
 
 import csv
-import io
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from autosoc.errors import Origin
-from autosoc.ingest._open import open_input, strip_gz
+from autosoc.ingest._open import ReadableInput, open_input, strip_gz
 from autosoc.ingest.base import DEFAULT_BATCH_SIZE, FileReader, readers
 from autosoc.ingest.jsonl import GZIP_ERRORS, gzip_error
 from autosoc.schema import DeadLetter, RawBatch
@@ -59,62 +58,89 @@ class CsvReader(FileReader):
             return 0
         return 70
 
+    def lines(self, head: bytes) -> bool | None:
+        return True
+
+    def header(self, path: Path) -> tuple[bytes, int]:
+        """The header row at the top of ``path`` (blank lines before it included): its bytes and lines."""
+        consumed: list[bytes] = []
+
+        with open(path, "rb") as fh:
+
+            def pull() -> Iterator[str]:
+                for raw in fh:
+                    consumed.append(raw)
+                    yield raw.decode("utf-8", "replace")
+
+            rows = csv.reader(pull(), delimiter=self.delimiter)
+            for cells in rows:
+                if cells:
+                    return b"".join(consumed), rows.line_num
+        return b"", 0
+
     def read(self, path: Path, *, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[RawBatch]:
+        with open_input(path) as inp:
+            yield from self.read_input(path, inp, batch_size=batch_size)
+
+    def read_input(self, path: Path, inp: ReadableInput, *, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[RawBatch]:
         spath = str(path)
         records: list[dict[str, Any]] = []
         positions: list[int] = []
         dead: list[DeadLetter] = []
-        with open_input(path) as inp:
-            text = io.TextIOWrapper(inp.stream, encoding="utf-8-sig", errors="replace", newline="")
-            rows = csv.reader(text, delimiter=self.delimiter)
-            keys: list[str] | None = None
-            width = header_line = 0
-            line = 0  # last line of the previous row
-            try:
-                while True:
-                    start = line + 1
-                    try:
-                        cells = next(rows)
-                    except StopIteration:
+        text = inp.text_lines()
+        rows = csv.reader(text, delimiter=self.delimiter)
+        keys: list[str] | None = None
+        width = header_line = 0
+        line = 0  # last line of the previous row
+        try:
+            while True:
+                start = line + 1
+                try:
+                    cells = next(rows)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    if not inp.row_end():
                         break
-                    except csv.Error as exc:
-                        line = rows.line_num
-                        dead.append(
-                            DeadLetter(
-                                Origin(self.name, spath, start),
-                                STAGE,
-                                "bad_csv_row",
-                                f"unreadable CSV row: {exc}",
-                            )
-                        )
-                        continue
                     line = rows.line_num
-                    if not cells:
-                        continue  # blank line
-                    if keys is None:
-                        keys, width, header_line = _header(cells), len(cells), start
-                        continue
-                    if len(cells) > width:
-                        dead.append(
-                            DeadLetter(
-                                Origin(self.name, spath, start),
-                                STAGE,
-                                "bad_csv_row",
-                                f"row has {len(cells)} cells but the header (line {header_line}) "
-                                f"names {width}",
-                                self.delimiter.join(cells)[: DeadLetter.RAW_LIMIT],
-                            )
+                    dead.append(
+                        DeadLetter(
+                            Origin(self.name, spath, start),
+                            STAGE,
+                            "bad_csv_row",
+                            f"unreadable CSV row: {exc}",
                         )
-                    else:
-                        records.append({k: v for k, v in zip(keys, cells, strict=False) if v})
-                        positions.append(start)
-                    if len(records) >= batch_size or len(dead) >= batch_size:
-                        yield RawBatch(self.name, spath, self.kind, records, positions, dead, inp.consumed())
-                        records, positions, dead = [], [], []
-            except GZIP_ERRORS as exc:
-                code, message = gzip_error(exc)
-                dead.append(DeadLetter(Origin(self.name, spath, line + 1), STAGE, code, message))
-            finally:
-                text.detach()
-            if records or dead:
-                yield RawBatch(self.name, spath, self.kind, records, positions, dead, inp.consumed())
+                    )
+                    continue
+                if not inp.row_end():  # the row runs on past the data there is (a quoted cell being written)
+                    break
+                line = rows.line_num
+                if not cells:
+                    continue  # blank line
+                if keys is None:
+                    keys, width, header_line = _header(cells), len(cells), start
+                    continue
+                if len(cells) > width:
+                    dead.append(
+                        DeadLetter(
+                            Origin(self.name, spath, start),
+                            STAGE,
+                            "bad_csv_row",
+                            f"row has {len(cells)} cells but the header (line {header_line}) "
+                            f"names {width}",
+                            self.delimiter.join(cells)[: DeadLetter.RAW_LIMIT],
+                        )
+                    )
+                else:
+                    records.append({k: v for k, v in zip(keys, cells, strict=False) if v})
+                    positions.append(start)
+                if len(records) >= batch_size or len(dead) >= batch_size:
+                    yield RawBatch(self.name, spath, self.kind, records, positions, dead, inp.consumed())
+                    records, positions, dead = [], [], []
+        except GZIP_ERRORS as exc:
+            code, message = gzip_error(exc)
+            dead.append(DeadLetter(Origin(self.name, spath, line + 1), STAGE, code, message))
+        finally:
+            text.close()
+        if records or dead:
+            yield RawBatch(self.name, spath, self.kind, records, positions, dead, inp.consumed())

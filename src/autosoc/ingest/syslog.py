@@ -30,7 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from autosoc.errors import ConfigError, Origin
-from autosoc.ingest._open import open_input, raw_text, strip_gz
+from autosoc.ingest._open import ReadableInput, open_input, raw_text, strip_gz
 from autosoc.ingest.base import DEFAULT_BATCH_SIZE, FileReader, readers
 from autosoc.ingest.jsonl import GZIP_ERRORS, gzip_error
 from autosoc.schema import DeadLetter, RawBatch
@@ -148,7 +148,14 @@ class SyslogReader(FileReader):
             return by_name
         return by_name
 
+    def lines(self, head: bytes) -> bool | None:
+        return True
+
     def read(self, path: Path, *, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[RawBatch]:
+        with open_input(path) as inp:
+            yield from self.read_input(path, inp, batch_size=batch_size)
+
+    def read_input(self, path: Path, inp: ReadableInput, *, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[RawBatch]:
         spath = str(path)
         if self.year is not None:
             year, ref_month = self.year, 12
@@ -161,61 +168,60 @@ class SyslogReader(FileReader):
         dead: list[DeadLetter] = []
         lineno = 0
         offset = 0
-        with open_input(path) as inp:
-            readline = inp.stream.readline
-            try:
-                while line := readline(MAX_LINE + 1):
-                    lineno += 1
-                    start = offset
-                    offset += len(line)
-                    if len(line) > MAX_LINE and not line.endswith(b"\n"):
-                        while (more := readline(MAX_LINE)) and not more.endswith(b"\n"):  # skip the rest
-                            offset += len(more)
+        readline = inp.stream.readline
+        try:
+            while line := readline(MAX_LINE + 1):
+                lineno += 1
+                start = offset
+                offset += len(line)
+                if len(line) > MAX_LINE and not line.endswith(b"\n"):
+                    while (more := readline(MAX_LINE)) and not more.endswith(b"\n"):  # skip the rest
                         offset += len(more)
+                    offset += len(more)
+                    dead.append(
+                        DeadLetter(
+                            Origin(self.name, spath, lineno, start),
+                            STAGE,
+                            "bad_line",
+                            f"line longer than {MAX_LINE} bytes",
+                            raw_text(line),
+                        )
+                    )
+                elif b"\x00" in line:
+                    dead.append(
+                        DeadLetter(
+                            Origin(self.name, spath, lineno, start),
+                            STAGE,
+                            "bad_line",
+                            "line holds NUL bytes (binary data?)",
+                            raw_text(line),
+                        )
+                    )
+                else:
+                    text = line.decode("utf-8", "replace").rstrip("\r\n")
+                    if not text or text.isspace():
+                        continue
+                    try:
+                        records.append(parse(text))
+                        positions.append(lineno)
+                    except NotSyslog as exc:
                         dead.append(
                             DeadLetter(
                                 Origin(self.name, spath, lineno, start),
                                 STAGE,
-                                "bad_line",
-                                f"line longer than {MAX_LINE} bytes",
-                                raw_text(line),
+                                "not_syslog",
+                                f"not a syslog line: {exc}",
+                                text[: DeadLetter.RAW_LIMIT],
                             )
                         )
-                    elif b"\x00" in line:
-                        dead.append(
-                            DeadLetter(
-                                Origin(self.name, spath, lineno, start),
-                                STAGE,
-                                "bad_line",
-                                "line holds NUL bytes (binary data?)",
-                                raw_text(line),
-                            )
-                        )
-                    else:
-                        text = line.decode("utf-8", "replace").rstrip("\r\n")
-                        if not text or text.isspace():
-                            continue
-                        try:
-                            records.append(parse(text))
-                            positions.append(lineno)
-                        except NotSyslog as exc:
-                            dead.append(
-                                DeadLetter(
-                                    Origin(self.name, spath, lineno, start),
-                                    STAGE,
-                                    "not_syslog",
-                                    f"not a syslog line: {exc}",
-                                    text[: DeadLetter.RAW_LIMIT],
-                                )
-                            )
-                    if len(records) >= batch_size or len(dead) >= batch_size:
-                        yield RawBatch(self.name, spath, self.kind, records, positions, dead, inp.consumed())
-                        records, positions, dead = [], [], []
-            except GZIP_ERRORS as exc:
-                code, message = gzip_error(exc)
-                dead.append(DeadLetter(Origin(self.name, spath, lineno + 1, offset), STAGE, code, message))
-            if records or dead:
-                yield RawBatch(self.name, spath, self.kind, records, positions, dead, inp.consumed())
+                if len(records) >= batch_size or len(dead) >= batch_size:
+                    yield RawBatch(self.name, spath, self.kind, records, positions, dead, inp.consumed())
+                    records, positions, dead = [], [], []
+        except GZIP_ERRORS as exc:
+            code, message = gzip_error(exc)
+            dead.append(DeadLetter(Origin(self.name, spath, lineno + 1, offset), STAGE, code, message))
+        if records or dead:
+            yield RawBatch(self.name, spath, self.kind, records, positions, dead, inp.consumed())
 
     def _parser(self, year: int, ref_month: int) -> Any:
         """A function: line text -> record dict, raising :class:`NotSyslog`."""
