@@ -30,7 +30,7 @@ def test_public_names() -> None:
         "FileReader",
         "DEFAULT_BATCH_SIZE",
     }
-    assert ingest.readers.names() == ["cloudtrail", "csv", "evtx", "jsonl", "syslog"]
+    assert ingest.readers.names() == ["azure", "cloudtrail", "csv", "evtx", "jsonl", "syslog", "zeek"]
 
 
 @pytest.fixture()
@@ -154,7 +154,7 @@ def test_forced_format(tmp_path: Path) -> None:
     assert detect_reader(path, "jsonl") is JsonReader
     with pytest.raises(ConfigError) as info:
         detect_reader(path, "nosuch")
-    assert "known: cloudtrail, csv, evtx, jsonl, syslog" in str(info.value)
+    assert "known: azure, cloudtrail, csv, evtx, jsonl, syslog, zeek" in str(info.value)
     [batch] = read_files([path], fmt="syslog")
     assert [d.code for d in batch.dead_letters] == ["not_syslog"]
 

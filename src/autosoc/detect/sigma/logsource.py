@@ -5,8 +5,12 @@ channel (``windows_logsource_mapping``); category -> Sysmon EventID
 (``sysmon_generic_logsource_eventid_mapping``), Security audit events
 (``generic_logsource_to_windows_audit_event_mapping``: process_creation is also 4688) and the
 PowerShell channels.  Linux categories map to Sysmon for Linux; Linux services to syslog
-programs; AWS CloudTrail to CloudTrail records.  A logsource nothing here can produce is
-reported, so the rule is listed as skipped with that reason rather than silently never firing.
+programs; AWS CloudTrail to CloudTrail records.  Azure services (``signinlogs``, ``auditlogs``,
+``riskdetection``, ``activitylogs``), Okta and Zeek logs (and the generic ``category: dns``, as
+Zeek dns) select ``json``-family records by the fields their shapes carry, from the same tables
+the normalizers use (:mod:`autosoc.normalize.entra`, :mod:`autosoc.normalize.network`).  A
+logsource nothing here can produce is reported, so the rule is listed as skipped with that
+reason rather than silently never firing.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from sigma.rule import SigmaLogSource
 
 from autosoc.detect.sigma.ir import And, Node, Or, Pred
 from autosoc.errors import RuleError
+from autosoc.normalize import entra
+from autosoc.normalize.network import ZEEK_LOGS
 
 FAMILY_COLUMN = "__family"
 PATH_COLUMN = "__path"
@@ -73,6 +79,38 @@ def _windows_category(category: str) -> Node | None:
     return options[0] if len(options) == 1 else Or(tuple(options))
 
 
+def _exists(*fields: str) -> Node:
+    preds = tuple(Pred(f, "exists", (True,)) for f in fields)
+    return preds[0] if len(preds) == 1 else And(preds)
+
+
+def _any(*nodes: Node) -> Node:
+    return nodes[0] if len(nodes) == 1 else Or(nodes)
+
+
+#: Azure service -> the records it names, in every shape a reader produces (see normalize.entra)
+_AZURE_SERVICES: dict[str, Node] = {
+    "signinlogs": _any(_eq("category", *entra.SIGNIN_CATEGORIES), _eq("Category", *entra.SIGNIN_CATEGORIES),
+                       _eq("Type", *entra.SIGNIN_TABLES), _exists("createdDateTime", "status.errorCode")),
+    "auditlogs": _any(_eq("category", *entra.AUDIT_CATEGORIES), _eq("Type", "auditlogs"),
+                      _exists("activityDisplayName", "activityDateTime")),
+    "riskdetection": _any(_eq("category", *entra.RISK_CATEGORIES), _eq("Type", *entra.RISK_TABLES),
+                          _exists("riskEventType", "detectedDateTime")),
+    "activitylogs": _any(And((_eq("category", *entra.ACTIVITY_CATEGORIES),
+                              Pred("resourceId", "startswith", ("/subscriptions/",)))),
+                         _eq("Type", "azureactivity"), _exists("CategoryValue", "OperationNameValue")),
+}
+
+
+def _zeek(service: str) -> Node:
+    """A Zeek log by its ``_path`` or by the fields only it has (normalize.network.ZEEK_LOGS)."""
+    by_path = _eq("_path", service)
+    markers = ZEEK_LOGS.get(service)
+    if markers is None:
+        return And((_exists("ts"), by_path))
+    return And((_exists("ts"), _any(by_path, *(_exists(m) for m in markers))))
+
+
 def _programs(*names: str) -> Node:
     return _eq("appname", *names)
 
@@ -111,6 +149,14 @@ def select(logsource: SigmaLogSource) -> Node:
             raise _unmapped(logsource)
     elif product == "aws" and service in ("", "cloudtrail"):
         parts.append(_family("cloudtrail"))
+    elif product == "azure" and not category and (service in _AZURE_SERVICES or not service):
+        parts += [_family("json"), _AZURE_SERVICES[service] if service else _any(*_AZURE_SERVICES.values())]
+    elif product == "okta" and not category and service in ("", "okta"):
+        parts += [_family("json"), _exists("eventType", "published", "actor.id")]
+    elif product == "zeek" and not category and service:
+        parts += [_family("json"), _zeek(service)]
+    elif not product and category == "dns" and not service:
+        parts += [_family("json"), _zeek("dns")]
     else:
         raise _unmapped(logsource)
     return parts[0] if len(parts) == 1 else And(tuple(parts))
