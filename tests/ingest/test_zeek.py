@@ -80,3 +80,29 @@ def test_detected_by_its_header_also_gzipped_and_not_other_formats(tmp_path: Pat
     syslog.write_text("Nov  3 14:00:00 host sshd[1]: Accepted password for a from 10.0.0.1 port 22 ssh2\n")
     assert detect_reader(syslog) is not ZeekReader
     assert ZeekReader.sniff(b'{"ts": 1.0, "uid": "C1"}\n', tmp_path / "conn.json") == 0
+
+
+def test_a_growing_conn_log_is_tailed_line_by_line_with_its_header(tmp_path: Path) -> None:
+    from autosoc.ingest.files import read_files
+    from autosoc.ingest.tail import TailSource
+
+    path = tmp_path / "conn.log"
+    lines = CONN_LOG.splitlines(keepends=True)
+    body_start = next(i for i, line in enumerate(lines) if not line.startswith("#"))
+    cut = body_start + 1  # the header and one record first, the rest later
+    path.write_text("".join(lines[:cut]))
+    source = TailSource([tmp_path], settle_seconds=0)
+    cursors: dict = {}
+    got: list[tuple[int, dict]] = []
+    for step in range(2):
+        for batch, cursor in source.poll(cursors, final=step == 1):
+            assert batch.source == "zeek"
+            assert cursor.mode == "lines"
+            cursors[cursor.key] = cursor
+            got += list(zip(batch.positions, batch.records, strict=True))
+        if step == 0:
+            assert len(got) == 1
+            with path.open("a") as handle:
+                handle.write("".join(lines[cut:]))
+    expected = [(p, r) for b in read_files([path]) for p, r in zip(b.positions, b.records, strict=True)]
+    assert got == expected and len(got) >= 2

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from autosoc.errors import Origin
-from autosoc.ingest._open import open_input, raw_text
+from autosoc.ingest._open import ReadableInput, open_input, raw_text
 from autosoc.ingest.base import DEFAULT_BATCH_SIZE, FileReader, readers
 from autosoc.ingest.jsonl import GZIP_ERRORS, STAGE, gzip_error
 from autosoc.schema import DeadLetter, RawBatch
@@ -138,41 +138,58 @@ class ZeekReader(FileReader):
             return 80
         return 0
 
+    def lines(self, head: bytes) -> bool | None:
+        return True  # one record per line: tailed line by line
+
+    def header(self, path: Path) -> tuple[bytes, int]:
+        """The ``#`` directive lines at the top of ``path`` (what every later line needs): bytes and count."""
+        consumed: list[bytes] = []
+        with open_input(path) as inp:
+            for raw_line in inp.stream:
+                if not raw_line.startswith(b"#"):
+                    break
+                consumed.append(raw_line)
+        return b"".join(consumed), len(consumed)
+
     def read(self, path: Path, *, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[RawBatch]:
+        with open_input(path) as inp:
+            yield from self.read_input(path, inp, batch_size=batch_size)
+
+    def read_input(self, path: Path, inp: ReadableInput, *, batch_size: int = DEFAULT_BATCH_SIZE
+                   ) -> Iterator[RawBatch]:
         spath = str(path)
         records: list[dict[str, Any]] = []
         positions: list[int] = []
         dead: list[DeadLetter] = []
         header = _Header()
         lineno = 0
-        with open_input(path) as inp:
-            try:
-                inp.skip_bom()
-                for raw_line in inp.stream:
-                    lineno += 1
-                    try:
-                        line = raw_line.decode("utf-8").rstrip("\r\n")
-                    except UnicodeDecodeError as exc:
-                        dead.append(DeadLetter(Origin(self.name, spath, lineno), STAGE, "undecodable_bytes",
-                                               f"invalid UTF-8 at byte {exc.start}: {exc.reason}",
-                                               raw_text(raw_line)))
-                        continue
-                    if not line:
-                        continue
-                    if line[0] == "#":
-                        header.directive(line)
-                        continue
-                    letter = self._record(header, line, spath, lineno, records, positions)
-                    if letter is not None:
-                        dead.append(letter)
-                    if len(records) >= batch_size or len(dead) >= batch_size:
-                        yield RawBatch(self.name, spath, self.kind, records, positions, dead, inp.consumed())
-                        records, positions, dead = [], [], []
-            except GZIP_ERRORS as exc:
-                code, message = gzip_error(exc)
-                dead.append(DeadLetter(Origin(self.name, spath, lineno + 1), STAGE, code, message))
-            if records or dead:
-                yield RawBatch(self.name, spath, self.kind, records, positions, dead, inp.consumed())
+        try:
+            inp.skip_bom()
+            for raw_line in inp.stream:
+                lineno += 1
+                try:
+                    line = raw_line.decode("utf-8").rstrip("\r\n")
+                except UnicodeDecodeError as exc:
+                    dead.append(DeadLetter(Origin(self.name, spath, lineno), STAGE, "undecodable_bytes",
+                                           f"invalid UTF-8 at byte {exc.start}: {exc.reason}",
+                                           raw_text(raw_line)))
+                    continue
+                if not line:
+                    continue
+                if line[0] == "#":
+                    header.directive(line)
+                    continue
+                letter = self._record(header, line, spath, lineno, records, positions)
+                if letter is not None:
+                    dead.append(letter)
+                if len(records) >= batch_size or len(dead) >= batch_size:
+                    yield RawBatch(self.name, spath, self.kind, records, positions, dead, inp.consumed())
+                    records, positions, dead = [], [], []
+        except GZIP_ERRORS as exc:
+            code, message = gzip_error(exc)
+            dead.append(DeadLetter(Origin(self.name, spath, lineno + 1), STAGE, code, message))
+        if records or dead:
+            yield RawBatch(self.name, spath, self.kind, records, positions, dead, inp.consumed())
 
     def _record(self, header: _Header, line: str, spath: str, lineno: int,
                 records: list[dict[str, Any]], positions: list[int]) -> DeadLetter | None:
