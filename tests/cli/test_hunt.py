@@ -119,3 +119,127 @@ def test_rules_check_lists_skipped(tmp_path: Path) -> None:
     result = runner.invoke(app, ["rules", "check", str(tmp_path), "--no-cache"])
     assert result.exit_code == 1
     assert "bad.yml" in result.stdout
+
+
+# -- Sigma correlation rules ----------------------------------------------------------------------
+
+REAL_BASE = "windows/builtin/security/win_security_susp_failed_logon_reasons.yml"
+REAL_BASE_ID = "9eb99343-d336-4020-a3cd-67f3819e68ee"
+CORRELATION_ID = "3f5d2a10-0000-4000-8000-00000000c0de"
+
+
+def _correlation(generate: str = "") -> str:
+    return f"""
+title: Repeated logons to a disabled account
+id: {CORRELATION_ID}
+status: experimental
+level: high
+tags: [attack.credential-access, attack.t1110]
+correlation:
+  type: event_count
+  rules: [{REAL_BASE_ID}]
+  group-by: [TargetUserName]
+  timespan: 10m
+  condition: {{gte: 3}}
+{generate}"""
+
+
+def _failed_logon(record: int, minute: int, user: str = "alice") -> str:
+    return json.dumps({"Event": {
+        "System": {"EventID": 4625, "Channel": "Security", "Computer": "DC01.corp.example", "EventRecordID": record,
+                   "TimeCreated": {"#attributes": {"SystemTime": f"2024-05-01T10:{minute:02d}:00.000Z"}}},
+        "EventData": {"TargetUserName": user, "Status": "0xC0000072", "SubStatus": "0x0",
+                      "SubjectUserSid": "S-1-5-18", "IpAddress": "10.0.0.5"}}})
+
+
+@pytest.fixture()
+def correlation_case(sigma_dir: Path, tmp_path: Path) -> tuple[Path, Path, Path]:
+    base = sigma_dir / "rules" / REAL_BASE
+    if not base.exists():
+        pytest.skip(f"{base} missing from the SigmaHQ data")
+    rules = tmp_path / "corr_rules"
+    rules.mkdir()
+    (rules / "mr_disabled_account.yml").write_text(_correlation())
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    # two files, read one after the other, whose events interleave in time
+    (logs / "a.jsonl").write_text("\n".join(_failed_logon(i, m) for i, m in ((1, 0), (2, 4), (3, 8))) + "\n")
+    (logs / "b.jsonl").write_text("\n".join(_failed_logon(i, m, u) for i, m, u in (
+        (10, 2, "alice"), (11, 3, "bob"), (12, 30, "alice"))) + "\n")
+    return base, rules, logs
+
+
+def test_correlation_fires_in_hunt_over_a_real_sigmahq_rule(correlation_case: tuple[Path, Path, Path],
+                                                            tmp_path: Path) -> None:
+    base, rules, logs = correlation_case
+    code, out, err = _hunt(str(logs), "--rules", str(base), "--rules", str(rules), "--format", "jsonl",
+                           "--dead-letters", str(tmp_path / "dl.jsonl"), cache=tmp_path)
+    assert code == 0, err
+    signals = [json.loads(line) for line in out.splitlines()]
+    (signal,) = signals  # the base rule is referenced with generate false (the default): no signals of its own
+    assert signal["detector"] == "sigma_correlation" and signal["rule_id"] == CORRELATION_ID
+    assert signal["level"] == "high" and signal["attack_techniques"] == ["T1110"]
+    assert signal["time"] == "2024-05-01T10:04:00+00:00"  # 0, 2 (other file), 4: the third completes it
+    assert signal["user"] == "alice" and signal["host"] == "DC01.corp.example"
+    assert signal["matched"] == {"TargetUserName": "alice"}
+    assert sorted((Path(o["path"]).name, o["record"]) for o in signal["origins"]) == [
+        ("a.jsonl", 1), ("a.jsonl", 2), ("b.jsonl", 1)]  # JSON lines records are line numbers
+    assert signal["explanation"] == ("3 events (rule 'Account Tampering - Suspicious Failed Logon Reasons') "
+                                     "for TargetUserName=alice within 10m0s, condition gte 3")
+    assert "1 correlation rules" in err and "from correlation rules" in err
+
+
+def test_correlation_signals_in_csv_and_table(correlation_case: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    base, rules, logs = correlation_case
+    out_file = tmp_path / "hits.csv"
+    code, _, err = _hunt(str(logs), "--rules", str(base), "--rules", str(rules), "--format", "csv",
+                         "--output", str(out_file), cache=tmp_path)
+    assert code == 0, err
+    (row,) = list(csv.DictReader(io.StringIO(out_file.read_text())))
+    assert row["detector"] == "sigma_correlation" and row["explanation"].startswith("3 events")
+    assert len(row["event_id"].split()) == 3
+    result = runner.invoke(app, ["hunt", str(logs), "--rules", str(base), "--rules", str(rules)],
+                           env={"AUTOSOC_CACHE_DIR": str(tmp_path), "COLUMNS": "300"})
+    assert "Repeated logons to a disabled account" in result.stdout
+    assert "for TargetUserName=alice within 10m0s" in result.stdout  # the explanation under the title
+
+
+def test_generate_true_keeps_the_base_rule_signals(correlation_case: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    base, rules, logs = correlation_case
+    (rules / "mr_disabled_account.yml").write_text(_correlation("  generate: true\n").replace(
+        "condition: {gte: 3}\n", "condition: {gte: 3}\n  generate: true\n"))
+    code, out, err = _hunt(str(logs), "--rules", str(base), "--rules", str(rules), "--format", "jsonl",
+                           cache=tmp_path)
+    assert code == 0, err
+    detectors = sorted(json.loads(line)["detector"] for line in out.splitlines())
+    assert detectors == ["sigma"] * 6 + ["sigma_correlation"]
+
+
+def test_lateness_drops_events_older_than_the_watermark(correlation_case: tuple[Path, Path, Path],
+                                                        tmp_path: Path) -> None:
+    base, rules, logs = correlation_case
+    code, out, err = _hunt(str(logs), "--rules", str(base), "--rules", str(rules), "--format", "jsonl",
+                           "--lateness", "1m", cache=tmp_path)
+    assert code == 0, err
+    # a.jsonl brings alice to 10:08; b.jsonl's 10:02 and 10:03 are then late: 10:00, 10:04, 10:08 span 8 minutes
+    signals = [json.loads(line) for line in out.splitlines()]
+    assert [s["time"] for s in signals] == ["2024-05-01T10:08:00+00:00"]
+    assert "late events (correlation)" in err
+
+
+def test_bad_lateness_is_rejected(correlation_case: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    base, _rules, logs = correlation_case
+    code, _, err = _hunt(str(logs), "--rules", str(base), "--lateness", "soon", cache=tmp_path)
+    assert code == 1 and "--lateness" in err
+
+
+def test_correlation_with_a_missing_base_rule_is_reported(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "mr_orphan.yml").write_text(_correlation())
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.jsonl").write_text(_failed_logon(1, 0) + "\n")
+    code, _, err = _hunt(str(logs), "--rules", str(rules), "--show-skipped", cache=tmp_path)
+    assert code == 0
+    assert "correlation_missing_rule" in err and "mr_orphan.yml" in err

@@ -64,11 +64,11 @@ def test_bad_files_are_reported_and_the_rest_load(tmp_path: Path) -> None:
                    corr=CORRELATION)
     ruleset = load_rules([rules], use_cache=False)
     assert [r.title for r in ruleset.rules] == ["Whoami"]
+    assert [c.title for c in ruleset.correlations] == ["Many whoami"]  # its base rule is in good.yml
     reasons = {Path(s.path).stem: s for s in ruleset.skipped}
-    assert set(reasons) == {"broken", "modifier", "cond", "corr"}
+    assert set(reasons) == {"broken", "modifier", "cond"}
     assert reasons["modifier"].code == "invalid_rule" and "endswiht" in reasons["modifier"].reason
     assert reasons["cond"].code == "invalid_condition"
-    assert reasons["corr"].code == "correlation_rule"
     assert reasons["broken"].code in ("invalid_yaml", "invalid_rule_file")
 
 
@@ -108,3 +108,56 @@ def test_signal_carries_rule_metadata_and_origin(tmp_path: Path) -> None:
     assert (signal.origins[0].path, signal.origins[0].record) == ("/logs/a.jsonl", 7)
     assert signal.matched == {"Image": "C:\\Windows\\System32\\WHOAMI.EXE"}
     assert signal.event_ids == batch.events["event_id"].to_list()
+
+
+SPEC_EXAMPLE = """
+title: Failed logons followed by a success
+id: 5b1f2c3d-0000-4000-8000-0000000000c1
+level: high
+correlation:
+  type: temporal_ordered
+  rules: [many_failed, success]
+  group-by: [TargetUserName]
+  timespan: 10m
+---
+title: Many failed logons
+id: 5b1f2c3d-0000-4000-8000-0000000000c2
+name: many_failed
+correlation:
+  type: event_count
+  rules: [failed]
+  group-by: [TargetUserName]
+  timespan: 10m
+  condition: {gte: 10}
+---
+title: Failed logon
+id: 5b1f2c3d-0000-4000-8000-0000000000c3
+name: failed
+logsource: {product: windows, service: security}
+detection:
+  selection: {EventID: [529, 4625]}
+  condition: selection
+---
+title: Successful logon
+id: 5b1f2c3d-0000-4000-8000-0000000000c4
+name: success
+logsource: {product: windows, service: security}
+detection:
+  selection: {EventID: [528, 4624]}
+  condition: selection
+"""
+
+
+def test_multi_document_correlation_file_loads_with_its_rules(tmp_path: Path) -> None:
+    ruleset = load_rules([_write(tmp_path, mr=SPEC_EXAMPLE)], use_cache=False)
+    assert not ruleset.skipped
+    assert sorted(r.name for r in ruleset.rules) == ["failed", "success"]
+    assert [c.name or c.title for c in ruleset.correlations] == ["many_failed", "Failed logons followed by a success"]
+
+
+def test_correlation_whose_base_rule_is_skipped_is_reported(tmp_path: Path) -> None:
+    rules = _write(tmp_path, mac=GOOD.replace("product: windows", "product: macos"), corr=CORRELATION)
+    ruleset = load_rules([rules], use_cache=False)
+    codes = {Path(s.path).stem: s.code for s in ruleset.skipped}
+    assert codes == {"mac": "unmapped_logsource", "corr": "correlation_rule_skipped"}
+    assert not ruleset.correlations

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import sys
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -19,6 +21,8 @@ from autosoc.runtime.hunt import HuntOptions, hunt, load
 from autosoc.schema import LEVELS, RawBatch
 
 EXIT_HITS = 10  # with --fail-on-hits: at least one detection
+_DURATION = re.compile(r"(?P<count>[0-9]+)(?P<unit>[smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class OutputFormat(StrEnum):
@@ -39,6 +43,15 @@ def _placeholders(path: Path | None) -> dict[str, list[str]] | None:
     return {str(k): [str(x) for x in (v if isinstance(v, list) else [v])] for k, v in data.items()}
 
 
+def _lateness(text: str | None) -> timedelta | None:
+    if text is None:
+        return None
+    match = _DURATION.fullmatch(text.strip())
+    if match is None:
+        raise ConfigError(f"--lateness must be a number and a unit (s, m, h, d), such as 5m, not {text!r}")
+    return timedelta(seconds=int(match["count"]) * _UNIT_SECONDS[match["unit"]])
+
+
 def hunt_command(
     paths: Annotated[list[Path], typer.Argument(help="Log files or folders (searched recursively).")],
     rules: Annotated[list[Path], typer.Option("--rules", "-r", help="Sigma rule file or folder; repeatable.")],
@@ -56,11 +69,16 @@ def hunt_command(
     placeholders: Annotated[Path | None, typer.Option(
         help="YAML mapping of placeholder name -> values, for rules using |expand.")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=1_000_000, help="Records per batch.")] = DEFAULT_BATCH_SIZE,
+    lateness: Annotated[str | None, typer.Option(
+        help="Correlation rules: how far (5m, 1h) events may arrive out of time order; older ones are "
+             "counted as late and ignored.  Default: no limit, windows are decided at the end of the run.",
+    )] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompile rules instead of using the cache.")] = False,
     show_skipped: Annotated[bool, typer.Option(help="List every rule that was not loaded, with the reason.")] = False,
     fail_on_hits: Annotated[bool, typer.Option(help=f"Exit with {EXIT_HITS} when anything fired.")] = False,
 ) -> None:
-    """Run Sigma rules over EVTX, JSON lines, CloudTrail, syslog or CSV files and report detections.
+    """Run Sigma rules (and Sigma correlation rules) over EVTX, JSON lines, CloudTrail, syslog or CSV files
+    and report detections.
 
     Exit codes: 0 done; 1 an error stopped the run; 2 bad arguments; 10 detections with --fail-on-hits.
     """
@@ -70,11 +88,12 @@ def hunt_command(
     options = HuntOptions(
         rules=rules, input_format=input_format, include=include or (), exclude=exclude or (),
         min_level=min_level, batch_size=batch_size, placeholders=_placeholders(placeholders),
-        use_cache=not no_cache, dead_letters=dead_letters,
+        use_cache=not no_cache, dead_letters=dead_letters, lateness=_lateness(lateness),
     )
     with err.status("Loading Sigma rules...", spinner="dots"):
         ruleset, engine = load(options)
-    err.print(f"Loaded {len(ruleset.rules):,} rules ({len(ruleset.skipped):,} skipped)"
+    correlations = f", {len(ruleset.correlations):,} correlation rules" if ruleset.correlations else ""
+    err.print(f"Loaded {len(ruleset.rules):,} rules{correlations} ({len(ruleset.skipped):,} skipped)"
               + (" from cache." if ruleset.from_cache else "."))
     stdout_console = Console()
     handle = None

@@ -8,6 +8,7 @@ from typing import IO, Protocol
 
 import orjson
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from autosoc.detect.sigma.rules import RuleSet
@@ -16,7 +17,7 @@ from autosoc.schema import LEVELS, Signal
 
 _LEVEL_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "informational": "dim"}
 CSV_COLUMNS = ("time", "level", "rule_id", "title", "host", "user", "tags", "source", "path", "record", "event_id",
-               "signal_id", "matched")
+               "signal_id", "matched", "detector", "explanation")
 
 
 class SignalWriter(Protocol):
@@ -49,7 +50,7 @@ class CsvWriter:
                 s.time.isoformat() if s.time else "", s.level, s.rule_id, s.title, s.host or "", s.user or "",
                 " ".join(s.tags), origin.source if origin else "", origin.path if origin else "",
                 origin.record if origin else "", " ".join(s.event_ids), s.signal_id,
-                orjson.dumps(s.matched).decode(),
+                orjson.dumps(s.matched).decode(), s.detector, s.explanation,
             ])
         self.stream.flush()
 
@@ -77,10 +78,13 @@ class TableWriter:
         ordered = sorted(self.signals, key=lambda s: (s.time is None, s.time))
         for s in ordered[: self.limit]:
             origin = s.origins[0] if s.origins else None
+            rule = escape(s.title)
+            if s.detector != "sigma" and s.explanation:  # correlations say why: counts, window, group
+                rule += f"\n[dim]{escape(s.explanation)}[/]"
             table.add_row(
                 s.time.strftime("%Y-%m-%d %H:%M:%S") if s.time else "",
                 f"[{_LEVEL_STYLE.get(s.level, '')}]{s.level}[/]",
-                s.title,
+                rule,
                 s.host or "",
                 s.user or "",
                 f"{Path(origin.path).name}:{origin.record}" if origin else "",
@@ -101,11 +105,18 @@ def summary(console: Console, stats: HuntStats, ruleset: RuleSet, show_skipped: 
     table.add_row("events/s", f"{stats.events_per_second:,.0f}")
     table.add_row("rules loaded", f"{len(ruleset.rules):,}" + (" (cached)" if ruleset.from_cache else ""))
     table.add_row("rules skipped", f"{len(ruleset.skipped):,}")
+    if ruleset.correlations:
+        table.add_row("correlation rules loaded", f"{len(ruleset.correlations):,}")
     table.add_row("dead letters", f"{sum(stats.dead_letters.values()):,}")
     table.add_row("detections", f"{stats.signals:,}")
     for level in reversed(LEVELS):
         if stats.by_level.get(level):
             table.add_row(f"  {level}", f"{stats.by_level[level]:,}")
+    if ruleset.correlations:
+        table.add_row("  from correlation rules", f"{stats.correlation_signals:,}")
+        for name, label in (("late", "late events (correlation)"), ("duplicate", "duplicate events (correlation)")):
+            if stats.correlation.get(name):
+                table.add_row(f"  {label}", f"{stats.correlation[name]:,}")
     console.print(table)
     if stats.by_rule:
         top = Table(title="Top rules")

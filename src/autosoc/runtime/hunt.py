@@ -1,7 +1,11 @@
-"""``hunt``: files -> readers -> normalize -> Sigma -> signals, once over a fixed set of files.
+"""``hunt``: files -> readers -> normalize -> Sigma -> correlations -> signals, once over a fixed set of files.
 
 The one place that wires ingest, normalize and detect together for a batch run; the CLI adds
-the progress bar and the output formats.
+the progress bar and the output formats.  Sigma correlation rules see every batch after the
+single-event rules; by default nothing is late (files are read one after the other, so their
+events interleave arbitrarily in time) and every correlation window is decided when the last
+file is read.  ``lateness`` bounds that: hits older than the newest event time seen minus the
+lateness are counted as late and ignored, and windows are decided as event time passes them.
 """
 
 from __future__ import annotations
@@ -11,10 +15,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
 
+from autosoc.detect.correlation import SigmaCorrelationDetector
+from autosoc.detect.correlation.signals import DETECTOR as CORRELATION_DETECTOR
 from autosoc.detect.sigma.engine import SigmaEngine
 from autosoc.detect.sigma.loader import load_rules
 from autosoc.detect.sigma.rules import RuleSet
@@ -36,6 +43,9 @@ class HuntStats:
     by_rule: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     tactics: Counter[str] = field(default_factory=Counter)
     dead_letters: Counter[str] = field(default_factory=Counter)
+    correlation_signals: int = 0
+    #: the correlation engine's counters: late, duplicate, no_time, missing_group_by, windows, signals
+    correlation: dict[str, int] = field(default_factory=dict)
     load_seconds: float = 0.0
     seconds: float = 0.0
 
@@ -55,11 +65,13 @@ class HuntOptions:
     placeholders: Mapping[str, Sequence[str]] | None = None
     use_cache: bool = True
     dead_letters: Path | None = None
+    #: correlation lateness; None: nothing is late, windows are decided at the end of the run
+    lateness: timedelta | None = None
 
 
-def load(options: HuntOptions) -> tuple[RuleSet, SigmaEngine]:
+def load(options: HuntOptions) -> tuple[RuleSet, SigmaCorrelationDetector]:
     ruleset = load_rules(options.rules, placeholders=options.placeholders, use_cache=options.use_cache)
-    return ruleset, SigmaEngine(ruleset.rules)
+    return ruleset, SigmaCorrelationDetector(ruleset.rules, ruleset.correlations, lateness=options.lateness)
 
 
 def hunt(
@@ -67,7 +79,7 @@ def hunt(
     options: HuntOptions,
     on_signals: Callable[[list[Signal]], None],
     *,
-    engine: SigmaEngine | None = None,
+    engine: SigmaCorrelationDetector | SigmaEngine | None = None,
     on_batch: Callable[[RawBatch], None] | None = None,
 ) -> HuntStats:
     stats = HuntStats()
@@ -82,6 +94,12 @@ def hunt(
     run_started = time.perf_counter()
     pending: list[EventBatch] = []
 
+    def emit(signals: list[Signal]) -> None:
+        signals = [s for s in signals if LEVEL_RANK.get(s.level, 0) >= floor]
+        if signals:
+            _count(stats, signals)
+            on_signals(signals)
+
     def flush() -> None:
         # small files are detected together: per-batch costs (selectors, automata) are paid once
         if not pending:
@@ -89,10 +107,7 @@ def hunt(
         batch = pending[0] if len(pending) == 1 else EventBatch(
             pl.concat([b.events for b in pending]), pl.concat([b.raw for b in pending], how="diagonal"))
         pending.clear()
-        signals = [s for s in engine.detect(batch) if LEVEL_RANK.get(s.level, 0) >= floor]
-        if signals:
-            _count(stats, signals)
-            on_signals(signals)
+        emit(engine.detect(batch))
 
     # a batch holds tens of thousands of live dicts; the cyclic GC would rescan them on every
     # allocation burst (measured: about half the reader's time) while they only die by refcount
@@ -112,6 +127,9 @@ def hunt(
             if on_batch is not None:
                 on_batch(raw_batch)
         flush()
+        if isinstance(engine, SigmaCorrelationDetector):
+            emit(engine.flush())  # end of input: every open correlation window is decided
+            stats.correlation = dict(engine.correlation.stats)
         stats.dead_letters = dead.counts
     if gc_was_enabled:
         gc.enable()
@@ -123,6 +141,8 @@ def hunt(
 def _count(stats: HuntStats, signals: list[Signal]) -> None:
     stats.signals += len(signals)
     for signal in signals:
+        if signal.detector == CORRELATION_DETECTOR:
+            stats.correlation_signals += 1
         stats.by_level[signal.level] += 1
         stats.by_rule[(signal.rule_id, signal.title, signal.level)] += 1
         for tactic in signal.attack_tactics:

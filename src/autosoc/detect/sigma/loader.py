@@ -2,9 +2,11 @@
 
 Every rule file is read; one broken file (YAML or Sigma error) is reported by path and the
 rest load.  Sigma filter rules are applied to the rules they name (pySigma
-``resolve_rule_references``).  Correlation rules are listed as skipped here: they are not
-single-event rules.  The compiled set is pickled under the cache folder, keyed by the content
-of every rule file, the placeholders and the engine version, so a second load skips pySigma.
+``resolve_rule_references``).  Correlation rules are parsed per file without resolving their
+references (pySigma 1.5 resolves only within one collection) and resolved once every file is
+compiled (:mod:`autosoc.detect.correlation.resolve`), so a correlation may reference rules in
+other files.  The compiled set is pickled under the cache folder, keyed by the content of every
+rule file, the placeholders and the engine version, so a second load skips pySigma.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sigma.exceptions import SigmaError
 from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule
 
+from autosoc.detect.correlation.resolve import parse_correlation, resolve_correlations
 from autosoc.detect.sigma.compiler import compile_detection
 from autosoc.detect.sigma.ir import fields_of
 from autosoc.detect.sigma.logsource import select
@@ -31,7 +34,7 @@ from autosoc.errors import InputError, RuleError
 
 logger = logging.getLogger(__name__)
 
-CACHE_VERSION = "autosoc-sigma-6"
+CACHE_VERSION = "autosoc-sigma-8"
 RULE_SUFFIXES = (".yml", ".yaml")
 
 
@@ -100,22 +103,18 @@ def compile_texts(texts: Sequence[tuple[Path, bytes]],
         if not all(isinstance(d, dict) for d in documents):
             ruleset.skipped.append(SkippedRule(str(path), "invalid_rule_file", "a YAML document is not a mapping"))
             continue
-        for document in documents:
-            if "correlation" in document:  # its referenced rules may live in other files
-                ruleset.skipped.append(SkippedRule(
-                    str(path), "correlation_rule", "correlation rules are evaluated by the correlation engine",
-                    str(document.get("id", "")), str(document.get("title", ""))))
-        documents = [d for d in documents if "correlation" not in d]
         if not documents:
             continue
-        try:
-            collection = SigmaCollection.from_dicts(documents, collect_errors=True, collect_filters=True)
+        try:  # correlations reference rules that may live in other files: resolved below, over all files
+            collection = SigmaCollection.from_dicts(documents, collect_errors=True, collect_filters=True,
+                                                    resolve_references=False)
         except (SigmaError, ValueError, TypeError, KeyError) as exc:
             ruleset.skipped.append(SkippedRule(str(path), "invalid_rule_file", _one_line(exc)))
             continue
         filters += collection.filters
         for rule in collection.rules:
             parsed.append((str(path), rule))
+    drafts = []
     for path, rule in parsed:
         if isinstance(rule, SigmaFilter):
             continue
@@ -123,8 +122,11 @@ def compile_texts(texts: Sequence[tuple[Path, bytes]],
             ruleset.skipped.append(_skipped(path, rule, "invalid_rule", "; ".join(_one_line(e) for e in rule.errors)))
             continue
         if isinstance(rule, SigmaCorrelationRule):
-            ruleset.skipped.append(_skipped(path, rule, "correlation_rule",
-                                            "correlation rules are evaluated by the correlation engine"))
+            draft = parse_correlation(rule, path)
+            if isinstance(draft, SkippedRule):
+                ruleset.skipped.append(draft)
+            else:
+                drafts.append(draft)
             continue
         try:
             for sigma_filter in filters:
@@ -134,6 +136,8 @@ def compile_texts(texts: Sequence[tuple[Path, bytes]],
             ruleset.skipped.append(_skipped(path, rule, exc.code, exc.message))
         except (SigmaError, ValueError, TypeError, KeyError) as exc:
             ruleset.skipped.append(_skipped(path, rule, "invalid_rule", _one_line(exc)))
+    ruleset.correlations, unresolved = resolve_correlations(drafts, ruleset.rules, ruleset.skipped)
+    ruleset.skipped += unresolved
     return ruleset
 
 
@@ -152,11 +156,13 @@ def compile_rule(rule: SigmaRule, path: str, placeholders: Mapping[str, Sequence
         fields=tuple(fields_of(detection)),
         description=(rule.description or "").strip(),
         author=rule.author or "",
+        name=rule.name or "",
     )
 
 
 def _skipped(path: str, rule: object, code: str, reason: str) -> SkippedRule:
-    return SkippedRule(path, code, reason, str(getattr(rule, "id", "") or ""), str(getattr(rule, "title", "") or ""))
+    return SkippedRule(path, code, reason, str(getattr(rule, "id", "") or ""), str(getattr(rule, "title", "") or ""),
+                       str(getattr(rule, "name", "") or ""))
 
 
 def _one_line(exc: object) -> str:

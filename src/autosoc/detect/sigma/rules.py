@@ -1,10 +1,14 @@
-"""A compiled rule and a skipped one: what the loader hands the engine and the report."""
+"""A compiled rule and a skipped one: what the loader hands the engines and the report."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from autosoc.detect.sigma.ir import Node
+
+if TYPE_CHECKING:  # the correlation package imports this module
+    from autosoc.detect.correlation.rules import CorrelationRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +24,7 @@ class CompiledRule:
     fields: tuple[str, ...]  # fields outside any `not`: reported as the matched fields
     description: str = ""
     author: str = ""
+    name: str = ""  # the rule's ``name`` (correlations may reference rules by it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,11 +34,14 @@ class SkippedRule:
     reason: str
     rule_id: str = ""
     title: str = ""
+    name: str = ""
 
 
 @dataclass(slots=True)
 class RuleSet:
     rules: list[CompiledRule] = field(default_factory=list)
     skipped: list[SkippedRule] = field(default_factory=list)
+    #: correlation rules, references resolved, referenced correlations before those referencing them
+    correlations: list[CorrelationRule] = field(default_factory=list)
     files: int = 0
     from_cache: bool = False
