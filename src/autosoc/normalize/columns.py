@@ -16,10 +16,28 @@ def build_raw_frame(rows: list[dict[str, Any]]) -> tuple[pl.DataFrame, list[str]
 
     Rows hold scalars only (see :mod:`autosoc.normalize.flatten`).  The id hashes the row with
     sorted keys, so a replay, or the same event read again from another file, gets the same id.
+
+    Rows are built per shape (the same keys in the same order: one Windows event type, say) and
+    the shapes stacked: the conversion then looks up a shape's few keys, not every column of the
+    batch, in each row.  Columns keep the order in which the rows first name them; rows keep theirs.
     """
     names: dict[str, Any] = {}
-    for row in rows:
-        names.update(row)
-    frame = pl.DataFrame(rows, schema=dict.fromkeys(names, pl.String), strict=False)
+    shapes: dict[tuple[str, ...], tuple[list[int], list[dict[str, Any]]]] = {}
+    for index, row in enumerate(rows):
+        key = tuple(row)
+        shape = shapes.get(key)
+        if shape is None:
+            shape = shapes[key] = ([], [])
+            names.update(row)
+        shape[0].append(index)
+        shape[1].append(row)
     ids = [blake2b(orjson.dumps(row, option=_SORTED), digest_size=16).hexdigest() for row in rows]
-    return frame, ids
+    if len(shapes) <= 1:
+        return pl.DataFrame(rows, schema=dict.fromkeys(names, pl.String), strict=False), ids
+    frames: list[pl.DataFrame] = []
+    order: list[int] = []
+    for key, (indices, members) in shapes.items():
+        frames.append(pl.DataFrame(members, schema=dict.fromkeys(key, pl.String), strict=False))
+        order += indices
+    frame = pl.concat(frames, how="diagonal").select(list(names))
+    return frame[pl.Series(order, dtype=pl.UInt32).arg_sort()], ids

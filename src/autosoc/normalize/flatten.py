@@ -96,7 +96,7 @@ def _attr_children(name: str, value: dict[str, Any], out: dict[str, Any]) -> Non
     if "#text" in value:
         out[name] = scalar(value["#text"])
     for key, child in value.items():
-        if key[0] != "#":
+        if key[:1] != "#":
             if type(child) is dict:
                 _attr_children(f"{name}_{key}", child, out)
             else:
@@ -106,7 +106,13 @@ def _attr_children(name: str, value: dict[str, Any], out: dict[str, Any]) -> Non
 def _event_data(data: Any, out: dict[str, Any]) -> None:
     if type(data) is dict:
         for key, value in data.items():
-            if key[0] == "#" and key != "#text":
+            kind = type(value)
+            if (kind is str or kind is int) and key[:1] != "#":  # the usual Name: value
+                out[key] = value
+                if " " in key:
+                    out.setdefault(key.replace(" ", ""), value)
+                continue
+            if key[:1] == "#" and key != "#text":
                 continue
             if key == "Data" and type(value) is list:
                 _data_list(value, out)
@@ -159,9 +165,16 @@ def flatten_windows(record: dict[str, Any]) -> dict[str, Any] | None:
         system = event.get("System")
         if type(system) is dict:
             for key, value in system.items():
-                if type(value) is dict:
-                    _attr_children(key, value, out)
-                elif type(value) is list:
+                kind = type(value)
+                if kind is dict:
+                    attrs = value.get("#attributes")
+                    if len(value) == 1 and type(attrs) is dict:  # the usual <Element a=".." b=".."/>
+                        prefix = key + "_"
+                        for attr, attr_value in attrs.items():
+                            out[prefix + attr] = attr_value
+                    else:
+                        _attr_children(key, value, out)
+                elif kind is list:
                     out[key] = scalar(value)
                 else:
                     out[key] = value

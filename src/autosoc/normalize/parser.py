@@ -24,7 +24,7 @@ WINDOWS = parsers.register("windows")(
     Parser("windows", flatten_windows, windows.ocsf_columns, windows.alias_columns))
 CLOUDTRAIL = parsers.register("cloudtrail")(Parser("cloudtrail", flatten_dotted, cloudtrail.ocsf_columns))
 SYSLOG = parsers.register("syslog")(Parser("syslog", flatten_dotted, syslog.ocsf_columns))
-GENERIC = parsers.register("json")(Parser("json", flatten_dotted, generic.ocsf_columns))
+GENERIC = parsers.register("json")(Parser("json", flatten_dotted, generic.ocsf_columns, generic.alias_columns))
 
 
 def _route(kind: str, record: dict[str, Any]) -> tuple[Parser, dict[str, Any]]:

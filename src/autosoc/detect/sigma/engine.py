@@ -29,6 +29,9 @@ from autosoc.normalize import fields as F
 from autosoc.schema import Entity, EventBatch, Signal
 
 _ROW = "__row"
+#: a rule runs on its own candidate rows (not the group's union) when that skips at least this many
+#: rows: below it, rebuilding its expression for the batch costs more than it saves
+GATHER_MIN_SKIPPED = 1000
 _SIGNAL_COLUMNS = (F.EVENT_ID, F.ORIGIN_SOURCE, F.ORIGIN_PATH, F.ORIGIN_RECORD, F.TIME, F.HOST, F.USER,
                    F.FAMILY, F.USER_UID, F.SRC_IP, F.DST_IP, F.APP_NAME)
 #: event columns that name further entities of a signal: (column, entity kind)
@@ -67,6 +70,7 @@ class _Group:
     full: list[int] = field(default_factory=list)  # rules without necessary literals
     literal_rules: dict[str, dict[str, list[int]]] = field(default_factory=lambda: defaultdict(dict))
     literal_maps: dict[str, pl.DataFrame] = field(default_factory=dict)  # field -> (literal, rule)
+    reads: set[str] = field(default_factory=set)  # the frame columns the group's rules read
 
     def add(self, rule: CompiledRule) -> None:
         index = len(self.rules)
@@ -84,6 +88,7 @@ class _Group:
             self.lowered.add(name)
 
     def seal(self) -> None:
+        self.reads = self.fields | {lower_name(f) for f in self.lowered} | {_ROW}
         for name, by_literal in self.literal_rules.items():
             pairs = [(lit, idx) for lit, indices in by_literal.items() for idx in indices]
             self.literal_maps[name] = pl.DataFrame(
@@ -96,8 +101,9 @@ class SigmaEngine:
 
     name = "sigma"
 
-    def __init__(self, rules: Sequence[CompiledRule]) -> None:
+    def __init__(self, rules: Sequence[CompiledRule], *, gather_min_skipped: int | None = None) -> None:
         self.rules = list(rules)
+        self.gather_min_skipped = GATHER_MIN_SKIPPED if gather_min_skipped is None else gather_min_skipped
         groups: dict[Node, _Group] = {}
         for rule in self.rules:
             group = groups.get(rule.selector)
@@ -126,10 +132,12 @@ class SigmaEngine:
             mask = masks.get_column(str(i))
             if not mask.any():
                 continue
-            sub = frame.filter(mask) if not mask.all() else frame
+            # only the columns the group reads go through the filter (keyword rules read them all)
+            view = frame if group.keywords else frame.select(c for c in frame.columns if c in group.reads)
+            sub = view.filter(mask) if not mask.all() else view
             sub = with_columns(sub, group.fields, group.lowered - self._selector_lowered,
                                keywords=group.keywords, keyword_source=raw.columns)
-            fired += _evaluate_group(group, sub)
+            fired += _evaluate_group(group, sub, self.gather_min_skipped)
         return fired
 
     def detect(self, batch: EventBatch) -> list[Signal]:
@@ -138,21 +146,39 @@ class SigmaEngine:
             return []
         rows = sorted({row for _, hit_rows in fired for row in hit_rows})
         position = {row: i for i, row in enumerate(rows)}
-        events = batch.events.select(_SIGNAL_COLUMNS)[rows].to_dicts()
-        wanted = sorted({f for rule, _ in fired for f in rule.fields} & set(batch.raw.columns))
-        values = batch.raw.select(wanted)[rows].to_dicts() if wanted else [{} for _ in rows]
+        # what every signal of a row shares is built once per row (Origin is immutable; the lists
+        # are copied per signal)
+        shared = [_row_parts(event) for event in batch.events.select(_SIGNAL_COLUMNS)[rows].to_dicts()]
+        raw_columns = set(batch.raw.columns)
+        wanted = sorted({f for rule, _ in fired for f in rule.fields} & raw_columns)
+        values = batch.raw.select(wanted)[rows].rows() if wanted else [() for _ in rows]
+        column_of = {name: i for i, name in enumerate(wanted)}
         signals: list[Signal] = []
+        append = signals.append
         for rule, hit_rows in fired:
+            fields = [(f, column_of[f]) for f in rule.fields if f in column_of]
+            tags = list(rule.tags)
             for row in hit_rows:
                 at = position[row]
                 row_values = values[at]
-                matched = {f: row_values[f] for f in rule.fields if row_values.get(f) is not None}
-                signals.append(_signal(rule, events[at], matched))
+                event_id, origin, time, host, user, entities = shared[at]
+                matched = {f: v if type(v) is str else str(v) for f, i in fields if (v := row_values[i]) is not None}
+                append(Signal(rule_id=rule.id, title=rule.title, level=rule.level, status=rule.status,
+                              tags=tags.copy(), event_ids=[event_id], origins=[origin], time=time, host=host,
+                              user=user, matched=matched, rule_path=rule.path, description=rule.description,
+                              entities=entities.copy()))
         return signals
 
 
-def _evaluate_group(group: _Group, sub: pl.DataFrame) -> list[tuple[CompiledRule, list[int]]]:
-    """Rules run once per distinct combination of the values they read, then fan out to the rows."""
+def _evaluate_group(group: _Group, sub: pl.DataFrame,
+                    gather_min_skipped: int = GATHER_MIN_SKIPPED) -> list[tuple[CompiledRule, list[int]]]:
+    """Rules run once per distinct combination of the values they read, then fan out to the rows.
+
+    A rule with necessary literals runs only on rows holding one of them: rules whose candidate rows
+    are most of the candidates run together in one select over the union of their candidates; a rule
+    whose candidates are a small part of it runs on its own rows only, through column leaves that
+    gather those rows (:func:`_run_gathered`), still in the same single select.
+    """
     columns = sorted(group.fields | {lower_name(f) for f in group.lowered}
                      | ({KEYWORD_COLUMN} if group.keywords else set()))
     distinct = sub.group_by(columns, maintain_order=True).agg(pl.col(_ROW))
@@ -161,11 +187,25 @@ def _evaluate_group(group: _Group, sub: pl.DataFrame) -> list[tuple[CompiledRule
     fired: list[tuple[CompiledRule, list[int]]] = []
     if group.full:
         fired += _run(group, distinct, group.full)
-    candidates = _candidates(group, distinct)
-    if candidates is not None:
-        rules, rows = candidates
-        # a rule is false on rows holding none of its literals, so one select over the union is exact
-        fired += _run(group, distinct if rows.len() == distinct.height else distinct[rows], rules)
+    pairs = _candidates(group, distinct)
+    if pairs is not None:
+        by_rule = pairs.group_by("rule").agg(pl.col("pos").unique().sort()).sort("rule")
+        union = pairs.get_column("pos").n_unique()
+        shared: list[int] = []
+        own: list[tuple[int, pl.Series]] = []
+        for rule, positions in zip(by_rule.get_column("rule").to_list(), by_rule.get_column("pos"), strict=True):
+            if union - positions.len() >= gather_min_skipped:
+                own.append((rule, positions))
+            else:
+                shared.append(rule)
+        if shared:
+            rows = pairs.filter(pl.col("rule").is_in(shared)).get_column("pos").unique().sort()
+            # a rule is false on rows holding none of its literals, so one select over the union is exact
+            fired += _run(group, distinct if rows.len() == distinct.height else distinct[rows], shared)
+        if own:
+            fired += _run_gathered(group, distinct, own)
+    index = {id(rule): i for i, rule in enumerate(group.rules)}
+    fired.sort(key=lambda hit: index[id(hit[0])])
     return fired
 
 
@@ -180,8 +220,37 @@ def _run(group: _Group, frame: pl.DataFrame, rules: list[int]) -> list[tuple[Com
     return [(group.rules[int(rule)], rows) for rule, rows in grouped.iter_rows()]
 
 
-def _candidates(group: _Group, sub: pl.DataFrame) -> tuple[list[int], pl.Series] | None:
-    """Rules one of whose literals occurs in ``sub``, and the rows where any such literal occurs."""
+def _run_gathered(group: _Group, frame: pl.DataFrame,
+                  rules: list[tuple[int, pl.Series]]) -> list[tuple[CompiledRule, list[int]]]:
+    """Each rule on its own candidate rows of ``frame``, all in one select.
+
+    The rule's expression is rebuilt with leaves ``col(name).gather(positions)`` (the compiled
+    expressions read whole columns), so it reads only its rows; what comes back per rule is the
+    list of positions where it is true.
+    """
+    exprs: list[pl.Expr] = []
+    for rule, positions in rules:
+        def leaf(name: str, positions: pl.Series = positions) -> pl.Expr:
+            return pl.col(name).gather(positions)
+
+        exprs.append(pl.lit(positions).filter(to_expr(group.rules[rule].detection, leaf))
+                     .implode().alias(str(rule)))
+    hits = frame.select(exprs).row(0)
+    batch_rows = frame.get_column(_ROW)
+    exploded = batch_rows.dtype != pl.UInt32
+    out: list[tuple[CompiledRule, list[int]]] = []
+    for (rule, _), positions in zip(rules, hits, strict=True):
+        if not positions:
+            continue
+        rows = batch_rows.gather(positions)
+        if exploded:
+            rows = rows.explode()
+        out.append((group.rules[rule], rows.sort().to_list()))
+    return out
+
+
+def _candidates(group: _Group, sub: pl.DataFrame) -> pl.DataFrame | None:
+    """(rule, pos) pairs: the rows of ``sub`` holding one of the rule's necessary literals."""
     found: list[pl.DataFrame] = []
     for name, literal_map in group.literal_maps.items():
         column = lower_name(name)
@@ -195,9 +264,7 @@ def _candidates(group: _Group, sub: pl.DataFrame) -> tuple[list[int], pl.Series]
             found.append(pairs.join(literal_map, on="lit").select("rule", "pos"))
     if not found:
         return None
-    pairs = pl.concat(found)
-    rules = pairs.get_column("rule").unique().sort().to_list()
-    return rules, pairs.get_column("pos").unique().sort()
+    return pl.concat(found)
 
 
 def with_columns(frame: pl.DataFrame, fields: set[str], lowered: set[str], *, keywords: bool = False,
@@ -215,26 +282,16 @@ def with_columns(frame: pl.DataFrame, fields: set[str], lowered: set[str], *, ke
     return frame.with_columns(extra) if extra else frame
 
 
-def _signal(rule: CompiledRule, event: dict[str, object], matched: dict[str, object]) -> Signal:
-    time = event[F.TIME]
-    record = event[F.ORIGIN_RECORD]
-    return Signal(
-        rule_id=rule.id,
-        title=rule.title,
-        level=rule.level,
-        status=rule.status,
-        tags=list(rule.tags),
-        event_ids=[str(event[F.EVENT_ID])],
-        origins=[Origin(str(event[F.ORIGIN_SOURCE]), str(event[F.ORIGIN_PATH]),
-                        record if isinstance(record, int) else None)],
-        time=time if isinstance(time, datetime) else None,
-        host=event[F.HOST] if isinstance(event[F.HOST], str) else None,
-        user=event[F.USER] if isinstance(event[F.USER], str) else None,
-        matched={k: str(v) for k, v in matched.items() if v is not None},
-        rule_path=rule.path,
-        description=rule.description,
-        entities=event_entities(event),
-    )
+def _row_parts(event: dict[str, object]) -> tuple[str, Origin, datetime | None, str | None, str | None,
+                                                  list[Entity]]:
+    """What every signal on one event shares: event id, origin, time, host, user, further entities."""
+    time, record, host, user = event[F.TIME], event[F.ORIGIN_RECORD], event[F.HOST], event[F.USER]
+    return (str(event[F.EVENT_ID]),
+            Origin(str(event[F.ORIGIN_SOURCE]), str(event[F.ORIGIN_PATH]), record if isinstance(record, int) else None),
+            time if isinstance(time, datetime) else None,
+            host if isinstance(host, str) else None,
+            user if isinstance(user, str) else None,
+            event_entities(event))
 
 
 def event_entities(event: dict[str, object]) -> list[Entity]:

@@ -1,0 +1,34 @@
+"""Flat rows -> the raw string frame: shapes stacked back in row order, values as Sigma compares them."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from autosoc.normalize.columns import build_raw_frame
+from autosoc.normalize.flatten import flatten_windows
+
+
+def test_mixed_shapes_keep_row_and_column_order() -> None:
+    rows = [{"a": 1, "b": "x"}, {"c": True, "a": "2"}, {"a": 3.5, "b": None}, {"b": "y", "a": 4}, {"c": False}]
+    frame, ids = build_raw_frame(rows)
+    assert frame.columns == ["a", "b", "c"]
+    assert frame.schema == pl.Schema({"a": pl.String, "b": pl.String, "c": pl.String})
+    assert frame.rows() == [("1", "x", None), ("2", None, "true"), ("3.5", None, None), ("4", "y", None),
+                            (None, None, "false")]
+    single, single_ids = build_raw_frame([rows[0]])
+    assert single.rows() == [("1", "x")] and single_ids == ids[:1]
+    # the id is the content: the same row in another batch, in any key order, has the same id
+    assert build_raw_frame([{"b": "y", "a": 4}])[1] == [ids[3]]
+    assert build_raw_frame([{"a": 4, "b": "y"}])[1] == [ids[3]]
+    assert len(set(ids)) == len(ids)
+
+
+def test_windows_event_data_odd_keys_do_not_break_flattening() -> None:
+    record = {"Event": {"System": {"EventID": 1, "Channel": "X", "Provider": {"#attributes": {"Name": "P"}},
+                                   "TimeCreated": {"#attributes": {"SystemTime": "t"}, "#text": "v"}},
+                        "EventData": {"": "empty name", "#attributes": {"x": 1}, "Threat Name": "T", "N": 5,
+                                      "Data": "d", "Flag": True}}}
+    flat = flatten_windows(record)
+    assert flat == {"EventID": 1, "Channel": "X", "Provider_Name": "P", "TimeCreated_SystemTime": "t",
+                    "TimeCreated": "v", "": "empty name", "Threat Name": "T", "ThreatName": "T", "N": 5,
+                    "Data": "d", "Flag": True}
