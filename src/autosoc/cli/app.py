@@ -15,6 +15,7 @@ from autosoc.cli.hunt import hunt_command
 from autosoc.cli.query import query_command
 from autosoc.cli.replay import replay_command
 from autosoc.cli.run import run_command
+from autosoc.cli.simulate import simulate_command
 
 app = typer.Typer(help="autosoc: an autonomous SOC engine. Logs in, Sigma detections out.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -24,6 +25,7 @@ app.command("hunt")(friendly_errors(hunt_command))
 app.command("run")(friendly_errors(run_command))
 app.command("replay")(friendly_errors(replay_command))
 app.command("query")(friendly_errors(query_command))
+app.command("simulate")(friendly_errors(simulate_command))
 
 
 @app.callback()

@@ -24,7 +24,8 @@ For each signal, in arrival order, using its event time:
 
 Incident ids derive from the opening signal's id, so a replay gives the same ids.  When event time
 has moved ``join_window + lateness`` past an incident's last signal, nothing can join it any more:
-it is returned once more with status ``closed`` and forgotten (state stays bounded).  Expiry runs at
+it is returned once more and forgotten (state stays bounded); it stays ``open`` for the analysts,
+who close it.  Expiry runs at
 whole hours of event time, so results do not depend on how signals are batched.
 """
 
@@ -378,7 +379,7 @@ class IncidentEngine:
         closing = sorted((inc["last"], iid) for iid, inc in self.incidents.data.items() if inc["last"] < cutoff)
         for _, iid in closing:
             inc = self.incidents.data[iid]
-            self._changed[iid] = describe.build(inc, self.config, status="closed")
+            self._changed[iid] = describe.build(inc, self.config, status="open")
             for key in inc["core"]:
                 if self._index.get(key) == iid:
                     del self._index[key]

@@ -27,14 +27,11 @@ from typing import Any, Protocol
 
 import polars as pl
 
-from autosoc.correlate import CorrelateConfig, IncidentEngine
-from autosoc.detect.baselines import BaselinesConfig, build_baselines
-from autosoc.detect.correlation.engine import CorrelationEngine
-from autosoc.detect.sigma.engine import SigmaEngine
+from autosoc.correlate import IncidentEngine
+from autosoc.detect.baselines import build_baselines
+from autosoc.detect.correlation.detector import SigmaCorrelationDetector
 from autosoc.detect.sigma.loader import load_rules
 from autosoc.enrich.base import Enricher
-from autosoc.enrich.geoip import GeoIpEnricher
-from autosoc.enrich.identities import IdentityEnricher
 from autosoc.errors import ConfigError
 from autosoc.ingest.tail import FileCursor, TailSource
 from autosoc.normalize import fields as F
@@ -76,7 +73,7 @@ class RunStats:
 class _Pending:
     """What the next checkpoint commits."""
 
-    cursors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cursors: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # None: the file is gone
     batches: list[EventBatch] = field(default_factory=list)
     signals: list[Signal] = field(default_factory=list)
     incidents: dict[str, Incident] = field(default_factory=dict)
@@ -90,8 +87,8 @@ class _Pending:
 class Pipeline:
     """The running pipeline; ``run()`` loops, ``step()`` does one poll (tests and benchmarks use it)."""
 
-    def __init__(self, settings: Settings, *, on_checkpoint: Callable[[int, list[Incident]], None] | None = None
-                 ) -> None:
+    def __init__(self, settings: Settings, *,
+                 on_checkpoint: Callable[[int, list[Incident], list[Signal]], None] | None = None) -> None:
         if not settings.sources:
             raise ConfigError("no sources configured: add `sources: [{paths: [...]}]` to the config file "
                               "or pass --source PATH", code="no_sources")
@@ -104,15 +101,15 @@ class Pipeline:
         self.store = StateStore(settings.state_database)
         self.lake = EventLake(settings.lake_dir, settings.lake.retention_days) if settings.lake.enabled else None
         self.ruleset = load_rules(settings.rules, placeholders=settings.placeholders or None)
-        self.sigma = SigmaEngine(self.ruleset.rules)
-        self.correlation = CorrelationEngine(self.ruleset.correlations,
-                                             lateness=timedelta(seconds=settings.pipeline.lateness_seconds))
-        self.suppressed = self.correlation.suppressed_rule_ids()
-        self.baselines = build_baselines(BaselinesConfig(**settings.baselines))
-        self.incidents = IncidentEngine(CorrelateConfig(**settings.correlate))
-        self.enrichers: list[Enricher] = [GeoIpEnricher(settings.enrich.geoip)]
+        self.sigma = SigmaCorrelationDetector(self.ruleset.rules, self.ruleset.correlations,
+                                              lateness=timedelta(seconds=settings.pipeline.lateness_seconds))
+        self.correlation = self.sigma.correlation
+        self.baselines = build_baselines(settings.baselines)
+        self.incidents = IncidentEngine(settings.correlate)
+        # GeoIP first: the identity inventory and the baselines read what it fills in
+        self.enrichers: list[Enricher] = [settings.enrich.geoip.build()]
         if settings.enrich.identities is not None:
-            self.enrichers.append(IdentityEnricher(settings.enrich.identities))
+            self.enrichers.append(settings.enrich.identities.build())
         self.sources = [TailSource(s.paths, include=s.include, exclude=s.exclude, input_format=s.input_format,
                                    batch_size=settings.pipeline.batch_size, settle_seconds=s.settle_seconds)
                         for s in settings.sources]
@@ -138,6 +135,8 @@ class Pipeline:
             dropped = self.lake.discard_after(self._seq)
             if dropped:
                 logger.warning("Dropped lake files of an uncommitted checkpoint.", extra={"files": dropped})
+            if self.settings.lake.retention_days:
+                self.lake.prune(datetime.now(UTC))
         for component in self.stateful:
             component.restore(self.store.component_state(component.name))
         self._cursors = {key: FileCursor.from_dict(value) for key, value in self.store.cursors(SOURCE_KEY).items()}
@@ -164,6 +163,9 @@ class Pipeline:
                 if self._group_events >= self.settings.pipeline.batch_size:
                     self._detect_group()
                     self._maybe_checkpoint()
+            for key in source.stats.gone:  # deleted files: forget their cursors
+                self._cursors.pop(key, None)
+                self._pending.cursors[key] = None
         self._detect_group()
         self._maybe_checkpoint(force=final)
         self.stats.seconds += time.perf_counter() - started
@@ -171,7 +173,7 @@ class Pipeline:
 
     def finish(self) -> None:
         """End of input (``--once``): decide every open correlation window, flush, checkpoint."""
-        signals = self.correlation.flush()
+        signals = self.sigma.flush()
         for detector in self.baselines:
             signals += detector.flush()
         self._take_signals(signals)
@@ -189,7 +191,8 @@ class Pipeline:
                 time.sleep(self.settings.pipeline.poll_seconds)
         else:
             self._detect_group()
-            self.checkpoint()
+            if not self._pending.empty():
+                self.checkpoint()
         return self.stats
 
     # -- processing ------------------------------------------------------------------------------
@@ -205,9 +208,7 @@ class Pipeline:
         batch = _time_ordered(batch)
         for enricher in self.enrichers:
             batch = enricher.enrich(batch)
-        fired = self.sigma.evaluate(batch)
-        signals = [s for s in self.sigma.signals(batch, fired) if s.rule_id not in self.suppressed]
-        signals += self.correlation.process(batch, fired)
+        signals = self.sigma.detect(batch)
         for detector in self.baselines:
             signals += detector.process(batch)
         self._pending.batches.append(batch)
@@ -234,6 +235,7 @@ class Pipeline:
 
     def checkpoint(self) -> int:
         """Commit everything pending; returns the new checkpoint sequence number."""
+        self._detect_group()  # a checkpoint never holds the cursor of a record not yet detected
         pending, self._pending = self._pending, _Pending()
         seq = self._seq + 1
         if self.lake is not None:
@@ -260,7 +262,7 @@ class Pipeline:
         if self.lake is not None and self.settings.lake.retention_days and self.stats.checkpoints % 100 == 1:
             self.lake.prune(datetime.now(UTC))
         if self.on_checkpoint is not None:
-            self.on_checkpoint(committed, list(pending.incidents.values()))
+            self.on_checkpoint(committed, list(pending.incidents.values()), pending.signals)
         return committed
 
 

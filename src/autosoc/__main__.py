@@ -1,0 +1,5 @@
+"""``python -m autosoc``: the command line."""
+
+from autosoc.cli.app import main
+
+main()

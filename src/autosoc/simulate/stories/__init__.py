@@ -1,0 +1,1 @@
+"""Attack stories: each builds the events of one intrusion and says where they belong."""

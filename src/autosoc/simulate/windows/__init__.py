@@ -1,0 +1,1 @@
+"""Windows telemetry: Sysmon, Security and System events in the evtx-JSON shape."""
