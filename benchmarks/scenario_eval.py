@@ -45,6 +45,8 @@ from autosoc.settings import load_settings  # noqa: E402
 from autosoc.simulate import generate  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data" / "sigma"
+#: files of a scenario that are not telemetry
+NOT_LOGS = ("truth.json", "scenario.json", "identities.csv", "README.txt")
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -115,24 +117,30 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         "data_dir": str(data_dir),
         "sources": [{"paths": [str(spool)], "settle_seconds": 0.2}],
         "rules": [str(p) for p in args.rules],
-        "enrich": {"identities": str(scenario / "identities.csv")},
+        "enrich": {"identities": {"path": str(scenario / "identities.csv")}},
         "pipeline": {"checkpoint_seconds": args.checkpoint_seconds, "poll_seconds": 0.1,
                      "batch_size": args.batch_size},
-        "baselines": {"vpn_ranges": meta.get("vpn_ranges", [])} if meta.get("vpn_ranges") else {},
+        # the organisation's VPN egress is where everybody appears to be: no travel from there
+        "baselines": {"detectors": [{"type": "first_seen"}, {"type": "rare_time"}, {"type": "volume"},
+                                    {"type": "peer_group"},
+                                    {"type": "impossible_travel", "ignore_cidrs": meta["ip_plan"]["vpn_egress"]}]},
     }
     settings = load_settings(None, **config)
     started = time.perf_counter()
-    items = plan(scenario, exclude=["truth.json", "scenario.json", "identities.csv", "README*"])
+    items = plan(scenario, exclude=list(NOT_LOGS))
     timings["plan_s"] = time.perf_counter() - started
     records = sum(i.records for i in items)
-    recorder = Recorder(spool)
+    recorder = Recorder(scenario)
     pipeline = Pipeline(settings, on_checkpoint=lambda seq, inc, sig: recorder.on_checkpoint(seq, inc, sig, spool))
     replayer = Replayer(scenario, spool, rate=args.rate, on_write=recorder.on_write)
     done = threading.Event()
+    failed: list[BaseException] = []
 
     def feed() -> None:
         try:
             replayer.run(items)
+        except BaseException as exc:
+            failed.append(exc)
         finally:
             done.set()
 
@@ -151,6 +159,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
                 break
         if read == 0:
             time.sleep(settings.pipeline.poll_seconds)
+    if failed:
+        raise RuntimeError("the replay failed") from failed[0]
     timings["replay_wall_s"] = time.perf_counter() - started
     stats = pipeline.stats
     incidents = pipeline.store.incidents(limit=1_000_000)
@@ -176,7 +186,7 @@ def _score(args: argparse.Namespace, truth: dict[str, Any], meta: dict[str, Any]
             incident_of_signal[signal_id] = final(incident.incident_id)
     story_of_origin: dict[tuple[str, int], str] = {}
     for story in truth["stories"]:
-        for origin in story["origins"]:
+        for origin in story["events"]:
             story_of_origin[(origin["path"], int(origin["record"]))] = story["id"]
     story_incidents: dict[str, set[str]] = defaultdict(set)
     story_latency: list[float] = []

@@ -278,5 +278,6 @@ def test_public_names() -> None:
     import autosoc.correlate as correlate
 
     assert sorted(correlate.__all__) == ["CorrelateConfig", "DEFAULT_DENY", "EntityGraph", "IncidentEngine",
-                                         "RiskLedger", "diversity_multiplier", "entity_key"]
+                                         "Prevalence", "PrevalenceConfig", "RiskLedger", "diversity_multiplier",
+                                         "entity_key"]
     assert IncidentEngine.name == "incidents" and IncidentEngine.stateful

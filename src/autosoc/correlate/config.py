@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from autosoc.correlate.prevalence import PrevalenceConfig
 from autosoc.schema import LEVELS
 
 #: entities that appear in signals about unrelated activity and so must never tie incidents
@@ -31,6 +32,8 @@ class CorrelateConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    prevalence: PrevalenceConfig = Field(default_factory=PrevalenceConfig,
+                                         description="Risk scaled down for behaviour common across the organisation.")
     threshold: float = Field(
         100.0, gt=0, description="An incident opens when the decayed, diversity-weighted risk around an entity "
         "reaches this. With the base risks (low 10, medium 25, high 50) it takes e.g. four different medium "

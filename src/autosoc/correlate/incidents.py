@@ -43,7 +43,7 @@ from autosoc.correlate.graph import EntityGraph, entity_key, kind_of
 from autosoc.correlate.memory import SignalMemory
 from autosoc.correlate.risk import RiskLedger, diversity_multiplier
 from autosoc.errors import StoreError
-from autosoc.schema import LEVEL_RANK, Incident, Signal
+from autosoc.schema import LEVEL_RANK, LEVEL_RISK, Incident, Signal
 
 _TICK_US = 3_600 * 1_000_000
 _META = "meta"
@@ -161,7 +161,7 @@ class IncidentEngine:
             return
         reason: str | None = None
         candidates: dict[str, float] = {}
-        if record["rank"] >= self._open_rank:
+        if record["rank"] >= self._open_rank and _full_weight(signal):
             reason = f"{signal.level} signal: {signal.title}"
             candidates = self._candidates(core, t)
         elif core and self._may_reach(core, t):
@@ -397,3 +397,9 @@ def _extend(target: list[str], values: list[str]) -> None:
     for value in values:
         if value not in target:
             target.append(value)
+
+
+def _full_weight(signal: Signal) -> bool:
+    """False for a signal whose risk was scaled below half its level's (common behaviour, see
+    :mod:`.prevalence`): such a signal adds its risk, but does not open an incident by its level alone."""
+    return signal.risk is None or 2 * signal.risk >= LEVEL_RISK.get(signal.level, 1)

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
-from autosoc.correlate import IncidentEngine
+from autosoc.correlate import IncidentEngine, Prevalence
 from autosoc.detect.baselines import build_baselines
 from autosoc.detect.correlation.detector import SigmaCorrelationDetector
 from autosoc.detect.sigma.loader import load_rules
@@ -105,6 +105,7 @@ class Pipeline:
                                               lateness=timedelta(seconds=settings.pipeline.lateness_seconds))
         self.correlation = self.sigma.correlation
         self.baselines = build_baselines(settings.baselines)
+        self.prevalence = Prevalence(settings.correlate.prevalence)
         self.incidents = IncidentEngine(settings.correlate)
         # GeoIP first: the identity inventory and the baselines read what it fills in
         self.enrichers: list[Enricher] = [settings.enrich.geoip.build()]
@@ -123,7 +124,7 @@ class Pipeline:
 
     @property
     def stateful(self) -> list[Stateful]:
-        return [self.correlation, *self.baselines, self.incidents]
+        return [self.correlation, *self.baselines, self.prevalence, self.incidents]
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -221,6 +222,7 @@ class Pipeline:
         if not signals:
             return
         signals.sort(key=_signal_order)
+        signals = self.prevalence.weigh(signals)
         for incident in self.incidents.process(signals):
             self._pending.incidents[incident.incident_id] = incident
         self._pending.signals += signals
