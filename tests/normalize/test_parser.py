@@ -167,3 +167,22 @@ def test_mixed_file_splits_by_family() -> None:
     assert sorted(b.events["family"][0] for b in batches) == ["json", "windows"]
     generic = next(b for b in batches if b.events["family"][0] == "json")
     assert generic.raw["foo.bar"][0] == "1"
+
+
+def test_normalizing_many_files_at_once_equals_one_at_a_time(regression_dir: Path) -> None:
+    import polars as pl
+
+    from autosoc.ingest.files import read_files
+    from autosoc.normalize import fields as F
+    from autosoc.normalize import normalize_many
+
+    files = sorted(regression_dir.rglob("*.json"))[:30] + sorted(regression_dir.rglob("*.evtx"))[:5]
+    raws = list(read_files(files))
+    one = [b for raw in raws for b in normalize(raw)]
+    together = normalize_many(raws)
+    assert sum(len(b) for b in together) == sum(len(b) for b in one)
+    columns = [F.EVENT_ID, F.ORIGIN_SOURCE, F.ORIGIN_PATH, F.ORIGIN_RECORD, F.TIME, F.HOST, F.PROCESS_CMD]
+    expect = pl.concat([b.events.select(columns) for b in one]).sort(F.ORIGIN_PATH, F.ORIGIN_RECORD)
+    got = pl.concat([b.events.select(columns) for b in together]).sort(F.ORIGIN_PATH, F.ORIGIN_RECORD)
+    assert got.equals(expect)
+    assert got.get_column(F.ORIGIN_PATH).n_unique() == len(files)

@@ -7,6 +7,7 @@ that flattens to nothing becomes a dead letter; the batch goes on.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -42,29 +43,73 @@ def _route(kind: str, record: dict[str, Any]) -> tuple[Parser, dict[str, Any]]:
 
 def normalize(batch: RawBatch) -> list[EventBatch]:
     """One EventBatch per record family present in ``batch`` (usually exactly one)."""
-    groups: dict[str, tuple[Parser, list[dict[str, Any]], list[int]]] = {}
-    dead = list(batch.dead_letters)
-    kind = batch.kind
-    for record, position in zip(batch.records, batch.positions, strict=True):
-        parser, flat = _route(kind, record)
-        if not flat:
-            dead.append(DeadLetter(Origin(batch.source, batch.path, position), "normalize", "empty_record",
-                                   "record has no fields"))
-            continue
-        group = groups.get(parser.family)
-        if group is None:
-            group = groups[parser.family] = (parser, [], [])
-        group[1].append(flat)
-        group[2].append(position)
-    out = [_frames(batch, parser, rows, positions) for parser, rows, positions in groups.values()]
+    return normalize_many([batch])
+
+
+def normalize_many(batches: Sequence[RawBatch]) -> list[EventBatch]:
+    """The records of several raw batches (of any files) normalized together, one EventBatch per family.
+
+    Normalizing many small files at once pays the per-frame costs (column building, the OCSF
+    expressions) once: the pipeline feeds whole groups of tailed files through here.  Rows keep
+    their batch order; every row names its own file and record.
+    """
+    groups: dict[str, _Group] = {}
+    dead: list[DeadLetter] = []
+    for batch in batches:
+        dead.extend(batch.dead_letters)
+        kind = batch.kind
+        for record, position in zip(batch.records, batch.positions, strict=True):
+            parser, flat = _route(kind, record)
+            if not flat:
+                dead.append(DeadLetter(Origin(batch.source, batch.path, position), "normalize", "empty_record",
+                                       "record has no fields"))
+                continue
+            group = groups.get(parser.family)
+            if group is None:
+                group = groups[parser.family] = _Group(parser)
+            group.add(flat, position, batch)
+    out = [_frames(group) for group in groups.values()]
     if not out:
         return [EventBatch(empty_events(), pl.DataFrame(), dead)] if dead else []
     out[0].dead_letters.extend(dead)
     return out
 
 
-def _frames(batch: RawBatch, parser: Parser, rows: list[dict[str, Any]], positions: list[int]) -> EventBatch:
-    raw, ids = build_raw_frame(rows)
+class _Group:
+    """The rows of one family, with the file (run-length encoded) and record of each."""
+
+    __slots__ = ("parser", "paths", "positions", "rows")
+
+    def __init__(self, parser: Parser) -> None:
+        self.parser = parser
+        self.rows: list[dict[str, Any]] = []
+        self.positions: list[int] = []
+        self.paths: list[tuple[str, str, int]] = []  # (source, path, rows) runs
+
+    def add(self, flat: dict[str, Any], position: int, batch: RawBatch) -> None:
+        self.rows.append(flat)
+        self.positions.append(position)
+        if self.paths and self.paths[-1][1] == batch.path and self.paths[-1][0] == batch.source:
+            source, path, count = self.paths[-1]
+            self.paths[-1] = (source, path, count + 1)
+        else:
+            self.paths.append((batch.source, batch.path, 1))
+
+    def origin_columns(self) -> list[pl.Expr | pl.Series]:
+        if len(self.paths) == 1:
+            source, path, _ = self.paths[0]
+            return [pl.lit(source).alias(F.ORIGIN_SOURCE), pl.lit(path).alias(F.ORIGIN_PATH)]
+        sources, paths, counts = zip(*self.paths, strict=True)
+        runs = pl.DataFrame({F.ORIGIN_SOURCE: sources, F.ORIGIN_PATH: paths, "n": counts},
+                            schema={F.ORIGIN_SOURCE: pl.String, F.ORIGIN_PATH: pl.String, "n": pl.UInt32})
+        expanded = runs.select(pl.col(F.ORIGIN_SOURCE, F.ORIGIN_PATH).repeat_by("n")).explode(
+            [F.ORIGIN_SOURCE, F.ORIGIN_PATH])
+        return [expanded.get_column(F.ORIGIN_SOURCE), expanded.get_column(F.ORIGIN_PATH)]
+
+
+def _frames(group: _Group) -> EventBatch:
+    parser = group.parser
+    raw, ids = build_raw_frame(group.rows)
     raw = parser.prepare(raw)
     mapped = {expr.meta.output_name(): expr for expr in parser.ocsf_columns(raw)}
     for name in F.OCSF_STRING_COLUMNS:
@@ -72,9 +117,8 @@ def _frames(batch: RawBatch, parser: Parser, rows: list[dict[str, Any]], positio
     events = raw.select(
         pl.Series(F.EVENT_ID, ids, dtype=pl.String),
         pl.lit(parser.family).alias(F.FAMILY),
-        pl.lit(batch.source).alias(F.ORIGIN_SOURCE),
-        pl.lit(batch.path).alias(F.ORIGIN_PATH),
-        pl.Series(F.ORIGIN_RECORD, positions, dtype=pl.Int64),
+        *group.origin_columns(),
+        pl.Series(F.ORIGIN_RECORD, group.positions, dtype=pl.Int64),
         mapped[F.TIME], mapped[F.CLASS_UID], mapped[F.CATEGORY_UID],
         *(mapped[name] for name in F.OCSF_STRING_COLUMNS),
     )

@@ -11,8 +11,9 @@ from the store and continues from the saved cursors.  Since batching restarts at
 boundary and every component is deterministic, a killed and restarted run ends with the same
 signals and incidents as an uninterrupted one.
 
-Events are detected in groups of at least ``batch_size`` records (several small files together),
-sorted by event time within the group, so that live sources interleave sensibly.
+Records are normalized and detected in groups of at least ``batch_size`` (many small files
+together: per-frame costs are paid once), sorted by event time within the group, so that live
+sources interleave sensibly.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ from autosoc.enrich.base import Enricher
 from autosoc.errors import ConfigError
 from autosoc.ingest.tail import FileCursor, TailSource
 from autosoc.normalize import fields as F
-from autosoc.normalize import normalize
-from autosoc.schema import LEVEL_RANK, DeadLetter, EventBatch, Incident, Signal
+from autosoc.normalize import normalize_many
+from autosoc.schema import LEVEL_RANK, DeadLetter, EventBatch, Incident, RawBatch, Signal
 from autosoc.settings import Settings
 from autosoc.store.lake import EventLake
 from autosoc.store.state import StateStore
@@ -116,7 +117,7 @@ class Pipeline:
                         for s in settings.sources]
         self.floor = LEVEL_RANK.get(settings.pipeline.min_level, 0)
         self._pending = _Pending()
-        self._group: list[EventBatch] = []
+        self._group: list[RawBatch] = []  # read, not yet normalized and detected
         self._group_events = 0
         self._last_commit = time.monotonic()
         self._cursors: dict[str, FileCursor] = {}
@@ -156,11 +157,8 @@ class Pipeline:
                 read += len(raw)
                 self._cursors[cursor.key] = cursor
                 self._pending.cursors[cursor.key] = cursor.as_dict()
-                for batch in normalize(raw):
-                    self._pending.dead.extend(batch.dead_letters)
-                    if len(batch):
-                        self._group.append(batch)
-                        self._group_events += len(batch)
+                self._group.append(raw)
+                self._group_events += len(raw)
                 if self._group_events >= self.settings.pipeline.batch_size:
                     self._detect_group()
                     self._maybe_checkpoint()
@@ -201,11 +199,17 @@ class Pipeline:
     def _detect_group(self) -> None:
         if not self._group:
             return
-        group = self._group
+        raws = self._group
         self._group, self._group_events = [], 0
-        batch = group[0] if len(group) == 1 else EventBatch(
-            pl.concat([b.events for b in group], how="diagonal_relaxed"),
-            pl.concat([b.raw for b in group], how="diagonal"))
+        families = normalize_many(raws)  # many small files at once: per-frame costs paid once
+        for family in families:
+            self._pending.dead.extend(family.dead_letters)
+        families = [b for b in families if len(b)]
+        if not families:
+            return
+        batch = families[0] if len(families) == 1 else EventBatch(
+            pl.concat([b.events for b in families], how="diagonal_relaxed"),
+            pl.concat([b.raw for b in families], how="diagonal"))
         batch = _time_ordered(batch)
         for enricher in self.enrichers:
             batch = enricher.enrich(batch)
