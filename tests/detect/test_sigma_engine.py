@@ -87,3 +87,17 @@ def test_rust_escape_is_literal() -> None:
     text = "\\.+*?()|[]{}^$#&-~ a"
     frame = pl.DataFrame({"s": [text, "other"]})
     assert frame.select(pl.col("s").str.contains(f"^{rust_escape(text)}$"))["s"].to_list() == [True, False]
+
+
+def test_remote_computers_named_on_a_command_line_become_entities() -> None:
+    from autosoc.detect.sigma.engine import remote_hosts
+    from autosoc.schema import Entity
+
+    assert remote_hosts(r"sc.exe \\FS-01 create upd binPath= C:\Windows\t.exe") == [Entity("host", "FS-01")]
+    assert remote_hosts(r"PsExec.exe -accepteula \\sql-01.corp.example -s cmd") == [
+        Entity("host", "sql-01.corp.example")]
+    assert remote_hosts(r"net use \\10.0.0.5\c$ /user:x") == [Entity("ip", "10.0.0.5")]
+    assert remote_hosts('wmic /node:"WS-1" process call create calc') == [Entity("host", "WS-1")]
+    assert remote_hosts("Invoke-Command -ComputerName DC01 -ScriptBlock {whoami}") == [Entity("host", "DC01")]
+    for local in (r"copy a \\localhost\c$\b", r"type \\?\C:\x", r"echo > \\.\pipe\p", "cmd /c dir C:\\"):
+        assert remote_hosts(local) == []

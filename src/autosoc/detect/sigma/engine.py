@@ -12,6 +12,7 @@ Per batch:
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,7 +34,16 @@ _ROW = "__row"
 #: rows: below it, rebuilding its expression for the batch costs more than it saves
 GATHER_MIN_SKIPPED = 1000
 _SIGNAL_COLUMNS = (F.EVENT_ID, F.ORIGIN_SOURCE, F.ORIGIN_PATH, F.ORIGIN_RECORD, F.TIME, F.HOST, F.USER,
-                   F.FAMILY, F.USER_UID, F.SRC_IP, F.DST_IP, F.APP_NAME)
+                   F.FAMILY, F.USER_UID, F.SRC_IP, F.DST_IP, F.APP_NAME, F.PROCESS_CMD)
+#: a remote computer named on a command line: a UNC path (\\host\share, sc \\host, psexec \\host),
+#: wmic /node:host, PowerShell -ComputerName host, winrs -r:host
+_REMOTE_HOST = re.compile(
+    r"(?:^|[\s\"'=])\\\\([A-Za-z0-9][A-Za-z0-9.\-]{0,252})(?=[\\\s\"']|$)"
+    r"|/node:[\"']?([A-Za-z0-9][A-Za-z0-9.\-]{0,252})"
+    r"|-ComputerName[\s:]+[\"']?([A-Za-z0-9][A-Za-z0-9.\-]{0,252})"
+    r"|-r(?:emote)?:[\"']?(?:https?://)?([A-Za-z0-9][A-Za-z0-9.\-]{0,252})", re.IGNORECASE)
+_NOT_REMOTE = frozenset({"localhost", "127.0.0.1", ".", "?", "tsclient", "wsl$", "wsl.localhost"})
+_IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 #: event columns that name further entities of a signal: (column, entity kind)
 _ENTITY_COLUMNS = ((F.SRC_IP, "ip"), (F.DST_IP, "ip"), (F.APP_NAME, "oauth_app"))
 
@@ -298,7 +308,21 @@ def event_entities(event: dict[str, object]) -> list[Entity]:
     """IPs, OAuth apps and (for cloud records) the principal ARN named by one event's OCSF columns."""
     out = [Entity(kind, value) for column, kind in _ENTITY_COLUMNS
            if isinstance(value := event.get(column), str) and value]
+    command = event.get(F.PROCESS_CMD)
+    if isinstance(command, str) and ("\\\\" in command or ":" in command):
+        out += remote_hosts(command)
     principal = event.get(F.USER_UID)
     if event.get(F.FAMILY) == "cloudtrail" and isinstance(principal, str) and principal:
         out.append(Entity("cloud_principal", principal))
     return out
+
+
+def remote_hosts(command: str) -> list[Entity]:
+    """The other computers a command line acts on (lateral movement links the two hosts)."""
+    out: dict[Entity, None] = {}
+    for match in _REMOTE_HOST.finditer(command):
+        name = next(g for g in match.groups() if g).rstrip(".")
+        if name.lower() in _NOT_REMOTE:
+            continue
+        out[Entity("ip", name) if _IPV4.match(name) else Entity("host", name)] = None
+    return list(out)
