@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from autosoc.runtime.pipeline import Pipeline  # noqa: E402
-from autosoc.runtime.replay import Replayer, ReplayItem, plan  # noqa: E402
+from autosoc.runtime.replay import Replayer, ReplayItem, plan, run_replayed  # noqa: E402
 from autosoc.schema import Incident, Signal  # noqa: E402
 from autosoc.settings import load_settings  # noqa: E402
 from autosoc.simulate import generate  # noqa: E402
@@ -133,34 +133,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     recorder = Recorder(scenario)
     pipeline = Pipeline(settings, on_checkpoint=lambda seq, inc, sig: recorder.on_checkpoint(seq, inc, sig, spool))
     replayer = Replayer(scenario, spool, rate=args.rate, on_write=recorder.on_write)
-    done = threading.Event()
-    failed: list[BaseException] = []
-
-    def feed() -> None:
-        try:
-            replayer.run(items)
-        except BaseException as exc:
-            failed.append(exc)
-        finally:
-            done.set()
-
-    thread = threading.Thread(target=feed, name="replay", daemon=True)
     started = time.perf_counter()
-    pipeline.open()
-    thread.start()
-    idle_after_done = 0
-    while True:
-        read = pipeline.step()
-        if done.is_set():
-            idle_after_done = idle_after_done + 1 if read == 0 else 0
-            if idle_after_done >= 2:
-                pipeline.step(final=True)
-                pipeline.finish()
-                break
-        if read == 0:
-            time.sleep(settings.pipeline.poll_seconds)
-    if failed:
-        raise RuntimeError("the replay failed") from failed[0]
+    run_replayed(pipeline, replayer, items, poll_seconds=settings.pipeline.poll_seconds)
     timings["replay_wall_s"] = time.perf_counter() - started
     stats = pipeline.stats
     incidents = pipeline.store.incidents(limit=1_000_000)

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from autosoc.errors import ConfigError, InputError
 from autosoc.settings import TailSourceSettings, load_settings
 
 if TYPE_CHECKING:
@@ -26,6 +27,12 @@ def run_command(
     state_url: Annotated[str | None, typer.Option(
         help="State DB URL (default: SQLite in the data dir); e.g. postgresql+psycopg://user@host/db.")] = None,
     once: Annotated[bool, typer.Option("--once", help="Read what is there, finish every window, stop.")] = False,
+    replay: Annotated[Path | None, typer.Option(
+        help="Replay this folder of recorded logs through the pipeline in event-time order (into "
+             "DATA_DIR/replay, tailed like live logs), then stop.")] = None,
+    rate: Annotated[float, typer.Option(min=0, help="With --replay: records per second (0: unthrottled).")] = 0.0,
+    exclude: Annotated[list[str] | None, typer.Option(
+        help="With --replay: skip files matching this glob (e.g. truth.json); repeatable.")] = None,
 ) -> None:
     """Run sources -> normalize -> detect -> correlate continuously, with state kept across restarts.
 
@@ -38,6 +45,15 @@ def run_command(
         settings.sources.append(TailSourceSettings(paths=list(source)))
     if rules:
         settings.rules = [*settings.rules, *rules]
+    spool = settings.data_dir / "replay"
+    if replay is not None:
+        if not replay.is_dir():
+            raise InputError(f"--replay {replay}: not a folder of log files", code="missing_path")
+        if spool.exists() and any(spool.iterdir()):
+            raise ConfigError(f"{spool} holds an earlier replay: use a new --data-dir (a replay appends)",
+                              code="replayed_before")
+        spool.mkdir(parents=True, exist_ok=True)
+        settings.sources = [TailSourceSettings(paths=[spool], settle_seconds=0.2)]
     err = Console(stderr=True)
     stop = {"now": False}
 
@@ -56,7 +72,18 @@ def run_command(
     err.print(f"Loaded {len(pipeline.ruleset.rules):,} rules, {len(pipeline.ruleset.correlations):,} correlation "
               f"rules ({len(pipeline.ruleset.skipped):,} skipped); state in {_safe_url(settings.state_database)}.")
     try:
-        stats = pipeline.run(once=once, should_stop=lambda: stop["now"])
+        if replay is not None:
+            from autosoc.runtime.replay import Replayer, plan, run_replayed
+
+            with err.status("Ordering the recorded records by event time...", spinner="dots"):
+                items = plan(replay, exclude=exclude or ())
+            err.print(f"Replaying {sum(i.records for i in items):,} records from {replay}"
+                      + (f" at {rate:,.0f}/s." if rate else "."))
+            run_replayed(pipeline, Replayer(replay, spool, rate=rate), items,
+                         poll_seconds=settings.pipeline.poll_seconds, should_stop=lambda: stop["now"])
+            stats = pipeline.stats
+        else:
+            stats = pipeline.run(once=once, should_stop=lambda: stop["now"])
         _summary(err, stats, pipeline)
     finally:
         pipeline.close()

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from fnmatch import fnmatch
 from pathlib import Path
@@ -53,10 +54,10 @@ def discover(
     that does not exist raises :class:`~autosoc.errors.InputError` (``missing_path``).
     """
     found: list[Path] = []
-    seen: set[Path] = set()
+    seen: set[tuple[int, int]] = set()  # (device, inode): a file reached twice (links) is listed once
 
-    def add(path: Path) -> None:
-        key = path.resolve()
+    def add(path: Path, info: os.stat_result) -> None:
+        key = (info.st_dev, info.st_ino)
         if key not in seen:
             seen.add(key)
             found.append(path)
@@ -64,7 +65,7 @@ def discover(
     for given in paths:
         root = Path(given)
         if root.is_file():
-            add(root)
+            add(root, root.stat())
             continue
         if not root.is_dir():
             what = "does not exist" if not root.exists() else "is neither a file nor a directory"
@@ -74,23 +75,29 @@ def discover(
                 code="missing_path",
                 origin=Origin("files", str(root)),
             )
-        walked: list[tuple[tuple[str, ...], Path]] = []
+        walked: list[tuple[tuple[str, ...], Path, os.stat_result]] = []
+        top = str(root)
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-            here = Path(dirpath)
+            rel_dir = os.path.relpath(dirpath, top)
+            parts = () if rel_dir == "." else tuple(rel_dir.split(os.sep))
             for name in filenames:
                 if name.startswith("."):
                     continue
-                path = here / name
-                rel = path.relative_to(root)
-                if include and not _matches(include, name, rel.as_posix()):
+                rel = "/".join((*parts, name))
+                if include and not _matches(include, name, rel):
                     continue
-                if exclude and _matches(exclude, name, rel.as_posix()):
+                if exclude and _matches(exclude, name, rel):
                     continue
-                if path.is_file():  # not a socket, fifo or dangling link
-                    walked.append((rel.parts, path))
-        for _, path in sorted(walked):
-            add(path)
+                path = os.path.join(dirpath, name)
+                try:
+                    info = os.stat(path)
+                except OSError:
+                    continue  # vanished, or a dangling link
+                if stat.S_ISREG(info.st_mode):  # not a socket or fifo
+                    walked.append(((*parts, name), Path(path), info))
+        for _, path, info in sorted(walked, key=lambda w: w[0]):
+            add(path, info)
     return found
 
 

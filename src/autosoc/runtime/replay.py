@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import polars as pl
 
+from autosoc.errors import InputError
 from autosoc.ingest.files import detect_reader, discover, read_files
 from autosoc.normalize import fields as F
 from autosoc.normalize import normalize
@@ -127,10 +129,11 @@ class Replayer:
                     if ahead > 0.002:
                         self._flush()
                         time.sleep(ahead)
-                self._write(item)
+                handle = self._write(item)
                 written += item.records
                 if self.on_write is not None:
-                    self._flush()
+                    if handle is not None:
+                        handle.out.flush()  # on disk before it is reported written
                     self.on_write(item, time.time())
         finally:
             self.close()
@@ -141,13 +144,13 @@ class Replayer:
         target.parent.mkdir(parents=True, exist_ok=True)
         return target
 
-    def _write(self, item: ReplayItem) -> None:
+    def _write(self, item: ReplayItem) -> _OpenFile | None:
         if item.lines is None:
             target = self._target(item.path)
             aside = target.with_name(f".{target.name}.part")
             shutil.copyfile(item.path, aside)
             os.replace(aside, target)
-            return
+            return None
         handle = self._open.get(item.path)
         if handle is None:
             handle = self._open[item.path] = _OpenFile(item.path.open("rb"), self._target(item.path).open("ab"))
@@ -157,6 +160,7 @@ class Replayer:
             handle.line += 1
             if handle.line >= first:
                 handle.out.write(data)
+        return handle
 
     def _flush(self) -> None:
         for handle in self._open.values():
@@ -167,3 +171,46 @@ class Replayer:
             handle.source.close()
             handle.out.close()
         self._open.clear()
+
+
+class PipelineLike(Protocol):
+    def open(self) -> None: ...
+    def step(self, *, final: bool = False) -> int: ...
+    def finish(self) -> None: ...
+
+
+def run_replayed(pipeline: PipelineLike, replayer: Replayer, items: Sequence[ReplayItem], *,
+                 poll_seconds: float = 0.1, should_stop: Callable[[], bool] = lambda: False) -> None:
+    """Replay ``items`` into the spool (a thread) while ``pipeline`` tails it, until all is processed.
+
+    The pipeline must have the spool as its source.  Returns after the final checkpoint; a failed
+    replay is raised here.
+    """
+    done = threading.Event()
+    failed: list[BaseException] = []
+
+    def feed() -> None:
+        try:
+            replayer.run(items, should_stop=should_stop)
+        except BaseException as exc:  # handed to the caller below
+            failed.append(exc)
+        finally:
+            done.set()
+
+    pipeline.open()
+    thread = threading.Thread(target=feed, name="autosoc-replay", daemon=True)
+    thread.start()
+    idle_after_done = 0
+    while not should_stop():
+        read = pipeline.step()
+        if done.is_set():
+            idle_after_done = idle_after_done + 1 if read == 0 else 0
+            if idle_after_done >= 2:  # the replay is over and two polls found nothing new
+                pipeline.step(final=True)
+                break
+        if read == 0:
+            time.sleep(poll_seconds)
+    thread.join()
+    pipeline.finish()
+    if failed:
+        raise InputError(f"the replay failed: {failed[0]}", code="replay_failed") from failed[0]

@@ -280,6 +280,9 @@ class TailSource:
             and (cursor.size, cursor.mtime_ns, cursor.path) == (st.st_size, st.st_mtime_ns, str(path))
         ):
             return  # a document read to its end, unchanged since
+        if (cursor is not None and cursor.mode == "lines" and cursor.reader and st.st_size == cursor.offset
+                and cursor.path == str(path)):
+            return  # every line taken and nothing appended: no need to open it (polls stay cheap)
         end, last = 0, False
         try:
             with open(path, "rb") as fh:
