@@ -10,12 +10,12 @@ from autosoc.normalize.flatten import flatten_windows
 
 def test_mixed_shapes_keep_row_and_column_order() -> None:
     rows = [{"a": 1, "b": "x"}, {"c": True, "a": "2"}, {"a": 3.5, "b": None}, {"b": "y", "a": 4}, {"c": False}]
-    frame, ids = build_raw_frame(rows)
+    frame, ids, _ = build_raw_frame(rows)
     assert frame.columns == ["a", "b", "c"]
     assert frame.schema == pl.Schema({"a": pl.String, "b": pl.String, "c": pl.String})
     assert frame.rows() == [("1", "x", None), ("2", None, "true"), ("3.5", None, None), ("4", "y", None),
                             (None, None, "false")]
-    single, single_ids = build_raw_frame([rows[0]])
+    single, single_ids, _ = build_raw_frame([rows[0]])
     assert single.rows() == [("1", "x")] and single_ids == ids[:1]
     # the id is the content: the same row in another batch, in any key order, has the same id
     assert build_raw_frame([{"b": "y", "a": 4}])[1] == [ids[3]]
@@ -32,3 +32,12 @@ def test_windows_event_data_odd_keys_do_not_break_flattening() -> None:
     assert flat == {"EventID": 1, "Channel": "X", "Provider_Name": "P", "TimeCreated_SystemTime": "t",
                     "TimeCreated": "v", "": "empty name", "Threat Name": "T", "ThreatName": "T", "N": 5,
                     "Data": "d", "Flag": True}
+
+
+def test_the_json_kept_for_the_lake_is_what_the_id_hashes() -> None:
+    from hashlib import blake2b
+
+    rows = [{"b": "x", "a": 1}, {"c": None}]
+    _, ids, texts = build_raw_frame(rows, keep_json=True)
+    assert texts == ['{"a":1,"b":"x"}', '{"c":null}']
+    assert ids == [blake2b(t.encode(), digest_size=16).hexdigest() for t in texts]

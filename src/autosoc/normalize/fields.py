@@ -50,6 +50,9 @@ NET_PROTOCOL = "connection_info.protocol_name"
 BYTES_OUT = "traffic.bytes_out"  # integer as text
 BYTES_IN = "traffic.bytes_in"
 
+#: optional: the record's flattened fields as JSON text (what the event lake keeps of the raw record)
+RAW = "raw"
+
 #: every OCSF-shaped string column, in display order
 OCSF_STRING_COLUMNS = (
     LOG_NAME, EVENT_CODE, PRODUCT, HOST, USER, USER_UID, PROCESS_PATH, PROCESS_CMD, PROCESS_PID,

@@ -46,12 +46,13 @@ def normalize(batch: RawBatch) -> list[EventBatch]:
     return normalize_many([batch])
 
 
-def normalize_many(batches: Sequence[RawBatch]) -> list[EventBatch]:
+def normalize_many(batches: Sequence[RawBatch], *, raw_json: bool = False) -> list[EventBatch]:
     """The records of several raw batches (of any files) normalized together, one EventBatch per family.
 
     Normalizing many small files at once pays the per-frame costs (column building, the OCSF
     expressions) once: the pipeline feeds whole groups of tailed files through here.  Rows keep
-    their batch order; every row names its own file and record.
+    their batch order; every row names its own file and record.  With ``raw_json`` the events
+    also carry ``F.RAW``, each record's flattened fields as JSON text (for the event lake).
     """
     groups: dict[str, _Group] = {}
     dead: list[DeadLetter] = []
@@ -68,7 +69,7 @@ def normalize_many(batches: Sequence[RawBatch]) -> list[EventBatch]:
             if group is None:
                 group = groups[parser.family] = _Group(parser)
             group.add(flat, position, batch)
-    out = [_frames(group) for group in groups.values()]
+    out = [_frames(group, raw_json) for group in groups.values()]
     if not out:
         return [EventBatch(empty_events(), pl.DataFrame(), dead)] if dead else []
     out[0].dead_letters.extend(dead)
@@ -107,9 +108,9 @@ class _Group:
         return [expanded.get_column(F.ORIGIN_SOURCE), expanded.get_column(F.ORIGIN_PATH)]
 
 
-def _frames(group: _Group) -> EventBatch:
+def _frames(group: _Group, raw_json: bool = False) -> EventBatch:
     parser = group.parser
-    raw, ids = build_raw_frame(group.rows)
+    raw, ids, texts = build_raw_frame(group.rows, keep_json=raw_json)
     raw = parser.prepare(raw)
     mapped = {expr.meta.output_name(): expr for expr in parser.ocsf_columns(raw)}
     for name in F.OCSF_STRING_COLUMNS:
@@ -121,6 +122,7 @@ def _frames(group: _Group) -> EventBatch:
         pl.Series(F.ORIGIN_RECORD, group.positions, dtype=pl.Int64),
         mapped[F.TIME], mapped[F.CLASS_UID], mapped[F.CATEGORY_UID],
         *(mapped[name] for name in F.OCSF_STRING_COLUMNS),
+        *([pl.Series(F.RAW, texts, dtype=pl.String)] if texts is not None else []),
     )
     return EventBatch(events, raw)
 

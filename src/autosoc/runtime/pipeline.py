@@ -213,7 +213,8 @@ class Pipeline:
             return
         raws = self._group
         self._group, self._group_events = [], 0
-        families = normalize_many(raws)  # many small files at once: per-frame costs paid once
+        # many small files at once: per-frame costs paid once; the lake keeps each record's JSON
+        families = normalize_many(raws, raw_json=self.lake is not None)
         for family in families:
             self._pending.dead.extend(family.dead_letters)
         families = [b for b in families if len(b)]

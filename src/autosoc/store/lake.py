@@ -229,7 +229,10 @@ def _lake_frame(batch: EventBatch) -> pl.DataFrame:
                          code="bad_batch")
     columns = [pl.col(name).cast(pl.String) if dtype == pl.Null else pl.col(name)
                for name, dtype in events.schema.items() if name != RAW]
-    frame = events.select(columns).with_columns(raw_json(raw) if raw.width else pl.lit("{}").alias(RAW))
+    if RAW in events.columns and events.schema[RAW] == pl.String:  # normalization kept each record's JSON
+        frame = events.select(*columns, pl.col(RAW).fill_null("{}"))
+    else:
+        frame = events.select(columns).with_columns(raw_json(raw) if raw.width else pl.lit("{}").alias(RAW))
     if F.TIME in frame.columns:
         time = frame.schema[F.TIME]
         if not isinstance(time, pl.Datetime):
