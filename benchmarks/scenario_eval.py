@@ -3,8 +3,9 @@
 1. ``autosoc simulate`` writes N days of telemetry for M users with the five attack stories and
    their ground truth (``truth.json``) — or ``--scenario DIR`` reuses one.
 2. The recorded files are replayed into a spool folder in event-time order at ``--rate``
-   records/s (``autosoc.runtime.replay``), while the pipeline (the same ``Pipeline`` that
-   ``autosoc run`` builds) tails the spool in this process, committing checkpoints.
+   records/s (``autosoc.runtime.replay``, in a process of its own, as a log shipper would be),
+   while the pipeline (the same ``Pipeline`` that ``autosoc run`` builds) tails the spool in
+   this process, committing checkpoints.
 3. Incidents are compared with the ground truth:
 
    * a story is *detected* when an incident holds a signal citing one of its events;
@@ -25,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -39,7 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from autosoc.runtime.pipeline import Pipeline  # noqa: E402
-from autosoc.runtime.replay import Replayer, ReplayItem, plan, run_replayed  # noqa: E402
+from autosoc.runtime.replay import Replayer, ReplayItem, drain, plan  # noqa: E402
 from autosoc.schema import Incident, Signal  # noqa: E402
 from autosoc.settings import load_settings  # noqa: E402
 from autosoc.simulate import generate  # noqa: E402
@@ -132,9 +135,20 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     records = sum(i.records for i in items)
     recorder = Recorder(scenario)
     pipeline = Pipeline(settings, on_checkpoint=lambda seq, inc, sig: recorder.on_checkpoint(seq, inc, sig, spool))
-    replayer = Replayer(scenario, spool, rate=args.rate, on_write=recorder.on_write)
+    # the replayer is another process, as a log shipper is: it does not share this one's core
+    plan_file, times_file = work / "plan.pickle", work / "written.tsv"
+    plan_file.write_bytes(pickle.dumps(items))
+    pipeline.open()
     started = time.perf_counter()
-    run_replayed(pipeline, replayer, items, poll_seconds=settings.pipeline.poll_seconds)
+    child = subprocess.Popen([sys.executable, __file__, "--replay-child", str(plan_file), str(scenario), str(spool),
+                              str(args.rate), str(times_file)])
+    drain(pipeline, lambda: child.poll() is not None, poll_seconds=settings.pipeline.poll_seconds)
+    if child.returncode != 0:
+        raise RuntimeError(f"the replayer failed with exit code {child.returncode}")
+    with times_file.open() as handle:
+        for line in handle:
+            index, at = line.split("\t")
+            recorder.on_write(items[int(index)], float(at))
     timings["replay_wall_s"] = time.perf_counter() - started
     stats = pipeline.stats
     incidents = pipeline.store.incidents(limit=1_000_000)
@@ -226,7 +240,19 @@ def _print_table(rows: list[tuple[str, str, bool, int]], figures: dict[str, Any]
             print(f"  {incident.severity:<8} {incident.risk:6.0f}  {incident.title}  ({incident.reason})")
 
 
+def replay_child(plan_file: str, source: str, spool: str, rate: str, times_file: str) -> None:
+    """The replayer process: writes the plan into the spool, and when each item was written."""
+    items: list[ReplayItem] = pickle.loads(Path(plan_file).read_bytes())
+    index = {id(item): i for i, item in enumerate(items)}
+    with open(times_file, "w") as times:
+        Replayer(Path(source), Path(spool), rate=float(rate),
+                 on_write=lambda item, at: times.write(f"{index[id(item)]}\t{at:.6f}\n")).run(items)
+
+
 def main() -> None:
+    if len(sys.argv) == 7 and sys.argv[1] == "--replay-child":
+        replay_child(*sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--users", type=int, default=200)

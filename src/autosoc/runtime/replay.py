@@ -200,17 +200,24 @@ def run_replayed(pipeline: PipelineLike, replayer: Replayer, items: Sequence[Rep
     pipeline.open()
     thread = threading.Thread(target=feed, name="autosoc-replay", daemon=True)
     thread.start()
+    drain(pipeline, done.is_set, poll_seconds=poll_seconds, should_stop=should_stop)
+    thread.join()
+    if failed:
+        raise InputError(f"the replay failed: {failed[0]}", code="replay_failed") from failed[0]
+
+
+def drain(pipeline: PipelineLike, done: Callable[[], bool], *, poll_seconds: float = 0.1,
+          should_stop: Callable[[], bool] = lambda: False) -> None:
+    """Step ``pipeline`` (opened) until ``done()`` and two polls after it found nothing new; then finish."""
     idle_after_done = 0
     while not should_stop():
+        finished = done()
         read = pipeline.step()
-        if done.is_set():
+        if finished:
             idle_after_done = idle_after_done + 1 if read == 0 else 0
-            if idle_after_done >= 2:  # the replay is over and two polls found nothing new
+            if idle_after_done >= 2:
                 pipeline.step(final=True)
                 break
         if read == 0:
             time.sleep(poll_seconds)
-    thread.join()
     pipeline.finish()
-    if failed:
-        raise InputError(f"the replay failed: {failed[0]}", code="replay_failed") from failed[0]
