@@ -25,6 +25,7 @@ Prints a readable table and, as its very last line, one JSON object with the fig
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import pickle
 import shutil
@@ -91,6 +92,7 @@ class Recorder:
         return self.written.get(origin) or self.written.get((origin[0], -1))
 
 
+@functools.lru_cache(maxsize=100_000)
 def _relative(path: str, spool: Path) -> str:
     try:
         return str(Path(path).resolve().relative_to(spool.resolve()))
@@ -263,7 +265,7 @@ def main() -> None:
     parser.add_argument("--work", help="work folder (default: a new temp folder)")
     parser.add_argument("--rules", type=Path, nargs="+", default=[SHARED / "rules"])
     parser.add_argument("--batch-size", type=int, default=20000)
-    parser.add_argument("--checkpoint-seconds", type=float, default=0.25)
+    parser.add_argument("--checkpoint-seconds", type=float, default=0.5)
     args = parser.parse_args()
     figures = evaluate(args)
     print(json.dumps(figures))
