@@ -228,3 +228,11 @@ def test_error_in_the_middle_of_a_file(tmp_path: Path, monkeypatch: pytest.Monke
     letter = batches[1].dead_letters[0]
     assert (letter.code, letter.origin.source, batches[1].kind) == ("unreadable_file", "jsonl", "json")
     assert "Input/output error" in letter.message
+
+
+def test_hard_links_are_two_files_and_a_symlink_to_a_listed_file_is_one(tmp_path: Path) -> None:
+    (tmp_path / "a.log").write_text("x\n")
+    os.link(tmp_path / "a.log", tmp_path / "b.log")
+    os.symlink(tmp_path / "a.log", tmp_path / "c.log")
+    assert [p.name for p in discover([tmp_path])] == ["a.log", "b.log"]
+    assert [p.name for p in discover([tmp_path / "a.log", tmp_path])] == ["a.log", "b.log"]

@@ -55,8 +55,8 @@ def rules_check(
     for skipped in ruleset.skipped:
         console.print(f"{skipped.path}: [{skipped.code}] {skipped.reason}",
                       markup=False, highlight=False, soft_wrap=True)
-    console.print(f"{len(ruleset.rules):,} rules loaded, {len(ruleset.skipped):,} skipped, "
-                  f"from {ruleset.files:,} files.")
+    console.print(f"{len(ruleset.rules):,} rules and {len(ruleset.correlations):,} correlation rules loaded, "
+                  f"{len(ruleset.skipped):,} skipped, from {ruleset.files:,} files.")
     if ruleset.skipped:
         raise typer.Exit(1)
 

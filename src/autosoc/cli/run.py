@@ -113,10 +113,15 @@ def _summary(console: Console, stats: RunStats, pipeline: Pipeline) -> None:
     console.print(table)
     open_incidents = pipeline.store.incidents(status="open", limit=20)
     if open_incidents:
-        top = Table(title="Open incidents (newest 20)")
-        for name in ("severity", "risk", "title", "signals", "tactics", "last seen"):
-            top.add_column(name, overflow="fold")
+        top = Table(title="Open incidents (most recently active first)")
+        top.add_column("severity")
+        top.add_column("risk", justify="right")
+        top.add_column("signals", justify="right")
+        top.add_column("last seen", no_wrap=True)
+        top.add_column("incident", overflow="fold", ratio=1)
         for incident in open_incidents:
-            top.add_row(incident.severity, f"{incident.risk:.0f}", incident.title, str(len(incident.signal_ids)),
-                        ", ".join(incident.tactics), incident.last_seen.strftime("%Y-%m-%d %H:%M"))
+            top.add_row(incident.severity, f"{incident.risk:,.0f}", f"{len(incident.signal_ids):,}",
+                        incident.last_seen.strftime("%Y-%m-%d %H:%M"), incident.title)
         console.print(top)
+        console.print("Each incident's signals, entities and reason: `autosoc query` over the lake, or the "
+                      f"state DB ({_safe_url(pipeline.settings.state_database)}).", markup=False, highlight=False)

@@ -54,18 +54,17 @@ def discover(
     that does not exist raises :class:`~autosoc.errors.InputError` (``missing_path``).
     """
     found: list[Path] = []
-    seen: set[tuple[int, int]] = set()  # (device, inode): a file reached twice (links) is listed once
+    seen: set[str] = set()  # real paths: a file reached twice (a symlink, a second root) is listed once
 
-    def add(path: Path, info: os.stat_result) -> None:
-        key = (info.st_dev, info.st_ino)
-        if key not in seen:
-            seen.add(key)
+    def add(path: Path, real: str) -> None:
+        if real not in seen:
+            seen.add(real)
             found.append(path)
 
     for given in paths:
         root = Path(given)
         if root.is_file():
-            add(root, root.stat())
+            add(root, os.path.realpath(root))
             continue
         if not root.is_dir():
             what = "does not exist" if not root.exists() else "is neither a file nor a directory"
@@ -75,10 +74,11 @@ def discover(
                 code="missing_path",
                 origin=Origin("files", str(root)),
             )
-        walked: list[tuple[tuple[str, ...], Path, os.stat_result]] = []
+        walked: list[tuple[tuple[str, ...], Path, str]] = []
         top = str(root)
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            real_dir = os.path.realpath(dirpath)  # once per folder, not per file
             rel_dir = os.path.relpath(dirpath, top)
             parts = () if rel_dir == "." else tuple(rel_dir.split(os.sep))
             for name in filenames:
@@ -91,13 +91,17 @@ def discover(
                     continue
                 path = os.path.join(dirpath, name)
                 try:
-                    info = os.stat(path)
+                    info = os.lstat(path)
+                    link = stat.S_ISLNK(info.st_mode)
+                    if link:
+                        info = os.stat(path)
                 except OSError:
                     continue  # vanished, or a dangling link
                 if stat.S_ISREG(info.st_mode):  # not a socket or fifo
-                    walked.append(((*parts, name), Path(path), info))
-        for _, path, info in sorted(walked, key=lambda w: w[0]):
-            add(path, info)
+                    real = os.path.realpath(path) if link else os.path.join(real_dir, name)
+                    walked.append(((*parts, name), Path(path), real))
+        for _, path, real in sorted(walked, key=lambda w: w[0]):
+            add(path, real)
     return found
 
 
