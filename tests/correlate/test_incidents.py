@@ -281,3 +281,16 @@ def test_public_names() -> None:
                                          "Prevalence", "PrevalenceConfig", "RiskLedger", "diversity_multiplier",
                                          "entity_key"]
     assert IncidentEngine.name == "incidents" and IncidentEngine.stateful
+
+
+def test_an_ip_that_turns_hub_after_an_incident_took_it_in_still_leads_there() -> None:
+    engine = IncidentEngine(CorrelateConfig())
+    spray = [sig("spray", "high", i / 60, user=f"user{i}", ips=("197.210.167.184",)) for i in range(30)]
+    opened = engine.process(spray)
+    first = opened[0].incident_id
+    takeover = sig("consent", "high", 0.6, user="victim", ips=("197.210.167.184",))
+    out = engine.process([takeover])
+    assert [i.incident_id for i in out] == [first]
+    assert engine.incident_of(takeover.signal_id) == first
+    # every spray signal is in that one incident, also those after the IP became a hub
+    assert {engine.incident_of(s.signal_id) for s in spray} == {first}

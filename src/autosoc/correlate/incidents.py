@@ -10,6 +10,9 @@ For each signal, in arrival order, using its event time:
    ``join_window``, the signal joins it.  If its core entities belong to several open incidents,
    they are one story: they **merge** into the oldest (earliest first seen), the others become
    ``merged`` with ``merged_into`` set.
+   A hub entity an open incident took in while it was not yet a hub (an attacker's IP spraying
+   accounts) still leads later signals to that incident, as long as only one incident holds it;
+   it never merges incidents.
 4. **Open**: otherwise a new incident opens when the signal's level is ``open_level`` or above, or
    when the risk *around* it reaches ``threshold``.  Around a signal are its core entities and the
    entities linked to one of them near one-to-one (alice and her workstation, not a file server and
@@ -156,6 +159,13 @@ class IncidentEngine:
             "risk": max(contributions.values()) if contributions else float(base),
         }
         touched, claimed = self._touched(core, t)
+        if not touched:
+            # an entity that became a hub after an incident took it in (a spraying IP that has now
+            # touched 20 accounts) still leads its signals to that one incident; it never merges two
+            anchors = [key for key in keys if key not in core and key in self._index]
+            via, _ = self._touched(anchors, t)
+            if len(via) == 1:
+                touched, claimed = via, 0
         if touched:  # join; a signal that brings the incident a new entity brings its recent weak signals
             self._gather(touched[0], signal_id, record, list(self._candidates(core, t)) if claimed < len(core) else [])
             return
