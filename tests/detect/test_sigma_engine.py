@@ -101,3 +101,33 @@ def test_remote_computers_named_on_a_command_line_become_entities() -> None:
     assert remote_hosts("Invoke-Command -ComputerName DC01 -ScriptBlock {whoami}") == [Entity("host", "DC01")]
     for local in (r"copy a \\localhost\c$\b", r"type \\?\C:\x", r"echo > \\.\pipe\p", "cmd /c dir C:\\"):
         assert remote_hosts(local) == []
+
+
+def test_columnar_ipv4_cidr_agrees_with_pythons_ipaddress() -> None:
+    import ipaddress
+    import random
+
+    import polars as pl
+
+    from autosoc.detect.sigma.exprs import ipv4_number
+
+    rng = random.Random(7)
+    values = [".".join(str(rng.randrange(256)) for _ in range(4)) for _ in range(300)]
+    values += ["10.0.0.0", "10.255.255.255", "9.255.255.255", "11.0.0.0", " 10.1.2.3", "01.2.3.4", "1.2.3",
+               "::ffff:10.0.0.1", "fe80::1", "", "10.0.0.256", "host.example"]
+    networks = ["10.0.0.0/8", "0.0.0.0/0", "192.168.0.0/16", "172.16.0.0/12", "1.2.3.4/32", "128.0.0.0/1"]
+    numbers = pl.DataFrame({"ip": values}).select(ipv4_number(pl.col("ip"))).to_series().to_list()
+
+    def parsed(value: str) -> ipaddress.IPv4Address | None:
+        try:
+            address = ipaddress.ip_address(value.strip())
+        except ValueError:
+            return None
+        return address if isinstance(address, ipaddress.IPv4Address) else None
+
+    for cidr in networks:
+        net = ipaddress.ip_network(cidr)
+        for value, number in zip(values, numbers, strict=True):
+            expected = (a := parsed(value)) is not None and a in net
+            got = number is not None and int(net.network_address) <= number <= int(net.broadcast_address)
+            assert got == expected, (cidr, value)

@@ -22,7 +22,8 @@ import gc
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -60,11 +61,22 @@ class Stateful(Protocol):
 class RunStats:
     events: int = 0
     signals: int = 0
+    steps: int = 0
     checkpoints: int = 0
     incidents_changed: int = 0
     dead_letters: Counter[str] = field(default_factory=Counter)
     signals_by_detector: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    #: busy seconds per phase (poll, normalize, enrich, sigma, baselines, correlate, checkpoint)
+    phases: Counter[str] = field(default_factory=Counter)
+
+    @contextmanager
+    def timed(self, phase: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[phase] += time.perf_counter() - started
 
     @property
     def events_per_second(self) -> float:
@@ -163,9 +175,16 @@ class Pipeline:
 
     def _step(self, final: bool) -> int:
         started = time.perf_counter()
+        self.stats.steps += 1
         read = 0
         for source in self.sources:
-            for raw, cursor in source.poll(self._cursors, final=final):
+            polled = source.poll(self._cursors, final=final)
+            while True:
+                with self.stats.timed("poll"):
+                    item = next(polled, None)
+                if item is None:
+                    break
+                raw, cursor = item
                 read += len(raw)
                 self._cursors[cursor.key] = cursor
                 self._pending.cursors[cursor.key] = cursor.as_dict()
@@ -214,7 +233,8 @@ class Pipeline:
         raws = self._group
         self._group, self._group_events = [], 0
         # many small files at once: per-frame costs paid once; the lake keeps each record's JSON
-        families = normalize_many(raws, raw_json=self.lake is not None)
+        with self.stats.timed("normalize"):
+            families = normalize_many(raws, raw_json=self.lake is not None)
         for family in families:
             self._pending.dead.extend(family.dead_letters)
         families = [b for b in families if len(b)]
@@ -223,12 +243,15 @@ class Pipeline:
         batch = families[0] if len(families) == 1 else EventBatch(
             pl.concat([b.events for b in families], how="diagonal_relaxed"),
             pl.concat([b.raw for b in families], how="diagonal"))
-        batch = _time_ordered(batch)
-        for enricher in self.enrichers:
-            batch = enricher.enrich(batch)
-        signals = self.sigma.detect(batch)
-        for detector in self.baselines:
-            signals += detector.process(batch)
+        with self.stats.timed("enrich"):
+            batch = _time_ordered(batch)
+            for enricher in self.enrichers:
+                batch = enricher.enrich(batch)
+        with self.stats.timed("sigma"):
+            signals = self.sigma.detect(batch)
+        with self.stats.timed("baselines"):
+            for detector in self.baselines:
+                signals += detector.process(batch)
         self._pending.batches.append(batch)
         self._pending.events += len(batch)
         self.stats.events += len(batch)
@@ -238,10 +261,11 @@ class Pipeline:
         signals = [s for s in signals if s.detector != "sigma" or LEVEL_RANK.get(s.level, 0) >= self.floor]
         if not signals:
             return
-        signals.sort(key=_signal_order)
-        signals = self.prevalence.weigh(signals)
-        for incident in self.incidents.process(signals):
-            self._pending.incidents[incident.incident_id] = incident
+        with self.stats.timed("correlate"):
+            signals.sort(key=_signal_order)
+            signals = self.prevalence.weigh(signals)
+            for incident in self.incidents.process(signals):
+                self._pending.incidents[incident.incident_id] = incident
         self._pending.signals += signals
         self.stats.signals += len(signals)
         for signal in signals:
@@ -255,6 +279,10 @@ class Pipeline:
     def checkpoint(self) -> int:
         """Commit everything pending; returns the new checkpoint sequence number."""
         self._detect_group()  # a checkpoint never holds the cursor of a record not yet detected
+        with self.stats.timed("checkpoint"):
+            return self._commit()
+
+    def _commit(self) -> int:
         pending, self._pending = self._pending, _Pending()
         seq = self._seq + 1
         if self.lake is not None:

@@ -20,7 +20,15 @@ from datetime import datetime
 
 import polars as pl
 
-from autosoc.detect.sigma.exprs import KEYWORD_COLUMN, lower_name, lowered_fields, to_expr
+from autosoc.detect.sigma.exprs import (
+    KEYWORD_COLUMN,
+    ipv4_fields,
+    ipv4_name,
+    ipv4_number,
+    lower_name,
+    lowered_fields,
+    to_expr,
+)
 from autosoc.detect.sigma.ir import And, Node, Not, Or, Pred, has_keywords
 from autosoc.detect.sigma.logsource import FAMILY_COLUMN, PATH_COLUMN
 from autosoc.detect.sigma.prefilter import required_literals
@@ -76,6 +84,7 @@ class _Group:
     exprs: list[pl.Expr] = field(default_factory=list)
     fields: set[str] = field(default_factory=set)
     lowered: set[str] = field(default_factory=set)
+    ipv4: set[str] = field(default_factory=set)  # fields IPv4 CIDRs test: a numeric copy per batch
     keywords: bool = False
     full: list[int] = field(default_factory=list)  # rules without necessary literals
     literal_rules: dict[str, dict[str, list[int]]] = field(default_factory=lambda: defaultdict(dict))
@@ -88,6 +97,7 @@ class _Group:
         self.exprs.append(to_expr(rule.detection).alias(str(index)))
         self.fields |= node_fields(rule.detection)
         self.lowered |= lowered_fields(rule.detection)
+        self.ipv4 |= ipv4_fields(rule.detection)
         self.keywords |= has_keywords(rule.detection)
         literals = required_literals(rule.detection)
         if literals is None:
@@ -98,7 +108,7 @@ class _Group:
             self.lowered.add(name)
 
     def seal(self) -> None:
-        self.reads = self.fields | {lower_name(f) for f in self.lowered} | {_ROW}
+        self.reads = self.fields | {lower_name(f) for f in self.lowered} | {ipv4_name(f) for f in self.ipv4} | {_ROW}
         for name, by_literal in self.literal_rules.items():
             pairs = [(lit, idx) for lit, indices in by_literal.items() for idx in indices]
             self.literal_maps[name] = pl.DataFrame(
@@ -146,7 +156,7 @@ class SigmaEngine:
             view = frame if group.keywords else frame.select(c for c in frame.columns if c in group.reads)
             sub = view.filter(mask) if not mask.all() else view
             sub = with_columns(sub, group.fields, group.lowered - self._selector_lowered,
-                               keywords=group.keywords, keyword_source=raw.columns)
+                               keywords=group.keywords, keyword_source=raw.columns, ipv4=group.ipv4)
             fired += _evaluate_group(group, sub, self.gather_min_skipped)
         return fired
 
@@ -189,7 +199,7 @@ def _evaluate_group(group: _Group, sub: pl.DataFrame,
     whose candidates are a small part of it runs on its own rows only, through column leaves that
     gather those rows (:func:`_run_gathered`), still in the same single select.
     """
-    columns = sorted(group.fields | {lower_name(f) for f in group.lowered}
+    columns = sorted(group.fields | {lower_name(f) for f in group.lowered} | {ipv4_name(f) for f in group.ipv4}
                      | ({KEYWORD_COLUMN} if group.keywords else set()))
     distinct = sub.group_by(columns, maintain_order=True).agg(pl.col(_ROW))
     if distinct.height == sub.height:
@@ -278,13 +288,14 @@ def _candidates(group: _Group, sub: pl.DataFrame) -> pl.DataFrame | None:
 
 
 def with_columns(frame: pl.DataFrame, fields: set[str], lowered: set[str], *, keywords: bool = False,
-                 keyword_source: Sequence[str] = ()) -> pl.DataFrame:
-    """Add the null columns for absent fields, the lower-cased copies and the keyword text."""
+                 keyword_source: Sequence[str] = (), ipv4: set[str] = frozenset()) -> pl.DataFrame:
+    """Add the null columns for absent fields, the lower-cased copies, the IPv4 numbers and the keyword text."""
     present = set(frame.columns)
     missing = [pl.lit(None, dtype=pl.String).alias(f) for f in fields | lowered if f not in present]
     if missing:
         frame = frame.with_columns(missing)
     extra = [pl.col(f).str.to_lowercase().alias(lower_name(f)) for f in lowered if lower_name(f) not in present]
+    extra += [ipv4_number(pl.col(f)).alias(ipv4_name(f)) for f in ipv4 if ipv4_name(f) not in present]
     if keywords and KEYWORD_COLUMN not in present:
         sources = [pl.col(c) for c in keyword_source if not c.startswith("__")]
         extra.append(pl.concat_str(sources, separator="\n", ignore_nulls=True).str.to_lowercase()

@@ -31,6 +31,32 @@ def lower_name(field: str) -> str:
     return _LOWER + field
 
 
+_IPV4 = "__ip4__"
+
+
+def ipv4_name(field: str) -> str:
+    """The column holding ``field`` as an IPv4 number (added per batch for the fields IPv4 CIDRs test)."""
+    return _IPV4 + field
+
+
+def ipv4_fields(node: Node) -> set[str]:
+    """Fields an IPv4 ``cidr`` predicate of the node tests (they get an ``ipv4_name`` column)."""
+    out: set[str] = set()
+
+    def walk(n: Node) -> None:
+        if isinstance(n, Pred):
+            if n.op == "cidr" and n.field and ipaddress.ip_network(str(n.args[0]), strict=False).version == 4:
+                out.add(n.field)
+        elif isinstance(n, And | Or):
+            for i in n.items:
+                walk(i)
+        elif isinstance(n, Not):
+            walk(n.item)
+
+    walk(node)
+    return out
+
+
 def text_column(pred: Pred) -> str:
     if pred.field is None:
         return KEYWORD_COLUMN
@@ -147,6 +173,10 @@ def _pred(p: Pred, col: Column = pl.col) -> pl.Expr:
         return _regex(column, pattern, field).fill_null(False)
     if op == "cidr":
         network = ipaddress.ip_network(str(p.args[0]), strict=False)
+        if isinstance(network, ipaddress.IPv4Network) and p.field:
+            # columnar: the batch's address column as numbers (computed once per field), a range test
+            first, last = int(network.network_address), int(network.broadcast_address)
+            return col(ipv4_name(p.field)).is_between(first, last).fill_null(False)
         return _python_test(column, lambda v: _in_network(v, network))
     if op == "cmp":
         number = column.cast(pl.Float64, strict=False)
@@ -195,8 +225,24 @@ def _python_test(column: pl.Expr, test: Callable[[str], bool]) -> pl.Expr:
     return column.map_batches(apply, return_dtype=pl.Boolean)
 
 
+def ipv4_number(column: pl.Expr) -> pl.Expr:
+    """A dotted-quad IPv4 address as its 32-bit number; null for anything else (IPv6, names, junk)."""
+    octet = r"(0|[1-9]\d{0,2})"  # no leading zeros: as Python's ipaddress (they would be octal elsewhere)
+    parts = column.str.strip_chars().str.extract_groups(rf"^{octet}\.{octet}\.{octet}\.{octet}$")
+    octets = [parts.struct.field(str(i)).cast(pl.UInt32, strict=False) for i in (1, 2, 3, 4)]
+    valid = pl.all_horizontal(o <= 255 for o in octets)
+    number = (octets[0] * 16777216 + octets[1] * 65536 + octets[2] * 256 + octets[3]).cast(pl.Int64)
+    return pl.when(valid).then(number).otherwise(None)
+
+
 def _in_network(value: str, network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    address = _address(value)
+    return address is not None and address in network
+
+
+@lru_cache(maxsize=65536)
+def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        return ipaddress.ip_address(value.strip().strip("[]").split("%")[0]) in network
+        return ipaddress.ip_address(value.strip().strip("[]").split("%")[0])
     except ValueError:
-        return False
+        return None
