@@ -29,7 +29,7 @@ from autosoc.detect.sigma.exprs import (
     lowered_fields,
     to_expr,
 )
-from autosoc.detect.sigma.ir import And, Node, Not, Or, Pred, has_keywords
+from autosoc.detect.sigma.ir import Node, has_keywords, preds
 from autosoc.detect.sigma.logsource import FAMILY_COLUMN, PATH_COLUMN
 from autosoc.detect.sigma.prefilter import required_literals
 from autosoc.detect.sigma.rules import CompiledRule
@@ -57,21 +57,13 @@ _ENTITY_COLUMNS = ((F.SRC_IP, "ip"), (F.DST_IP, "ip"), (F.APP_NAME, "oauth_app")
 
 
 def node_fields(node: Node) -> set[str]:
+    """Every field a node reads, fieldref targets included."""
     out: set[str] = set()
-
-    def walk(n: Node) -> None:
-        if isinstance(n, Pred):
-            if n.field:
-                out.add(n.field)
-            if n.op == "fieldref":
-                out.add(str(n.args[0]))
-        elif isinstance(n, And | Or):
-            for i in n.items:
-                walk(i)
-        elif isinstance(n, Not):
-            walk(n.item)
-
-    walk(node)
+    for p in preds(node):
+        if p.field:
+            out.add(p.field)
+        if p.op == "fieldref":
+            out.add(str(p.args[0]))
     return out
 
 

@@ -19,6 +19,7 @@ from functools import lru_cache
 import polars as pl
 
 from autosoc.detect.sigma.ir import And, Const, Node, Not, Or, Pred
+from autosoc.detect.sigma.ir import preds as all_preds
 
 KEYWORD_COLUMN = "__keywords__"
 _LOWER = "__lc__"
@@ -41,20 +42,8 @@ def ipv4_name(field: str) -> str:
 
 def ipv4_fields(node: Node) -> set[str]:
     """Fields an IPv4 ``cidr`` predicate of the node tests (they get an ``ipv4_name`` column)."""
-    out: set[str] = set()
-
-    def walk(n: Node) -> None:
-        if isinstance(n, Pred):
-            if n.op == "cidr" and n.field and ipaddress.ip_network(str(n.args[0]), strict=False).version == 4:
-                out.add(n.field)
-        elif isinstance(n, And | Or):
-            for i in n.items:
-                walk(i)
-        elif isinstance(n, Not):
-            walk(n.item)
-
-    walk(node)
-    return out
+    return {p.field for p in all_preds(node)
+            if p.op == "cidr" and p.field and ipaddress.ip_network(str(p.args[0]), strict=False).version == 4}
 
 
 def text_column(pred: Pred) -> str:
@@ -65,20 +54,7 @@ def text_column(pred: Pred) -> str:
 
 def lowered_fields(node: Node) -> set[str]:
     """Fields whose lower-cased copy the node reads."""
-    out: set[str] = set()
-
-    def walk(n: Node) -> None:
-        if isinstance(n, Pred):
-            if n.field is not None and not n.cased and n.op in _TEXT_OPS:
-                out.add(n.field)
-        elif isinstance(n, And | Or):
-            for i in n.items:
-                walk(i)
-        elif isinstance(n, Not):
-            walk(n.item)
-
-    walk(node)
-    return out
+    return {p.field for p in all_preds(node) if p.field is not None and not p.cased and p.op in _TEXT_OPS}
 
 
 Column = Callable[[str], pl.Expr]

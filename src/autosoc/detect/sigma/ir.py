@@ -12,6 +12,7 @@ Predicate ops (``field`` None means a field-less keyword, searched in every fiel
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 
@@ -44,6 +45,17 @@ class Const:
 
 
 Node = Pred | And | Or | Not | Const
+
+
+def preds(node: Node) -> Iterator[Pred]:
+    """Every predicate of a node, depth first (negated ones too)."""
+    if isinstance(node, Pred):
+        yield node
+    elif isinstance(node, And | Or):
+        for item in node.items:
+            yield from preds(item)
+    elif isinstance(node, Not):
+        yield from preds(node.item)
 
 
 def fields_of(node: Node, positive: bool = True) -> list[str]:
