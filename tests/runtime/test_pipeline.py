@@ -119,3 +119,20 @@ def test_missing_sources_or_rules_is_a_clear_config_error(tmp_path: Path) -> Non
         Pipeline(load_settings(None, data_dir=tmp_path, sources=[{"paths": [tmp_path]}]))
     with pytest.raises(ConfigError, match=r"pipeline\.batch_size"):
         load_settings(None, pipeline={"batch_size": 0})
+
+
+def test_a_malformed_record_becomes_a_stored_dead_letter_and_the_run_goes_on(
+        cases: Path, rules: list[Path], tmp_path: Path) -> None:
+    records = [r for b in read_files(sorted(cases.rglob("*.evtx"))[:2]) for r in b.records]
+    live = tmp_path / "live"
+    live.mkdir()
+    (live / "events.jsonl").write_bytes(orjson.dumps(records[0]) + b"\n" + b'{"broken": \n'
+                                        + b"\xff\xfe not utf-8\n" + orjson.dumps(records[1]) + b"\n")
+    pipeline, stats = _run_once(_settings(tmp_path, live, rules))
+    try:
+        assert stats.events == 2  # type: ignore[attr-defined]
+        letters = pipeline.store.dead_letters(limit=10)
+        assert [(d["record"], d["stage"]) for d in letters] == [(2, "ingest"), (3, "ingest")]
+        assert all(d["path"].endswith("events.jsonl") and d["code"] and d["message"] for d in letters)
+    finally:
+        pipeline.close()
