@@ -173,8 +173,18 @@ EVIDENCE_AGGS = (
 
 
 def sort_events(events: pl.DataFrame) -> pl.DataFrame:
-    """Events in time order (ties by event id): the order every detector reads them in."""
-    return events.sort([F.TIME, F.EVENT_ID], nulls_last=True, maintain_order=True)
+    """Events in time order (ties by event id): the order every detector reads them in.
+
+    The detectors of one batch all ask for the same frame: it is sorted once (the last answer is
+    kept, with the frame it was for, so an id is never mistaken for another frame's)."""
+    if _SORTED and _SORTED[0] is events:
+        return _SORTED[1]
+    ordered = events.sort([F.TIME, F.EVENT_ID], nulls_last=True, maintain_order=True)
+    _SORTED[:] = [events, ordered]
+    return ordered
+
+
+_SORTED: list[pl.DataFrame] = []
 
 
 def evidence(row: dict[str, Any]) -> tuple[list[str], list[Origin]]:
