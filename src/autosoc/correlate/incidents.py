@@ -102,7 +102,7 @@ class IncidentEngine:
         if not dirty_only or self._meta_dirty:
             out[_META] = orjson.dumps(self._meta)
         for part in self._parts():
-            part.snapshot(out, dirty_only=dirty_only)
+            part.snapshot_into(out, dirty_only=dirty_only)
         return out
 
     def restore(self, state: dict[str, bytes]) -> None:

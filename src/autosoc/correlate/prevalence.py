@@ -156,8 +156,8 @@ class Prevalence:
 
     def snapshot(self, *, dirty_only: bool = False) -> dict[str, bytes]:
         out: dict[str, bytes] = {}
-        self.state.snapshot(out, dirty_only=dirty_only)
-        self.clock.snapshot(out, dirty_only=dirty_only)
+        self.state.snapshot_into(out, dirty_only=dirty_only)
+        self.clock.snapshot_into(out, dirty_only=dirty_only)
         return out
 
     def restore(self, state: dict[str, bytes]) -> None:

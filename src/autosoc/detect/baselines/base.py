@@ -18,11 +18,11 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-import orjson
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from autosoc.errors import Origin, StoreError
+from autosoc.keyed_state import KeyedState
 from autosoc.normalize import fields as F
 from autosoc.registry import Registry
 from autosoc.schema import Entity, EventBatch, Signal
@@ -85,38 +85,19 @@ class BaselineConfig(BaseModel):
 baselines: Registry[type[BaselineConfig]] = Registry("baselines")
 
 
-class EntityStore:
-    """Per-key plain-data state with dirty tracking, idle eviction and orjson snapshots.
+class EntityStore(KeyedState):
+    """Per-entity state (:class:`~autosoc.keyed_state.KeyedState`) with idle eviction.
 
     Each value is a dict holding at least ``"t"``: the last event time (epoch seconds) the key was
     touched; eviction drops the keys idle longest when more than ``max_keys`` are held, and
     :meth:`expire` drops keys idle longer than a retention.
     """
 
-    __slots__ = ("_deleted", "_dirty", "data", "max_keys")
+    __slots__ = ("max_keys",)
 
     def __init__(self, max_keys: int) -> None:
-        self.data: dict[str, dict[str, Any]] = {}
+        super().__init__(label="baseline")
         self.max_keys = max_keys
-        self._dirty: set[str] = set()
-        self._deleted: set[str] = set()
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        return self.data.get(key)
-
-    def put(self, key: str, value: dict[str, Any]) -> None:
-        self.data[key] = value
-        self.touch(key)
-
-    def touch(self, key: str) -> None:
-        """Mark ``key`` changed (call after mutating its value in place)."""
-        self._dirty.add(key)
-        self._deleted.discard(key)
-
-    def delete(self, key: str) -> None:
-        if self.data.pop(key, None) is not None:
-            self._dirty.discard(key)
-            self._deleted.add(key)
 
     def expire(self, before: int) -> None:
         """Drop keys whose last activity is before ``before`` (epoch seconds)."""
@@ -132,33 +113,13 @@ class EntityStore:
             self.delete(key)
 
     def snapshot(self, *, dirty_only: bool = False) -> dict[str, bytes]:
-        if not dirty_only:
-            return {k: orjson.dumps(self.data[k]) for k in sorted(self.data)}
-        out = {k: orjson.dumps(self.data[k]) for k in sorted(self._dirty) if k in self.data}
-        out.update(dict.fromkeys(sorted(self._deleted), b""))
+        out: dict[str, bytes] = {}
+        self.snapshot_into(out, dirty_only=dirty_only)
         return out
 
-    def restore(self, state: dict[str, bytes]) -> None:
-        self.data = {}
-        for key in sorted(state):
-            if not state[key]:
-                continue
-            try:
-                value = orjson.loads(state[key])
-            except orjson.JSONDecodeError as exc:
-                raise StoreError(f"baseline state {key!r} is not valid JSON: {exc}", code="bad_state") from exc
-            if not isinstance(value, dict) or "t" not in value:
-                raise StoreError(f"baseline state {key!r} has an unexpected shape", code="bad_state")
-            self.data[key] = value
-        self._dirty.clear()
-        self._deleted.clear()
-
-    def mark_clean(self) -> None:
-        self._dirty.clear()
-        self._deleted.clear()
-
-    def __len__(self) -> int:
-        return len(self.data)
+    def check(self, key: str, value: Any) -> None:
+        if not isinstance(value, dict) or "t" not in value:
+            raise StoreError(f"baseline state {key!r} has an unexpected shape", code="bad_state")
 
 
 # --- evidence -----------------------------------------------------------------------------------
