@@ -481,6 +481,36 @@ def test_cidr_ipv6(network, matching, non_matching):
     assert flags == [True] * len(matching) + [False] * len(non_matching)
 
 
+def test_cidr_lists_agree_with_pythons_ipaddress():
+    """OR-ed CIDR lists (merged IPv4 ranges, IPv6 address halves) against ``ipaddress`` membership."""
+    import ipaddress
+    import random
+
+    rng = random.Random(11)
+    networks = ["10.0.0.0/8", "10.128.0.0/9", "11.0.0.0/8", "172.16.0.0/12", "192.168.1.0/24", "192.168.2.0/24",
+                "1.2.3.4/32", "200.0.0.0/5", "::1/128", "fe80::/10", "fc00::/7", "2001:db8:0:1::/64",
+                "2001:db8:0:2:8000::/65", "2a00:1450::/32", "2603:1000::/24"]
+    values = [".".join(str(rng.randrange(256)) for _ in range(4)) for _ in range(200)]
+    values += [str(ipaddress.IPv6Address(rng.getrandbits(128))) for _ in range(100)]
+    values += [str(ipaddress.ip_network(n).network_address) for n in networks]
+    values += [str(ipaddress.ip_network(n).broadcast_address) for n in networks]
+    values += ["2001:db8:0:2:7fff:ffff:ffff:ffff", "2001:db8:0:2:8000::", "[fe80::1]", "fe80::1%eth0",
+               "2A00:1450:4001::1", "::ffff:10.0.0.1", "9.255.255.255", "12.0.0.0", "not-an-ip", ""]
+    listing = "\n".join(f"        - '{n}'" for n in networks)
+    flags = run(f"selection:\n    DestinationIp|cidr:\n{listing}\ncondition: selection",
+                field_events("DestinationIp", values))
+    parsed = [ipaddress.ip_network(n) for n in networks]
+
+    def member(value: str) -> bool:
+        try:
+            address = ipaddress.ip_address(value.strip().strip("[]").split("%")[0])
+        except ValueError:
+            return False
+        return any(address.version == n.version and address in n for n in parsed)
+
+    assert flags == [member(v) for v in values]
+
+
 def test_cidr_non_ip_values_do_not_match_and_do_not_crash():
     values = ["10.0.0.1", "not-an-ip", "", "10.0.0", "10.0.0.256", 10, None, "10.0.0.1/zzz"]
     flags = run(one("DestinationIp|cidr: '10.0.0.0/8'"), field_events("DestinationIp", values))

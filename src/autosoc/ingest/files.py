@@ -53,56 +53,75 @@ def discover(
     relative to that directory.  A file reached twice is listed once.  A path
     that does not exist raises :class:`~autosoc.errors.InputError` (``missing_path``).
     """
-    found: list[Path] = []
+    return [path for path, _ in discover_stat(paths, include=include, exclude=exclude)]
+
+
+def discover_stat(
+    paths: Sequence[str | Path], *, include: Sequence[str] = (), exclude: Sequence[str] = ()
+) -> list[tuple[Path, os.stat_result]]:
+    """:func:`discover`, each file with its ``stat`` (symbolic links followed), taken once."""
+    found: list[tuple[Path, os.stat_result]] = []
     seen: set[str] = set()  # real paths: a file reached twice (a symlink, a second root) is listed once
 
-    def add(path: Path, real: str) -> None:
+    def add(path: Path, real: str, info: os.stat_result) -> None:
         if real not in seen:
             seen.add(real)
-            found.append(path)
+            found.append((path, info))
 
     for given in paths:
         root = Path(given)
-        if root.is_file():
-            add(root, os.path.realpath(root))
+        try:
+            info = root.stat()
+        except OSError:
+            info = None
+        if info is not None and stat.S_ISREG(info.st_mode):
+            add(root, os.path.realpath(root), info)
             continue
-        if not root.is_dir():
-            what = "does not exist" if not root.exists() else "is neither a file nor a directory"
+        if info is None or not stat.S_ISDIR(info.st_mode):
+            what = "does not exist" if info is None else "is neither a file nor a directory"
             raise InputError(
                 f"input path {str(root)!r} {what}; check the spelling, or give an existing log file or a "
                 "directory of log files",
                 code="missing_path",
                 origin=Origin("files", str(root)),
             )
-        walked: list[tuple[tuple[str, ...], Path, str]] = []
-        top = str(root)
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-            real_dir = os.path.realpath(dirpath)  # once per folder, not per file
-            rel_dir = os.path.relpath(dirpath, top)
-            parts = () if rel_dir == "." else tuple(rel_dir.split(os.sep))
-            for name in filenames:
-                if name.startswith("."):
-                    continue
-                rel = "/".join((*parts, name))
-                if include and not _matches(include, name, rel):
-                    continue
-                if exclude and _matches(exclude, name, rel):
-                    continue
-                path = os.path.join(dirpath, name)
-                try:
-                    info = os.lstat(path)
-                    link = stat.S_ISLNK(info.st_mode)
-                    if link:
-                        info = os.stat(path)
-                except OSError:
-                    continue  # vanished, or a dangling link
-                if stat.S_ISREG(info.st_mode):  # not a socket or fifo
-                    real = os.path.realpath(path) if link else os.path.join(real_dir, name)
-                    walked.append(((*parts, name), Path(path), real))
-        for _, path, real in sorted(walked, key=lambda w: w[0]):
-            add(path, real)
+        walked: list[tuple[tuple[str, ...], Path, str, os.stat_result]] = []
+        _walk(str(root), (), walked, include, exclude)
+        walked.sort(key=lambda w: w[0])
+        for _, path, real, info in walked:
+            add(path, real, info)
     return found
+
+
+def _walk(folder: str, parts: tuple[str, ...], out: list[tuple[tuple[str, ...], Path, str, os.stat_result]],
+          include: Sequence[str], exclude: Sequence[str]) -> None:
+    """One folder's visible files (with their real path and stat) and, recursively, its sub-folders."""
+    real_dir = os.path.realpath(folder)  # once per folder, not per file
+    try:
+        with os.scandir(folder) as it:
+            entries = list(it)
+    except OSError:
+        return  # vanished or unreadable: as os.walk, skip it
+    for entry in entries:
+        name = entry.name
+        if name.startswith("."):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                _walk(entry.path, (*parts, name), out, include, exclude)
+                continue
+            rel = "/".join((*parts, name))
+            if include and not _matches(include, name, rel):
+                continue
+            if exclude and _matches(exclude, name, rel):
+                continue
+            link = entry.is_symlink()
+            info = entry.stat(follow_symlinks=True)
+        except OSError:
+            continue  # vanished, or a dangling link
+        if stat.S_ISREG(info.st_mode):  # not a socket or fifo
+            real = os.path.realpath(entry.path) if link else os.path.join(real_dir, name)
+            out.append(((*parts, name), Path(entry.path), real, info))
 
 
 def detect_reader(path: Path, fmt: str | None = None) -> type[FileReader] | None:

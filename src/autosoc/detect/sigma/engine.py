@@ -25,6 +25,9 @@ from autosoc.detect.sigma.exprs import (
     ipv4_fields,
     ipv4_name,
     ipv4_number,
+    ipv6_fields,
+    ipv6_halves,
+    ipv6_name,
     lower_name,
     lowered_fields,
     to_expr,
@@ -77,6 +80,7 @@ class _Group:
     fields: set[str] = field(default_factory=set)
     lowered: set[str] = field(default_factory=set)
     ipv4: set[str] = field(default_factory=set)  # fields IPv4 CIDRs test: a numeric copy per batch
+    ipv6: set[str] = field(default_factory=set)  # fields IPv6 CIDRs test: the address halves per batch
     keywords: bool = False
     full: list[int] = field(default_factory=list)  # rules without necessary literals
     literal_rules: dict[str, dict[str, list[int]]] = field(default_factory=lambda: defaultdict(dict))
@@ -91,6 +95,7 @@ class _Group:
         self.fields |= node_fields(rule.detection)
         self.lowered |= lowered_fields(rule.detection)
         self.ipv4 |= ipv4_fields(rule.detection)
+        self.ipv6 |= ipv6_fields(rule.detection)
         self.keywords |= has_keywords(rule.detection)
         literals = required_literals(rule.detection)
         if literals is None:
@@ -101,7 +106,8 @@ class _Group:
             self.lowered.add(name)
 
     def seal(self) -> None:
-        self.reads = self.fields | {lower_name(f) for f in self.lowered} | {ipv4_name(f) for f in self.ipv4} | {_ROW}
+        self.reads = (self.fields | {lower_name(f) for f in self.lowered} | {ipv4_name(f) for f in self.ipv4}
+                      | {ipv6_name(f) for f in self.ipv6} | {_ROW})
         for name, by_literal in self.literal_rules.items():
             pairs = [(lit, idx) for lit, indices in by_literal.items() for idx in indices]
             self.literal_maps[name] = pl.DataFrame(
@@ -150,7 +156,8 @@ class SigmaEngine:
             view = frame if group.keywords else frame.select(c for c in frame.columns if c in group.reads)
             sub = view.filter(mask) if not mask.all() else view
             sub = with_columns(sub, group.fields, group.lowered - self._selector_lowered,
-                               keywords=group.keywords, keyword_source=raw.columns, ipv4=group.ipv4)
+                               keywords=group.keywords, keyword_source=raw.columns, ipv4=group.ipv4,
+                               ipv6=group.ipv6)
             fired += _evaluate_group(group, sub, self.gather_min_skipped)
         return fired
 
@@ -194,6 +201,7 @@ def _evaluate_group(group: _Group, sub: pl.DataFrame,
     gather those rows (:func:`_run_gathered`), still in the same single select.
     """
     columns = sorted(group.fields | {lower_name(f) for f in group.lowered} | {ipv4_name(f) for f in group.ipv4}
+                     | {ipv6_name(f) for f in group.ipv6}
                      | ({KEYWORD_COLUMN} if group.keywords else set()))
     distinct = sub.group_by(columns, maintain_order=True).agg(pl.col(_ROW))
     if distinct.height == sub.height:
@@ -283,14 +291,16 @@ def _candidates(group: _Group, sub: pl.DataFrame) -> pl.DataFrame | None:
 
 
 def with_columns(frame: pl.DataFrame, fields: set[str], lowered: set[str], *, keywords: bool = False,
-                 keyword_source: Sequence[str] = (), ipv4: set[str] = frozenset()) -> pl.DataFrame:
-    """Add the null columns for absent fields, the lower-cased copies, the IPv4 numbers and the keyword text."""
+                 keyword_source: Sequence[str] = (), ipv4: set[str] = frozenset(),
+                 ipv6: set[str] = frozenset()) -> pl.DataFrame:
+    """Add the null columns for absent fields, the lower-cased copies, the IP numbers and the keyword text."""
     present = set(frame.columns)
     missing = [pl.lit(None, dtype=pl.String).alias(f) for f in fields | lowered if f not in present]
     if missing:
         frame = frame.with_columns(missing)
     extra = [pl.col(f).str.to_lowercase().alias(lower_name(f)) for f in lowered if lower_name(f) not in present]
     extra += [ipv4_number(pl.col(f)).alias(ipv4_name(f)) for f in ipv4 if ipv4_name(f) not in present]
+    extra += [ipv6_halves(pl.col(f)).alias(ipv6_name(f)) for f in ipv6 if ipv6_name(f) not in present]
     if keywords and KEYWORD_COLUMN not in present:
         sources = [pl.col(c) for c in keyword_source if not c.startswith("__")]
         extra.append(pl.concat_str(sources, separator="\n", ignore_nulls=True).str.to_lowercase()

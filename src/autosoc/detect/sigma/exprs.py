@@ -4,8 +4,10 @@ Case-insensitive string tests run on a lower-cased copy of the column (``lower_n
 per batch and shared by every rule that tests that field.  Field-less keywords search
 ``KEYWORD_COLUMN``, all of an event's values joined and lower-cased.  OR-ed tests of one field
 collapse into one kernel: ``is_in`` for equalities, Aho-Corasick ``contains_any`` for substrings.
-A regex the Rust engine cannot run (look-around, back-references) and CIDR tests are evaluated
-in Python, once per distinct value of the batch, not once per event.
+A regex the Rust engine cannot run (look-around, back-references) is evaluated in Python, once
+per distinct value of the batch, not once per event.  CIDR tests are range tests on numeric
+copies of the address column, made once per batch: an IPv4 number (``ipv4_name``) and the two
+64-bit halves of an IPv6 address (``ipv6_name``).
 """
 
 from __future__ import annotations
@@ -46,6 +48,21 @@ def ipv4_fields(node: Node) -> set[str]:
             if p.op == "cidr" and p.field and ipaddress.ip_network(str(p.args[0]), strict=False).version == 4}
 
 
+_IPV6 = "__ip6__"
+_MASK64 = (1 << 64) - 1
+
+
+def ipv6_name(field: str) -> str:
+    """The column holding ``field`` as an IPv6 address: a struct of its high and low 64 bits."""
+    return _IPV6 + field
+
+
+def ipv6_fields(node: Node) -> set[str]:
+    """Fields an IPv6 ``cidr`` predicate of the node tests (they get an ``ipv6_name`` column)."""
+    return {p.field for p in all_preds(node)
+            if p.op == "cidr" and p.field and ipaddress.ip_network(str(p.args[0]), strict=False).version == 6}
+
+
 def text_column(pred: Pred) -> str:
     if pred.field is None:
         return KEYWORD_COLUMN
@@ -78,13 +95,19 @@ def to_expr(node: Node, col: Column = pl.col) -> pl.Expr:
 def _or(node: Or, col: Column) -> pl.Expr:
     grouped: dict[tuple[str | None, str, bool], list[Pred]] = defaultdict(list)
     others: list[pl.Expr] = []
+    ipv4_ranges: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for item in node.items:
         if isinstance(item, Pred) and item.op in _COLLAPSIBLE and item.field is not None:
             grouped[(item.field, item.op, item.cased)].append(item)
+        elif isinstance(item, Pred) and item.op == "cidr" and item.field is not None and (
+                network := ipaddress.ip_network(str(item.args[0]), strict=False)).version == 4:
+            ipv4_ranges[item.field].append((int(network.network_address), int(network.broadcast_address)))
         elif isinstance(item, Pred) and item.op == "contains":
             grouped[(None, "contains", item.cased)].append(item)
         else:
             others.append(to_expr(item, col))
+    for name, ranges in ipv4_ranges.items():
+        others.append(_in_ranges(col(ipv4_name(name)), ranges))
     for (_, op, _), preds in grouped.items():
         if len(preds) == 1:
             others.append(_pred(preds[0], col))
@@ -98,6 +121,26 @@ def _or(node: Or, col: Column) -> pl.Expr:
         else:
             others.append(_affixes(column, op, values, preds, col))
     return others[0] if len(others) == 1 else pl.any_horizontal(others)
+
+
+def _in_ranges(number: pl.Expr, ranges: list[tuple[int, int]]) -> pl.Expr:
+    """``number`` lies in one of the inclusive ``ranges``: OR-ed CIDRs as one sorted search.
+
+    The ranges are merged into disjoint ones; the range a number may lie in is the last one
+    starting at or before it."""
+    if len(ranges) == 1:
+        first, last = ranges[0]
+        return number.is_between(first, last).fill_null(False)
+    merged: list[list[int]] = []
+    for first, last in sorted(ranges):
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], last)
+        else:
+            merged.append([first, last])
+    starts = pl.Series([r[0] for r in merged], dtype=pl.Int64)
+    ends = pl.Series([r[1] for r in merged], dtype=pl.Int64)
+    index = pl.lit(starts).search_sorted(number, side="right").cast(pl.Int64) - 1
+    return ((index >= 0) & (number <= pl.lit(ends).gather(index.clip(0)))).fill_null(False)
 
 
 def _affixes(column: pl.Expr, op: str, values: list[str], preds: list[Pred], col: Column) -> pl.Expr:
@@ -151,8 +194,16 @@ def _pred(p: Pred, col: Column = pl.col) -> pl.Expr:
         network = ipaddress.ip_network(str(p.args[0]), strict=False)
         if isinstance(network, ipaddress.IPv4Network) and p.field:
             # columnar: the batch's address column as numbers (computed once per field), a range test
+            return _in_ranges(col(ipv4_name(p.field)),
+                              [(int(network.network_address), int(network.broadcast_address))])
+        if p.field:
             first, last = int(network.network_address), int(network.broadcast_address)
-            return col(ipv4_name(p.field)).is_between(first, last).fill_null(False)
+            halves = col(ipv6_name(p.field))
+            # lexicographic (high, low) in [first, last]: for a prefix of at most 64 bits the low
+            # range is all of it, for a longer one the high half is one value
+            return (halves.struct.field("hi").is_between(_u64(first >> 64), _u64(last >> 64))
+                    & halves.struct.field("lo").is_between(_u64(first & _MASK64), _u64(last & _MASK64))
+                    ).fill_null(False)
         return _python_test(column, lambda v: _in_network(v, network))
     if op == "cmp":
         number = column.cast(pl.Float64, strict=False)
@@ -209,6 +260,39 @@ def ipv4_number(column: pl.Expr) -> pl.Expr:
     valid = pl.all_horizontal(o <= 255 for o in octets)
     number = (octets[0] * 16777216 + octets[1] * 65536 + octets[2] * 256 + octets[3]).cast(pl.Int64)
     return pl.when(valid).then(number).otherwise(None)
+
+
+def _u64(value: int) -> pl.Expr:
+    return pl.lit(value, dtype=pl.UInt64)
+
+
+_HALVES = pl.Struct({"hi": pl.UInt64, "lo": pl.UInt64})
+
+
+def ipv6_halves(column: pl.Expr) -> pl.Expr:
+    """An IPv6 address (brackets and a zone id allowed) as ``{hi, lo}``; null for anything else.
+
+    Python's ``ipaddress`` parses each distinct value of the batch once."""
+
+    def apply(series: pl.Series) -> pl.Series:
+        distinct = series.drop_nulls().unique()
+        his: list[int | None] = []
+        los: list[int | None] = []
+        for value in distinct.to_list():
+            address = _address(value)
+            if isinstance(address, ipaddress.IPv6Address):
+                number = int(address)
+                his.append(number >> 64)
+                los.append(number & _MASK64)
+            else:
+                his.append(None)
+                los.append(None)
+        frame = pl.DataFrame({"hi": his, "lo": los}, schema={"hi": pl.UInt64, "lo": pl.UInt64})
+        hi = series.replace_strict(distinct, frame["hi"], default=None, return_dtype=pl.UInt64)
+        lo = series.replace_strict(distinct, frame["lo"], default=None, return_dtype=pl.UInt64)
+        return pl.struct(hi.alias("hi"), lo.alias("lo"), eager=True)
+
+    return column.map_batches(apply, return_dtype=_HALVES)
 
 
 def _in_network(value: str, network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:

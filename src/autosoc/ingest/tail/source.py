@@ -41,7 +41,7 @@ from typing import ClassVar
 from autosoc.errors import ConfigError, InputError, Origin
 from autosoc.ingest._open import BOM, GZIP_MAGIC, HEAD_SIZE, read_head
 from autosoc.ingest.base import DEFAULT_BATCH_SIZE, FileReader, readers
-from autosoc.ingest.files import detect_reader, discover
+from autosoc.ingest.files import detect_reader, discover_stat
 from autosoc.ingest.jsonl import is_json_lines, read_json_lines
 from autosoc.ingest.tail.cursor import FileCursor, Mode, file_key, fingerprint, same_prefix
 from autosoc.ingest.tail.ranged import RangeInput
@@ -187,12 +187,7 @@ class TailSource:
         self.stats.gone = []
         now = self._clock()
         present: dict[str, tuple[Path, os.stat_result]] = {}
-        for path in self._discover():
-            try:
-                st = path.stat()
-            except OSError:
-                self._event("vanished", str(path), "A file vanished before it was read.")
-                continue
+        for path, st in self._discover():
             present.setdefault(file_key(st), (path, st))
         followed: list[tuple[Path, os.stat_result, FileCursor | None]] = []
         beside: dict[str, dict[str, tuple[Path, os.stat_result]]] = {}
@@ -216,11 +211,11 @@ class TailSource:
                 self.stats.records += len(batch)
                 yield batch, after
 
-    def _discover(self) -> list[Path]:
-        found: list[Path] = []
+    def _discover(self) -> list[tuple[Path, os.stat_result]]:
+        found: list[tuple[Path, os.stat_result]] = []
         for root in self.paths:
             try:
-                found.extend(discover([root], include=self.include, exclude=self.exclude))
+                found.extend(discover_stat([root], include=self.include, exclude=self.exclude))
             except InputError as exc:
                 self._event(exc.code, str(root), "A watched path does not exist (yet).")
                 continue
