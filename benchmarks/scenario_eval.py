@@ -124,7 +124,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         "rules": [str(p) for p in args.rules],
         "enrich": {"identities": {"path": str(scenario / "identities.csv")}},
         "pipeline": {"checkpoint_seconds": args.checkpoint_seconds, "poll_seconds": 0.1,
-                     "batch_size": args.batch_size},
+                     "batch_size": args.batch_size, "front_process": args.front_process},
         # the organisation's VPN egress is where everybody appears to be: no travel from there
         "baselines": {"detectors": [{"type": "first_seen"}, {"type": "rare_time"}, {"type": "volume"},
                                     {"type": "peer_group"},
@@ -213,6 +213,7 @@ def _score(args: argparse.Namespace, truth: dict[str, Any], meta: dict[str, Any]
         "events": stats.events,
         "events_per_s": round(stats.events_per_second, 1),
         "replay_rate": args.rate,
+        "front_process": args.front_process,
         "steps": stats.steps,
         "checkpoints": stats.checkpoints,
         "phase_seconds": {k: round(v, 2) for k, v in sorted(stats.phases.items())},
@@ -269,6 +270,8 @@ def main() -> None:
     parser.add_argument("--rules", type=Path, nargs="+", default=[SHARED / "rules"])
     parser.add_argument("--batch-size", type=int, default=20000)
     parser.add_argument("--checkpoint-seconds", type=float, default=0.5)
+    parser.add_argument("--front-process", action=argparse.BooleanOptionalAction, default=False,
+                        help="read, normalize and enrich in a process of its own (pipeline.front_process)")
     args = parser.parse_args()
     figures = evaluate(args)
     print(json.dumps(figures))

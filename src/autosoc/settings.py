@@ -56,6 +56,8 @@ class PipelineSettings(_Strict):
     lateness_seconds: float = Field(300, ge=0, description="Events up to this much older than the newest one "
                                     "seen still count in correlation windows.")
     min_level: str = Field("informational", description="Lowest Sigma level that feeds entity risk.")
+    front_process: bool = Field(False, description="Read, normalize and enrich in a second process, one poll "
+                                "ahead of detection (uses a second core).")
 
 
 class Settings(BaseSettings):

@@ -25,12 +25,12 @@ from autosoc.store import EventLake, StateStore
 KILLS = 4
 
 
-def _config(tmp: Path, inputs: Path, rules: list[Path], name: str) -> Path:
+def _config(tmp: Path, inputs: Path, rules: list[Path], name: str, front_process: bool = False) -> Path:
     config = {
         "data_dir": str(tmp / name),
         "sources": [{"paths": [str(inputs)], "settle_seconds": 0}],
         "rules": [str(r) for r in rules],
-        "pipeline": {"batch_size": 5, "checkpoint_seconds": 0},
+        "pipeline": {"batch_size": 5, "checkpoint_seconds": 0, "front_process": front_process},
         "lake": {"retention_days": None},  # the samples are years old
     }
     path = tmp / f"{name}.yml"
@@ -80,7 +80,32 @@ def inputs(regression_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     return out
 
 
-def test_sigkill_at_random_points_loses_and_repeats_nothing(inputs: Path, sigma_dir: Path, tmp_path: Path) -> None:
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(c) for c in text.split()]
+
+
+def _gone(pid: int, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("front_process", [False, True], ids=["in_process", "front_process"])
+def test_sigkill_at_random_points_loses_and_repeats_nothing(inputs: Path, sigma_dir: Path, tmp_path: Path,
+                                                             front_process: bool) -> None:
+    """With ``front_process`` the reading half runs ahead in a child process: killing the pipeline
+    kills it too, and what it had read but the pipeline had not committed is read again."""
     rules = [sigma_dir / "rules" / "windows"]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src"),
            "AUTOSOC_CACHE_DIR": str(tmp_path / "cache")}
@@ -94,7 +119,7 @@ def test_sigkill_at_random_points_loses_and_repeats_nothing(inputs: Path, sigma_
     assert total >= 2 * KILLS, "too few checkpoints to kill in between"
 
     rng = random.Random(20261201)
-    config = _config(tmp_path, inputs, rules, "crashed")
+    config = _config(tmp_path, inputs, rules, "crashed", front_process)
     db = tmp_path / "crashed" / "state.db"
     kills = 0
     targets = sorted(rng.sample(range(1, total), KILLS))
@@ -105,9 +130,13 @@ def test_sigkill_at_random_points_loses_and_repeats_nothing(inputs: Path, sigma_
         while process.poll() is None and time.monotonic() < deadline:
             if target is not None and _checkpoints(db) >= target:
                 time.sleep(rng.uniform(0, 0.05))  # somewhere inside the next batch or commit
+                children = _children(process.pid)
                 process.kill()
                 process.wait()
                 kills += 1
+                if front_process:
+                    assert children, "no front process"
+                    assert all(_gone(child) for child in children), "the front process outlived the pipeline"
                 break
             time.sleep(0.005)
         if process.returncode == 0:

@@ -42,11 +42,12 @@ def _run_once(settings) -> tuple[Pipeline, object]:  # type: ignore[no-untyped-d
     return pipeline, stats
 
 
+@pytest.mark.parametrize("front_process", [False, True], ids=["in_process", "front_process"])
 def test_run_once_gives_hunts_detections_with_provenance_and_keeps_every_event(
-        cases: Path, rules: list[Path], tmp_path: Path) -> None:
+        cases: Path, rules: list[Path], tmp_path: Path, front_process: bool) -> None:
     hunted: list = []
     hunt([cases], HuntOptions(rules=rules), hunted.extend)
-    pipeline, stats = _run_once(_settings(tmp_path, cases, rules))
+    pipeline, stats = _run_once(_settings(tmp_path, cases, rules, pipeline={"front_process": front_process}))
     try:
         stored = {s["signal_id"]: s for s in pipeline.store.signals(limit=100_000)}
         sigma = {sid for sid, s in stored.items() if s["detector"] == "sigma"}
@@ -77,8 +78,9 @@ def test_a_second_run_reads_nothing_new_and_changes_nothing(cases: Path, rules: 
         again.close()
 
 
+@pytest.mark.parametrize("front_process", [False, True], ids=["in_process", "front_process"])
 def test_lines_appended_between_polls_are_read_once_with_their_line_numbers(
-        cases: Path, rules: list[Path], tmp_path: Path) -> None:
+        cases: Path, rules: list[Path], tmp_path: Path, front_process: bool) -> None:
     records = [r for b in read_files(sorted(cases.rglob("*.evtx"))[:4]) for r in b.records]
     lines = [orjson.dumps(record) + b"\n" for record in records]
     assert len(lines) >= 3
@@ -86,7 +88,7 @@ def test_lines_appended_between_polls_are_read_once_with_their_line_numbers(
     live.mkdir()
     target = live / "events.jsonl"
     target.write_bytes(lines[0])
-    pipeline = Pipeline(_settings(tmp_path, live, rules))
+    pipeline = Pipeline(_settings(tmp_path, live, rules, pipeline={"front_process": front_process}))
     pipeline.open()
     try:
         assert pipeline.step() == 1

@@ -13,7 +13,9 @@ signals and incidents as an uninterrupted one.
 
 Records are normalized and detected in groups of at least ``batch_size`` (many small files
 together: per-frame costs are paid once), sorted by event time within the group, so that live
-sources interleave sensibly.
+sources interleave sensibly.  Reading, normalizing and enriching (:mod:`.front`) keep no state but
+the cursors; with ``pipeline.front_process`` they run in a process of their own, one poll ahead
+of detection, on another core.
 """
 
 from __future__ import annotations
@@ -28,18 +30,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-import polars as pl
-
 from autosoc.correlate import IncidentEngine, Prevalence
 from autosoc.detect.baselines import build_baselines
 from autosoc.detect.correlation.detector import SigmaCorrelationDetector
 from autosoc.detect.sigma.loader import load_rules
-from autosoc.enrich.base import Enricher
 from autosoc.errors import ConfigError
-from autosoc.ingest.tail import FileCursor, TailSource
-from autosoc.normalize import fields as F
-from autosoc.normalize import normalize_many
-from autosoc.schema import LEVEL_RANK, DeadLetter, EventBatch, Incident, RawBatch, Signal
+from autosoc.ingest.tail import FileCursor
+from autosoc.runtime.front import Front, FrontProcess, Group
+from autosoc.schema import LEVEL_RANK, DeadLetter, EventBatch, Incident, Signal
 from autosoc.settings import Settings
 from autosoc.store.lake import EventLake
 from autosoc.store.state import StateStore
@@ -66,8 +64,10 @@ class RunStats:
     incidents_changed: int = 0
     dead_letters: Counter[str] = field(default_factory=Counter)
     signals_by_detector: Counter[str] = field(default_factory=Counter)
-    seconds: float = 0.0
-    #: busy seconds per phase (poll, normalize, enrich, sigma, baselines, correlate, checkpoint)
+    seconds: float = 0.0  # busy seconds of this process
+    waiting: float = 0.0  # seconds this process waited for the front process
+    #: busy seconds per phase (poll, normalize, enrich, sigma, baselines, correlate, checkpoint; the first
+    #: three are the front process's own when it runs apart)
     phases: Counter[str] = field(default_factory=Counter)
 
     @contextmanager
@@ -121,19 +121,10 @@ class Pipeline:
         self.baselines = build_baselines(settings.baselines)
         self.prevalence = Prevalence(settings.correlate.prevalence)
         self.incidents = IncidentEngine(settings.correlate)
-        # GeoIP first: the identity inventory and the baselines read what it fills in
-        self.enrichers: list[Enricher] = [settings.enrich.geoip.build()]
-        if settings.enrich.identities is not None:
-            self.enrichers.append(settings.enrich.identities.build())
-        self.sources = [TailSource(s.paths, include=s.include, exclude=s.exclude, input_format=s.input_format,
-                                   batch_size=settings.pipeline.batch_size, settle_seconds=s.settle_seconds)
-                        for s in settings.sources]
         self.floor = LEVEL_RANK.get(settings.pipeline.min_level, 0)
         self._pending = _Pending()
-        self._group: list[RawBatch] = []  # read, not yet normalized and detected
-        self._group_events = 0
         self._last_commit = time.monotonic()
-        self._cursors: dict[str, FileCursor] = {}
+        self._front: Front | FrontProcess | None = None  # built by open(), from the committed cursors
         self._seq = 0
 
     @property
@@ -154,10 +145,30 @@ class Pipeline:
                 self.lake.prune(datetime.now(UTC))
         for component in self.stateful:
             component.restore(self.store.component_state(component.name))
-        self._cursors = {key: FileCursor.from_dict(value) for key, value in self.store.cursors(SOURCE_KEY).items()}
+        cursors = {key: FileCursor.from_dict(value) for key, value in self.store.cursors(SOURCE_KEY).items()}
+        if self._front is not None:
+            self._close_front()
+        self._front = (FrontProcess(self.settings, cursors) if self.settings.pipeline.front_process
+                       else Front(self.settings, cursors=cursors))
 
     def close(self) -> None:
+        self._close_front()
         self.store.close()
+
+    def _close_front(self) -> None:
+        front, self._front = self._front, None
+        if isinstance(front, FrontProcess):
+            front.close()
+
+    @property
+    def waits_for_input(self) -> bool:
+        """Whether :meth:`step` itself waits (up to ``poll_seconds``) for new input when there is none."""
+        return isinstance(self._front, FrontProcess)
+
+    def pause(self) -> None:
+        """Between steps that read nothing: sleep ``poll_seconds``, unless the step already waited."""
+        if not self.waits_for_input:
+            time.sleep(self.settings.pipeline.poll_seconds)
 
     # -- the loop --------------------------------------------------------------------------------
 
@@ -177,26 +188,30 @@ class Pipeline:
         started = time.perf_counter()
         self.stats.steps += 1
         read = 0
-        for source in self.sources:
-            polled = source.poll(self._cursors, final=final)
-            while True:
-                with self.stats.timed("poll"):
-                    item = next(polled, None)
-                if item is None:
-                    break
-                raw, cursor = item
-                read += len(raw)
-                self._cursors[cursor.key] = cursor
-                self._pending.cursors[cursor.key] = cursor.as_dict()
-                self._group.append(raw)
-                self._group_events += len(raw)
-                if self._group_events >= self.settings.pipeline.batch_size:
-                    self._detect_group()
-                    self._maybe_checkpoint()
-            for key in source.stats.gone:  # deleted files: forget their cursors
-                self._cursors.pop(key, None)
-                self._pending.cursors[key] = None
-        self._detect_group()
+        front = self._front
+        if front is None:
+            raise RuntimeError("the pipeline is not open: call open() first")
+        if isinstance(front, Front):
+            for group in front.poll(final=final):
+                read += self._take_group(group)
+        else:
+            # the poll the last step asked for (or one asked for now); the next poll starts before
+            # this one's detection, so the front reads while this process detects
+            patience = self.settings.pipeline.poll_seconds
+            waited = time.perf_counter()
+            if not front.outstanding and not final:
+                front.request(patience=patience)
+            groups = list(front.receive())
+            if final:
+                front.request(final=True)
+                groups += front.receive()
+            else:
+                front.request(patience=patience)
+            waited = time.perf_counter() - waited
+            self.stats.waiting += waited
+            started += waited  # waiting for the front is not busy time
+            for group in groups:
+                read += self._take_group(group)
         self._maybe_checkpoint(force=final)
         self.stats.seconds += time.perf_counter() - started
         return read
@@ -218,44 +233,33 @@ class Pipeline:
                 self.finish()
                 break
             if read == 0:
-                time.sleep(self.settings.pipeline.poll_seconds)
+                self.pause()
         else:
-            self._detect_group()
             if not self._pending.empty():
                 self.checkpoint()
         return self.stats
 
     # -- processing ------------------------------------------------------------------------------
 
-    def _detect_group(self) -> None:
-        if not self._group:
-            return
-        raws = self._group
-        self._group, self._group_events = [], 0
-        # many small files at once: per-frame costs paid once; the lake keeps each record's JSON
-        with self.stats.timed("normalize"):
-            families = normalize_many(raws, raw_json=self.lake is not None)
-        for family in families:
-            self._pending.dead.extend(family.dead_letters)
-        families = [b for b in families if len(b)]
-        if not families:
-            return
-        batch = families[0] if len(families) == 1 else EventBatch(
-            pl.concat([b.events for b in families], how="diagonal_relaxed"),
-            pl.concat([b.raw for b in families], how="diagonal"))
-        with self.stats.timed("enrich"):
-            batch = _time_ordered(batch)
-            for enricher in self.enrichers:
-                batch = enricher.enrich(batch)
-        with self.stats.timed("sigma"):
-            signals = self.sigma.detect(batch)
-        with self.stats.timed("baselines"):
-            for detector in self.baselines:
-                signals += detector.process(batch)
-        self._pending.batches.append(batch)
-        self._pending.events += len(batch)
-        self.stats.events += len(batch)
-        self._take_signals(signals)
+    def _take_group(self, group: Group) -> int:
+        """Detect one group of the front; its cursors commit with its results. Returns records read."""
+        for phase, seconds in group.seconds.items():
+            self.stats.phases[phase] += seconds
+        self._pending.cursors.update(group.cursors)
+        self._pending.dead.extend(group.dead)
+        batch = group.batch
+        if batch is not None and len(batch):
+            with self.stats.timed("sigma"):
+                signals = self.sigma.detect(batch)
+            with self.stats.timed("baselines"):
+                for detector in self.baselines:
+                    signals += detector.process(batch)
+            self._pending.batches.append(batch)
+            self._pending.events += len(batch)
+            self.stats.events += len(batch)
+            self._take_signals(signals)
+        self._maybe_checkpoint()
+        return group.records
 
     def _take_signals(self, signals: list[Signal]) -> None:
         signals = [s for s in signals if s.detector != "sigma" or LEVEL_RANK.get(s.level, 0) >= self.floor]
@@ -278,7 +282,6 @@ class Pipeline:
 
     def checkpoint(self) -> int:
         """Commit everything pending; returns the new checkpoint sequence number."""
-        self._detect_group()  # a checkpoint never holds the cursor of a record not yet detected
         with self.stats.timed("checkpoint"):
             return self._commit()
 
@@ -311,14 +314,6 @@ class Pipeline:
         if self.on_checkpoint is not None:
             self.on_checkpoint(committed, list(pending.incidents.values()), pending.signals)
         return committed
-
-
-def _time_ordered(batch: EventBatch) -> EventBatch:
-    """Rows in event-time order (nulls last; ties keep their read order)."""
-    order = batch.events.select(pl.arg_sort_by(pl.col(F.TIME), nulls_last=True, maintain_order=True)).to_series()
-    if order.is_sorted():
-        return batch
-    return EventBatch(batch.events[order], batch.raw[order], batch.dead_letters)
 
 
 def _signal_order(signal: Signal) -> tuple[Any, ...]:

@@ -177,6 +177,7 @@ class PipelineLike(Protocol):
     def open(self) -> None: ...
     def step(self, *, final: bool = False) -> int: ...
     def finish(self) -> None: ...
+    def pause(self) -> None: ...
 
 
 def run_replayed(pipeline: PipelineLike, replayer: Replayer, items: Sequence[ReplayItem], *,
@@ -219,5 +220,5 @@ def drain(pipeline: PipelineLike, done: Callable[[], bool], *, poll_seconds: flo
                 pipeline.step(final=True)
                 break
         if read == 0:
-            time.sleep(poll_seconds)
+            pipeline.pause()
     pipeline.finish()
