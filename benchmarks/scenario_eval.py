@@ -144,7 +144,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     child = subprocess.Popen([sys.executable, __file__, "--replay-child", str(plan_file), str(scenario), str(spool),
                               str(args.rate), str(times_file)])
-    drain(pipeline, lambda: child.poll() is not None, poll_seconds=settings.pipeline.poll_seconds)
+    drain(pipeline, lambda: child.poll() is not None)
     if child.returncode != 0:
         raise RuntimeError(f"the replayer failed with exit code {child.returncode}")
     with times_file.open() as handle:

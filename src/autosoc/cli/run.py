@@ -79,8 +79,7 @@ def run_command(
                 items = plan(replay, exclude=exclude or ())
             err.print(f"Replaying {sum(i.records for i in items):,} records from {replay}"
                       + (f" at {rate:,.0f}/s." if rate else "."))
-            run_replayed(pipeline, Replayer(replay, spool, rate=rate), items,
-                         poll_seconds=settings.pipeline.poll_seconds, should_stop=lambda: stop["now"])
+            run_replayed(pipeline, Replayer(replay, spool, rate=rate), items, should_stop=lambda: stop["now"])
             stats = pipeline.stats
         else:
             stats = pipeline.run(once=once, should_stop=lambda: stop["now"])

@@ -181,7 +181,7 @@ class PipelineLike(Protocol):
 
 
 def run_replayed(pipeline: PipelineLike, replayer: Replayer, items: Sequence[ReplayItem], *,
-                 poll_seconds: float = 0.1, should_stop: Callable[[], bool] = lambda: False) -> None:
+                 should_stop: Callable[[], bool] = lambda: False) -> None:
     """Replay ``items`` into the spool (a thread) while ``pipeline`` tails it, until all is processed.
 
     The pipeline must have the spool as its source.  Returns after the final checkpoint; a failed
@@ -201,15 +201,17 @@ def run_replayed(pipeline: PipelineLike, replayer: Replayer, items: Sequence[Rep
     pipeline.open()
     thread = threading.Thread(target=feed, name="autosoc-replay", daemon=True)
     thread.start()
-    drain(pipeline, done.is_set, poll_seconds=poll_seconds, should_stop=should_stop)
+    drain(pipeline, done.is_set, should_stop=should_stop)
     thread.join()
     if failed:
         raise InputError(f"the replay failed: {failed[0]}", code="replay_failed") from failed[0]
 
 
-def drain(pipeline: PipelineLike, done: Callable[[], bool], *, poll_seconds: float = 0.1,
+def drain(pipeline: PipelineLike, done: Callable[[], bool], *,
           should_stop: Callable[[], bool] = lambda: False) -> None:
-    """Step ``pipeline`` (opened) until ``done()`` and two polls after it found nothing new; then finish."""
+    """Step ``pipeline`` (opened) until ``done()`` and two polls after it found nothing new; then finish.
+
+    Between steps that read nothing it calls ``pipeline.pause()`` (the pipeline knows its poll interval)."""
     idle_after_done = 0
     while not should_stop():
         finished = done()
