@@ -30,6 +30,7 @@ from autosoc.ingest.files import discover, read_files
 from autosoc.normalize import normalize
 from autosoc.normalize.deadletter import DeadLetterStore
 from autosoc.schema import LEVEL_RANK, EventBatch, RawBatch, Signal
+from autosoc.schema.signal import attack_tactics
 
 
 @dataclass(slots=True)
@@ -140,10 +141,12 @@ def hunt(
 
 def _count(stats: HuntStats, signals: list[Signal]) -> None:
     stats.signals += len(signals)
-    for signal in signals:
-        if signal.detector == CORRELATION_DETECTOR:
-            stats.correlation_signals += 1
-        stats.by_level[signal.level] += 1
-        stats.by_rule[(signal.rule_id, signal.title, signal.level)] += 1
-        for tactic in signal.attack_tactics:
-            stats.tactics[tactic] += 1
+    # per rule first: a batch holds thousands of signals of a few hundred rules
+    per_rule = Counter((s.rule_id, s.title, s.level, s.detector, tuple(s.tags)) for s in signals)
+    for (rule_id, title, level, detector, tags), n in per_rule.items():
+        if detector == CORRELATION_DETECTOR:
+            stats.correlation_signals += n
+        stats.by_level[level] += n
+        stats.by_rule[(rule_id, title, level)] += n
+        for tactic in attack_tactics(tags):
+            stats.tactics[tactic] += n

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -66,12 +67,11 @@ class Signal:
 
     @property
     def attack_techniques(self) -> list[str]:
-        return [t.removeprefix("attack.").upper() for t in self.tags if _is_technique(t)]
+        return attack_techniques(self.tags)
 
     @property
     def attack_tactics(self) -> list[str]:
-        return [t.removeprefix("attack.") for t in self.tags if t.startswith("attack.") and not _is_technique(t)
-                and not t.removeprefix("attack.").startswith(("g0", "s0"))]
+        return attack_tactics(self.tags)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +97,17 @@ class Signal:
             "entities": [str(e) for e in self.entities],
             "explanation": self.explanation,
         }
+
+
+def attack_techniques(tags: Sequence[str]) -> list[str]:
+    """``attack.t1059.001`` -> ``T1059.001``."""
+    return [t.removeprefix("attack.").upper() for t in tags if _is_technique(t)]
+
+
+def attack_tactics(tags: Sequence[str]) -> list[str]:
+    """The ATT&CK tactic tags (``attack.execution``), without groups (``g0``) and software (``s0``)."""
+    return [t.removeprefix("attack.") for t in tags if t.startswith("attack.") and not _is_technique(t)
+            and not t.removeprefix("attack.").startswith(("g0", "s0"))]
 
 
 def _is_technique(tag: str) -> bool:
