@@ -11,10 +11,18 @@ Windows events arrive in several shapes; all end up with the EventData names at 
 
 Other records flatten nested objects with dots (``userIdentity.arn``), the names SigmaHQ cloud
 rules use.  Values stay Python scalars here; columns are built in :mod:`autosoc.normalize.columns`.
+
+:func:`flatten_windows`, :func:`flatten_dotted` and :func:`scalar` run once per event, so they come
+from the C extension :mod:`autosoc.normalize._flatten` when it was built (``NATIVE`` is then true).
+The pure-Python ``_py_*`` functions below are the reference it must match exactly (values and key
+order) and the fallback: used when the extension is missing or ``AUTOSOC_PURE_PYTHON=1``.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import orjson
@@ -53,7 +61,7 @@ WINDOWS_SYSTEM_ALIASES = {
 }
 
 
-def scalar(value: Any) -> str | None:
+def _py_scalar(value: Any) -> str | None:
     """The string form Sigma compares against; None stays None (a null field)."""
     kind = type(value)
     if kind is str:
@@ -69,7 +77,7 @@ def scalar(value: Any) -> str | None:
     return orjson.dumps(value).decode()
 
 
-def flatten_dotted(record: dict[str, Any], prefix: str = "", out: dict[str, Any] | None = None) -> dict[str, Any]:
+def _py_flatten_dotted(record: dict[str, Any], prefix: str = "", out: dict[str, Any] | None = None) -> dict[str, Any]:
     """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists are kept whole (see :func:`scalar`)."""
     if out is None:
         out = {}
@@ -77,11 +85,11 @@ def flatten_dotted(record: dict[str, Any], prefix: str = "", out: dict[str, Any]
         name = prefix + key if prefix else key
         if type(value) is dict:
             if value:
-                flatten_dotted(value, name + ".", out)
+                _py_flatten_dotted(value, name + ".", out)
             else:
                 out[name] = None
         elif type(value) is list:
-            out[name] = scalar(value)
+            out[name] = _py_scalar(value)
         else:
             out[name] = value
     return out
@@ -94,7 +102,7 @@ def _attr_children(name: str, value: dict[str, Any], out: dict[str, Any]) -> Non
         for attr, attr_value in attrs.items():
             out[f"{name}_{attr}"] = attr_value
     if "#text" in value:
-        out[name] = scalar(value["#text"])
+        out[name] = _py_scalar(value["#text"])
     for key, child in value.items():
         if key[:1] != "#":
             if type(child) is dict:
@@ -123,9 +131,9 @@ def _event_data(data: Any, out: dict[str, Any]) -> None:
                 else:
                     _event_data(value, out)
             elif key == "#text":
-                out["Data"] = scalar(value)
+                out["Data"] = _py_scalar(value)
             elif type(value) is list:
-                out[key] = scalar(value)
+                out[key] = _py_scalar(value)
             else:
                 out[key] = value
             if " " in key:
@@ -134,7 +142,7 @@ def _event_data(data: Any, out: dict[str, Any]) -> None:
     elif type(data) is list:
         _data_list(data, out)
     elif data is not None:
-        out["Data"] = scalar(data)
+        out["Data"] = _py_scalar(data)
 
 
 def _data_list(items: list[Any], out: dict[str, Any]) -> None:
@@ -148,7 +156,7 @@ def _data_list(items: list[Any], out: dict[str, Any]) -> None:
                 name = attrs.get("Name")
             text = item.get("#text", item.get("text", item.get("Value")))
             if name:
-                out[str(name)] = text if type(text) is not list else scalar(text)
+                out[str(name)] = text if type(text) is not list else _py_scalar(text)
             elif text is not None:
                 unnamed.append(str(text))
         elif item is not None:
@@ -157,7 +165,7 @@ def _data_list(items: list[Any], out: dict[str, Any]) -> None:
         out["Data"] = "\n".join(unnamed)
 
 
-def flatten_windows(record: dict[str, Any]) -> dict[str, Any] | None:
+def _py_flatten_windows(record: dict[str, Any]) -> dict[str, Any] | None:
     """Flatten a Windows event in any known shape; None if the record is not one."""
     event = record.get("Event")
     if type(event) is dict and ("System" in event or "EventData" in event):
@@ -175,7 +183,7 @@ def flatten_windows(record: dict[str, Any]) -> dict[str, Any] | None:
                     else:
                         _attr_children(key, value, out)
                 elif kind is list:
-                    out[key] = scalar(value)
+                    out[key] = _py_scalar(value)
                 else:
                     out[key] = value
         data = event.get("EventData")
@@ -186,7 +194,7 @@ def flatten_windows(record: dict[str, Any]) -> dict[str, Any] | None:
             _event_data(user_data, out)
         return out
     if "winlog" in record or "EventID" in record or "event_data" in record or "EventData" in record:
-        flat = flatten_dotted(record)
+        flat = _py_flatten_dotted(record)
         out = {}
         for key, value in flat.items():
             out[key] = value
@@ -205,3 +213,28 @@ def flatten_windows(record: dict[str, Any]) -> dict[str, Any] | None:
 
 def looks_like_cloudtrail(record: dict[str, Any]) -> bool:
     return "eventSource" in record and "eventName" in record and ("eventVersion" in record or "awsRegion" in record)
+
+
+scalar: Callable[[Any], str | None] = _py_scalar
+flatten_dotted: Callable[..., dict[str, Any]] = _py_flatten_dotted
+flatten_windows: Callable[[dict[str, Any]], dict[str, Any] | None] = _py_flatten_windows
+
+_native: ModuleType | None
+try:
+    from autosoc.normalize import _flatten as _native
+except ImportError:  # built without a C compiler: the pure-Python functions serve
+    _native = None
+else:
+    # one source of truth: the C code reads these very tables, and calls the Python functions for
+    # anything off its fast path (a record that is not a dict, extra arguments)
+    _native._configure(
+        WINDOWS_DATA_PREFIXES, WINDOWS_SYSTEM_ALIASES, _py_flatten_windows, _py_flatten_dotted, _py_scalar
+    )
+
+#: True when the public functions are the C ones
+NATIVE: bool = False
+if _native is not None and os.environ.get("AUTOSOC_PURE_PYTHON") != "1":
+    NATIVE = True
+    scalar = _native.scalar
+    flatten_dotted = _native.flatten_dotted
+    flatten_windows = _native.flatten_windows
