@@ -1,8 +1,10 @@
-"""The engine's evaluation paths agree: whole-union selects, per-rule gathered rows, collapsed OR lists.
+"""The engine's evaluation paths agree: whole-union selects, per-rule gathered rows, generated Python
+tests, collapsed OR lists.
 
 ``SigmaEngine`` evaluates a rule with necessary literals either together with the group's other
-candidate rules over the union of their candidate rows, or alone over its own candidate rows
-(large batches, ``gather_min_skipped``).  Both must give exactly the same hits, on real data.
+candidate rules over the union of their candidate rows, alone over its own candidate rows (large
+batches, ``gather_min_skipped``), or, with few candidate rows, as a generated Python function
+(``python_max_rows``).  All must give exactly the same hits, on real data.
 """
 
 from __future__ import annotations
@@ -40,10 +42,12 @@ def rules(sigma_dir: Path) -> list:
 def test_gathered_and_shared_paths_fire_identically(rules: list, regression_dir: Path, kind: str) -> None:
     batch = _one_batch(sorted(regression_dir.rglob(f"*.{kind}")))
     assert batch.raw.height > 200
-    gathered = SigmaEngine(rules, gather_min_skipped=0).evaluate(batch)
-    shared = SigmaEngine(rules, gather_min_skipped=10**9).evaluate(batch)
+    gathered = SigmaEngine(rules, gather_min_skipped=0, python_max_rows=0).evaluate(batch)
+    shared = SigmaEngine(rules, gather_min_skipped=10**9, python_max_rows=0).evaluate(batch)
+    python = SigmaEngine(rules, python_max_rows=10**9).evaluate(batch)  # every rule it can compile
     as_map = {(r.id, r.path): rows for r, rows in shared}
     assert {(r.id, r.path): rows for r, rows in gathered} == as_map
+    assert {(r.id, r.path): rows for r, rows in python} == as_map
     assert len(as_map) > 150  # most regression rules fire on their samples
     signals = SigmaEngine(rules, gather_min_skipped=0).detect(batch)
     assert len(signals) == sum(len(rows) for rows in as_map.values())

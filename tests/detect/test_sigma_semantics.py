@@ -41,16 +41,9 @@ ALL_DASHES = ["-", "/", EN_DASH, EM_DASH, HORIZONTAL_BAR]
 Event = dict[str, Any]
 
 
-@pytest.fixture(autouse=True, params=["shared", "gathered"])
-def evaluation_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every case runs on both engine paths: candidate rules over the union of their candidate rows,
-    and each rule over its own candidate rows only (what large batches use)."""
-    if request.param == "gathered":
-        monkeypatch.setattr("autosoc.detect.sigma.engine.GATHER_MIN_SKIPPED", 0)
-
-
 def match(rule_yaml: str, events: list[Event], placeholders: dict[str, list[str]] | None = None) -> list:
-    """The API under test, imported lazily so that this module collects before the engine exists."""
+    """The API under test, imported lazily so that this module collects before the engine exists.  It runs
+    every case on each of the engine's evaluation paths and fails if they disagree."""
     from autosoc.detect.sigma.testing import match as engine_match
 
     return engine_match(rule_yaml, events, placeholders=placeholders)

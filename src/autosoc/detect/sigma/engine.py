@@ -35,6 +35,7 @@ from autosoc.detect.sigma.exprs import (
 from autosoc.detect.sigma.ir import Node, has_keywords, preds
 from autosoc.detect.sigma.logsource import FAMILY_COLUMN, PATH_COLUMN
 from autosoc.detect.sigma.prefilter import required_literals
+from autosoc.detect.sigma.pyeval import RowTest, compile_rule
 from autosoc.detect.sigma.rules import CompiledRule
 from autosoc.errors import Origin
 from autosoc.normalize import fields as F
@@ -44,6 +45,9 @@ _ROW = "__row"
 #: a rule runs on its own candidate rows (not the group's union) when that skips at least this many
 #: rows: below it, rebuilding its expression for the batch costs more than it saves
 GATHER_MIN_SKIPPED = 1000
+#: a rule with at most this many candidate rows is tested row by row in Python (see .pyeval): a Polars
+#: select costs ~0.25 ms per rule expression, a generated Python test a few microseconds per row
+PYTHON_MAX_ROWS = 200
 _SIGNAL_COLUMNS = (F.EVENT_ID, F.ORIGIN_SOURCE, F.ORIGIN_PATH, F.ORIGIN_RECORD, F.TIME, F.HOST, F.USER,
                    F.FAMILY, F.USER_UID, F.SRC_IP, F.DST_IP, F.APP_NAME, F.PROCESS_CMD)
 #: a remote computer named on a command line: a UNC path (\\host\share, sc \\host, psexec \\host),
@@ -55,8 +59,6 @@ _REMOTE_HOST = re.compile(
     r"|-r(?:emote)?:[\"']?(?:https?://)?([A-Za-z0-9][A-Za-z0-9.\-]{0,252})", re.IGNORECASE)
 _NOT_REMOTE = frozenset({"localhost", "127.0.0.1", ".", "?", "tsclient", "wsl$", "wsl.localhost"})
 _IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
-#: event columns that name further entities of a signal: (column, entity kind)
-_ENTITY_COLUMNS = ((F.SRC_IP, "ip"), (F.DST_IP, "ip"), (F.APP_NAME, "oauth_app"))
 
 
 def node_fields(node: Node) -> set[str]:
@@ -87,6 +89,15 @@ class _Group:
     literal_maps: dict[str, pl.DataFrame] = field(default_factory=dict)  # field -> (literal, rule)
     literal_lists: dict[str, list[str]] = field(default_factory=dict)  # field -> its distinct literals
     reads: set[str] = field(default_factory=set)  # the frame columns the group's rules read
+    # rules as Python functions of a row of ``py_columns`` (see .pyeval), compiled on first use
+    py_tests: dict[int, RowTest | None] = field(default_factory=dict)
+    py_columns: dict[str, int] = field(default_factory=dict)
+
+    def python_test(self, index: int) -> RowTest | None:
+        if index not in self.py_tests:
+            self.py_tests[index] = compile_rule(
+                self.rules[index].detection, lambda c: self.py_columns.setdefault(c, len(self.py_columns)))
+        return self.py_tests[index]
 
     def add(self, rule: CompiledRule) -> None:
         index = len(self.rules)
@@ -121,9 +132,11 @@ class SigmaEngine:
 
     name = "sigma"
 
-    def __init__(self, rules: Sequence[CompiledRule], *, gather_min_skipped: int | None = None) -> None:
+    def __init__(self, rules: Sequence[CompiledRule], *, gather_min_skipped: int | None = None,
+                 python_max_rows: int | None = None) -> None:
         self.rules = list(rules)
         self.gather_min_skipped = GATHER_MIN_SKIPPED if gather_min_skipped is None else gather_min_skipped
+        self.python_max_rows = PYTHON_MAX_ROWS if python_max_rows is None else python_max_rows
         groups: dict[Node, _Group] = {}
         for rule in self.rules:
             group = groups.get(rule.selector)
@@ -158,7 +171,7 @@ class SigmaEngine:
             sub = with_columns(sub, group.fields, group.lowered - self._selector_lowered,
                                keywords=group.keywords, keyword_source=raw.columns, ipv4=group.ipv4,
                                ipv6=group.ipv6)
-            fired += _evaluate_group(group, sub, self.gather_min_skipped)
+            fired += _evaluate_group(group, sub, self.gather_min_skipped, self.python_max_rows)
         return fired
 
     def detect(self, batch: EventBatch) -> list[Signal]:
@@ -169,34 +182,34 @@ class SigmaEngine:
         position = {row: i for i, row in enumerate(rows)}
         # what every signal of a row shares is built once per row (Origin is immutable; the lists
         # are copied per signal)
-        shared = [_row_parts(event) for event in batch.events.select(_SIGNAL_COLUMNS)[rows].to_dicts()]
-        raw_columns = set(batch.raw.columns)
-        wanted = sorted({f for rule, _ in fired for f in rule.fields} & raw_columns)
-        values = batch.raw.select(wanted)[rows].rows() if wanted else [() for _ in rows]
-        column_of = {name: i for i, name in enumerate(wanted)}
+        shared = _row_parts(batch.events.select(_SIGNAL_COLUMNS)[rows])
+        raw = batch.raw
+        raw_columns = set(raw.columns)
         signals: list[Signal] = []
         append = signals.append
         for rule, hit_rows in fired:
-            fields = [(f, column_of[f]) for f in rule.fields if f in column_of]
+            # the matched fields: only this rule's columns on only its rows
+            names = [f for f in dict.fromkeys(rule.fields) if f in raw_columns]
+            values = raw.select(names)[hit_rows].rows() if names else None
             tags = list(rule.tags)
-            for row in hit_rows:
-                at = position[row]
-                row_values = values[at]
-                event_id, origin, time, host, user, entities = shared[at]
-                matched = {f: v if type(v) is str else str(v) for f, i in fields if (v := row_values[i]) is not None}
-                append(Signal(rule_id=rule.id, title=rule.title, level=rule.level, status=rule.status,
-                              tags=tags.copy(), event_ids=[event_id], origins=[origin], time=time, host=host,
-                              user=user, matched=matched, rule_path=rule.path, description=rule.description,
-                              entities=entities.copy()))
+            rule_id, title, level, status, path, description = (
+                rule.id, rule.title, rule.level, rule.status, rule.path, rule.description)
+            for n, row in enumerate(hit_rows):
+                event_id, origin, time, host, user, entities = shared[position[row]]
+                matched = ({f: v if type(v) is str else str(v) for f, v in zip(names, values[n], strict=True)
+                            if v is not None} if values is not None else {})
+                append(Signal(rule_id, title, level, status, tags.copy(), [event_id], [origin], time, host, user,
+                              matched, "sigma", path, description, entities.copy()))
         return signals
 
 
-def _evaluate_group(group: _Group, sub: pl.DataFrame,
-                    gather_min_skipped: int = GATHER_MIN_SKIPPED) -> list[tuple[CompiledRule, list[int]]]:
+def _evaluate_group(group: _Group, sub: pl.DataFrame, gather_min_skipped: int = GATHER_MIN_SKIPPED,
+                    python_max_rows: int = PYTHON_MAX_ROWS) -> list[tuple[CompiledRule, list[int]]]:
     """Rules run once per distinct combination of the values they read, then fan out to the rows.
 
-    A rule with necessary literals runs only on rows holding one of them: rules whose candidate rows
-    are most of the candidates run together in one select over the union of their candidates; a rule
+    A rule with necessary literals runs only on rows holding one of them: a rule with only a few
+    candidate rows is tested on them in Python (:func:`_run_python`); rules whose candidate rows are
+    most of the candidates run together in one select over the union of their candidates; a rule
     whose candidates are a small part of it runs on its own rows only, through column leaves that
     gather those rows (:func:`_run_gathered`), still in the same single select.
     """
@@ -215,8 +228,11 @@ def _evaluate_group(group: _Group, sub: pl.DataFrame,
         union = pairs.get_column("pos").n_unique()
         shared: list[int] = []
         own: list[tuple[int, pl.Series]] = []
+        python: list[tuple[int, pl.Series]] = []
         for rule, positions in zip(by_rule.get_column("rule").to_list(), by_rule.get_column("pos"), strict=True):
-            if union - positions.len() >= gather_min_skipped:
+            if positions.len() <= python_max_rows and group.python_test(rule) is not None:
+                python.append((rule, positions))
+            elif union - positions.len() >= gather_min_skipped:
                 own.append((rule, positions))
             else:
                 shared.append(rule)
@@ -226,6 +242,8 @@ def _evaluate_group(group: _Group, sub: pl.DataFrame,
             fired += _run(group, distinct if rows.len() == distinct.height else distinct[rows], shared)
         if own:
             fired += _run_gathered(group, distinct, own)
+        if python:
+            fired += _run_python(group, distinct, python)
     index = {id(rule): i for i, rule in enumerate(group.rules)}
     fired.sort(key=lambda hit: index[id(hit[0])])
     return fired
@@ -271,6 +289,32 @@ def _run_gathered(group: _Group, frame: pl.DataFrame,
     return out
 
 
+def _run_python(group: _Group, frame: pl.DataFrame,
+                rules: list[tuple[int, pl.Series]]) -> list[tuple[CompiledRule, list[int]]]:
+    """Each rule's generated Python test on its own few candidate rows of ``frame``."""
+    wanted = sorted({pos for _, positions in rules for pos in positions.to_list()})
+    at = {pos: i for i, pos in enumerate(wanted)}
+    taken = frame[wanted]
+    values = taken.select(list(group.py_columns)).rows()
+    batch_rows = taken.get_column(_ROW).to_list()
+    out: list[tuple[CompiledRule, list[int]]] = []
+    for rule, positions in rules:
+        test = group.py_tests[rule]
+        assert test is not None
+        hits: list[int] = []
+        for pos in positions.to_list():
+            i = at[pos]
+            if test(values[i]):
+                row = batch_rows[i]
+                if type(row) is list:
+                    hits += row
+                else:
+                    hits.append(row)
+        if hits:
+            out.append((group.rules[rule], sorted(hits)))
+    return out
+
+
 def _candidates(group: _Group, sub: pl.DataFrame) -> pl.DataFrame | None:
     """(rule, pos) pairs: the rows of ``sub`` holding one of the rule's necessary literals.
 
@@ -308,28 +352,25 @@ def with_columns(frame: pl.DataFrame, fields: set[str], lowered: set[str], *, ke
     return frame.with_columns(extra) if extra else frame
 
 
-def _row_parts(event: dict[str, object]) -> tuple[str, Origin, datetime | None, str | None, str | None,
-                                                  list[Entity]]:
-    """What every signal on one event shares: event id, origin, time, host, user, further entities."""
-    time, record, host, user = event[F.TIME], event[F.ORIGIN_RECORD], event[F.HOST], event[F.USER]
-    return (str(event[F.EVENT_ID]),
-            Origin(str(event[F.ORIGIN_SOURCE]), str(event[F.ORIGIN_PATH]), record if isinstance(record, int) else None),
-            time if isinstance(time, datetime) else None,
-            host if isinstance(host, str) else None,
-            user if isinstance(user, str) else None,
-            event_entities(event))
-
-
-def event_entities(event: dict[str, object]) -> list[Entity]:
-    """IPs, OAuth apps and (for cloud records) the principal ARN named by one event's OCSF columns."""
-    out = [Entity(kind, value) for column, kind in _ENTITY_COLUMNS
-           if isinstance(value := event.get(column), str) and value]
-    command = event.get(F.PROCESS_CMD)
-    if isinstance(command, str) and ("\\\\" in command or ":" in command):
-        out += remote_hosts(command)
-    principal = event.get(F.USER_UID)
-    if event.get(F.FAMILY) == "cloudtrail" and isinstance(principal, str) and principal:
-        out.append(Entity("cloud_principal", principal))
+def _row_parts(events: pl.DataFrame) -> list[tuple[str, Origin, datetime | None, str | None, str | None,
+                                                     list[Entity]]]:
+    """What every signal on one event shares, per row of ``events`` (the ``_SIGNAL_COLUMNS``):
+    event id, origin, time, host, user, further entities."""
+    out = []
+    remote: dict[str, list[Entity]] = {}  # command line -> the computers it names (commands repeat)
+    for (event_id, source, path, record, time, host, user, family, principal, src_ip, dst_ip, app,
+         command) in events.iter_rows():
+        entities = [Entity(kind, value) for value, kind in ((src_ip, "ip"), (dst_ip, "ip"), (app, "oauth_app"))
+                    if value]
+        if command and ("\\\\" in command or ":" in command):
+            hosts = remote.get(command)
+            if hosts is None:
+                hosts = remote[command] = remote_hosts(command)
+            entities += hosts
+        if family == "cloudtrail" and principal:
+            entities.append(Entity("cloud_principal", principal))
+        out.append((str(event_id), Origin(str(source), str(path), record if isinstance(record, int) else None),
+                    time if isinstance(time, datetime) else None, host, user, entities))
     return out
 
 

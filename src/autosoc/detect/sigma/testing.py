@@ -1,7 +1,10 @@
 """``match(rule_yaml, events)``: run one rule over event dicts through the real engine.
 
 The rule's logsource is ignored (every event is looked at); everything else, including the
-literal prefilter, is the path ``hunt`` takes.  For tests and for rule authors.
+literal prefilter, is the path ``hunt`` takes.  For tests and for rule authors.  The rule runs
+through each of the engine's evaluation paths (one Polars select over the candidates, gathered
+per-rule rows, the generated Python test) and they must agree: a disagreement is an engine bug and
+raises ``AssertionError``.
 """
 
 from __future__ import annotations
@@ -33,10 +36,23 @@ def match(rule_yaml: str, events: Sequence[dict[str, Any]],
     compiled = CompiledRule(id=str(rule.id), title=rule.title, level="medium", status="test", tags=(),
                             path="<memory>", selector=Const(True), detection=detection,
                             fields=tuple(fields_of(detection)))
-    engine = SigmaEngine([compiled])
-    flags = [False] * len(events)
     batches = normalize(RawBatch("test", "<memory>", "json", list(events), list(range(1, len(events) + 1))))
-    for batch in batches:
-        for signal in engine.detect(batch):
-            flags[int(signal.origins[0].record or 0) - 1] = True
-    return flags
+    results: dict[str, list[bool]] = {}
+    for path, options in _PATHS.items():
+        engine = SigmaEngine([compiled], **options)
+        flags = [False] * len(events)
+        for batch in batches:
+            for signal in engine.detect(batch):
+                flags[int(signal.origins[0].record or 0) - 1] = True
+        results[path] = flags
+    first = results["shared"]
+    for path, flags in results.items():
+        assert flags == first, f"evaluation paths disagree: shared {first}, {path} {flags}"
+    return first
+
+
+_PATHS: dict[str, dict[str, int]] = {
+    "shared": {"python_max_rows": 0, "gather_min_skipped": 10**9},
+    "gathered": {"python_max_rows": 0, "gather_min_skipped": 0},
+    "python": {"python_max_rows": 10**9},
+}
