@@ -42,9 +42,11 @@ def rules(sigma_dir: Path) -> list:
 def test_gathered_and_shared_paths_fire_identically(rules: list, regression_dir: Path, kind: str) -> None:
     batch = _one_batch(sorted(regression_dir.rglob(f"*.{kind}")))
     assert batch.raw.height > 200
-    gathered = SigmaEngine(rules, gather_min_skipped=0, python_max_rows=0).evaluate(batch)
-    shared = SigmaEngine(rules, gather_min_skipped=10**9, python_max_rows=0).evaluate(batch)
-    python = SigmaEngine(rules, python_max_rows=10**9).evaluate(batch)  # every rule it can compile
+    gathered = SigmaEngine(rules, gather_min_skipped=0, python_max_rows=0, prefilter_python_max_rows=0).evaluate(batch)
+    shared = SigmaEngine(rules, gather_min_skipped=10**9, python_max_rows=0,
+                         prefilter_python_max_rows=0).evaluate(batch)
+    # every rule it can compile as a Python test, the prefilter in Python
+    python = SigmaEngine(rules, python_max_rows=10**9, prefilter_python_max_rows=10**9).evaluate(batch)
     as_map = {(r.id, r.path): rows for r, rows in shared}
     assert {(r.id, r.path): rows for r, rows in gathered} == as_map
     assert {(r.id, r.path): rows for r, rows in python} == as_map

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import ahocorasick
 import polars as pl
 
 from autosoc.detect.sigma.exprs import (
@@ -48,6 +49,9 @@ GATHER_MIN_SKIPPED = 1000
 #: a rule with at most this many candidate rows is tested row by row in Python (see .pyeval): a Polars
 #: select costs ~0.25 ms per rule expression, a generated Python test a few microseconds per row
 PYTHON_MAX_ROWS = 200
+#: up to this many rows the literal prefilter searches in Python with the group's prebuilt automata;
+#: Polars builds its automaton anew for every query (~10 ms for the process-creation group's literals)
+PREFILTER_PYTHON_MAX_ROWS = 2000
 _SIGNAL_COLUMNS = (F.EVENT_ID, F.ORIGIN_SOURCE, F.ORIGIN_PATH, F.ORIGIN_RECORD, F.TIME, F.HOST, F.USER,
                    F.FAMILY, F.USER_UID, F.SRC_IP, F.DST_IP, F.APP_NAME, F.PROCESS_CMD)
 #: a remote computer named on a command line: a UNC path (\\host\share, sc \\host, psexec \\host),
@@ -93,6 +97,18 @@ class _Group:
     py_tests: dict[int, RowTest | None] = field(default_factory=dict)
     py_columns: dict[str, int] = field(default_factory=dict)
 
+    automata: dict[str, ahocorasick.Automaton] = field(default_factory=dict)  # field -> its literals' automaton
+
+    def automaton(self, name: str) -> ahocorasick.Automaton:
+        """The field's literals as an Aho-Corasick automaton whose values are the rules they stand for."""
+        automaton = self.automata.get(name)
+        if automaton is None:
+            automaton = self.automata[name] = ahocorasick.Automaton()
+            for literal, rules in self.literal_rules[name].items():
+                automaton.add_word(literal, tuple(rules))
+            automaton.make_automaton()
+        return automaton
+
     def python_test(self, index: int) -> RowTest | None:
         if index not in self.py_tests:
             self.py_tests[index] = compile_rule(
@@ -133,10 +149,12 @@ class SigmaEngine:
     name = "sigma"
 
     def __init__(self, rules: Sequence[CompiledRule], *, gather_min_skipped: int | None = None,
-                 python_max_rows: int | None = None) -> None:
+                 python_max_rows: int | None = None, prefilter_python_max_rows: int | None = None) -> None:
         self.rules = list(rules)
         self.gather_min_skipped = GATHER_MIN_SKIPPED if gather_min_skipped is None else gather_min_skipped
         self.python_max_rows = PYTHON_MAX_ROWS if python_max_rows is None else python_max_rows
+        self.prefilter_python_max_rows = (PREFILTER_PYTHON_MAX_ROWS if prefilter_python_max_rows is None
+                                          else prefilter_python_max_rows)
         groups: dict[Node, _Group] = {}
         for rule in self.rules:
             group = groups.get(rule.selector)
@@ -171,7 +189,8 @@ class SigmaEngine:
             sub = with_columns(sub, group.fields, group.lowered - self._selector_lowered,
                                keywords=group.keywords, keyword_source=raw.columns, ipv4=group.ipv4,
                                ipv6=group.ipv6)
-            fired += _evaluate_group(group, sub, self.gather_min_skipped, self.python_max_rows)
+            fired += _evaluate_group(group, sub, self.gather_min_skipped, self.python_max_rows,
+                                     self.prefilter_python_max_rows)
         return fired
 
     def detect(self, batch: EventBatch) -> list[Signal]:
@@ -204,7 +223,8 @@ class SigmaEngine:
 
 
 def _evaluate_group(group: _Group, sub: pl.DataFrame, gather_min_skipped: int = GATHER_MIN_SKIPPED,
-                    python_max_rows: int = PYTHON_MAX_ROWS) -> list[tuple[CompiledRule, list[int]]]:
+                    python_max_rows: int = PYTHON_MAX_ROWS, prefilter_python_max_rows: int = PREFILTER_PYTHON_MAX_ROWS,
+                    ) -> list[tuple[CompiledRule, list[int]]]:
     """Rules run once per distinct combination of the values they read, then fan out to the rows.
 
     A rule with necessary literals runs only on rows holding one of them: a rule with only a few
@@ -222,7 +242,8 @@ def _evaluate_group(group: _Group, sub: pl.DataFrame, gather_min_skipped: int = 
     fired: list[tuple[CompiledRule, list[int]]] = []
     if group.full:
         fired += _run(group, distinct, group.full)
-    pairs = _candidates(group, distinct)
+    pairs = (_candidates_python(group, distinct) if distinct.height <= prefilter_python_max_rows
+             else _candidates(group, distinct))
     if pairs is not None:
         by_rule = pairs.group_by("rule").agg(pl.col("pos").unique().sort()).sort("rule")
         union = pairs.get_column("pos").n_unique()
@@ -313,6 +334,27 @@ def _run_python(group: _Group, frame: pl.DataFrame,
         if hits:
             out.append((group.rules[rule], sorted(hits)))
     return out
+
+
+def _candidates_python(group: _Group, sub: pl.DataFrame) -> pl.DataFrame | None:
+    """:func:`_candidates` for a few rows: each value through the field's prebuilt automaton."""
+    found: set[int] = set()
+    add = found.add
+    for name in group.literal_rules:
+        column = lower_name(name)
+        if column not in sub.columns:
+            continue
+        search = group.automaton(name).iter
+        for pos, value in enumerate(sub.get_column(column).to_list()):
+            if value:
+                for _, rules in search(value):
+                    for rule in rules:
+                        add(rule << 32 | pos)
+    if not found:
+        return None
+    keys = sorted(found)
+    return pl.DataFrame({"rule": [k >> 32 for k in keys], "pos": [k & 0xFFFFFFFF for k in keys]},
+                        schema={"rule": pl.UInt32, "pos": pl.UInt32})
 
 
 def _candidates(group: _Group, sub: pl.DataFrame) -> pl.DataFrame | None:
