@@ -20,6 +20,19 @@ def _rel(lake: EventLake) -> list[str]:
     return [str(path.relative_to(lake.root)) for path in lake.files()]
 
 
+def test_a_checkpoints_batches_share_one_file_per_day_and_source(tmp_path: Path) -> None:
+    lake = EventLake(tmp_path / "lake")
+    steps = [make_batch([{F.EVENT_ID: f"e{n}", F.ORIGIN_SOURCE: "jsonl", F.TIME: at("2024-05-01T10:00:00+00:00")}],
+                        raw=[{"EventID": str(n), **({"Extra": "x"} if n % 2 else {})}]) for n in range(5)]
+    steps.append(make_batch([{F.EVENT_ID: "other", F.ORIGIN_SOURCE: "evtx", F.TIME: None}], raw=[{"k": "v"}]))
+    assert lake.write_many(steps, seq=7) == 6
+    assert sorted(_rel(lake)) == ["day=2024-05-01/source=jsonl/000000000007-0.parquet",
+                                  "day=unknown/source=evtx/000000000007-1.parquet"]
+    ids = lake.query("SELECT event_id FROM events ORDER BY event_id")["event_id"].to_list()
+    assert ids == ["e0", "e1", "e2", "e3", "e4", "other"]
+    assert lake.write_many([], seq=8) == 0
+
+
 def test_write_partitions_by_utc_day_and_source(tmp_path: Path) -> None:
     lake = EventLake(tmp_path / "lake")
     batch = make_batch([

