@@ -288,6 +288,11 @@ HAND: list[Any] = [
     nested({"Data": [{"@Name": "A", "#text": [2**70]}]}),
     nested({"List": [2**70]}),
     {"a": [2**70]},
+    # names longer than the name cache takes (built every time, never cached)
+    nested({"K" * 300: "v", "Data": [{"@Name": "N" * 300, "#text": "t"}]},
+           system={"P" * 300: {"#attributes": {"A" * 300: "x"}}, "EventID": 1, "Channel": "c"}),
+    {"winlog": {"event_data": {"L" * 400: "v"}, "event_id": 1, "channel": "c"}, "x" * 500: {"y" * 500: 1}},
+    {"EventID": 1, "Channel": "c", "EventData." + "Z" * 300: "v"},
 ]
 
 

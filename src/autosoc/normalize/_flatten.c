@@ -41,6 +41,9 @@ static PyObject *i_one; /* the int 1, for key[:1] on a non-str key */
 /* Joined names (Provider_Name, winlog.event_data.Image) repeat from one event to the next: they are
  * cached, {a: {b: joined}}, so the string is built and hashed once.  Bounded: cleared when full. */
 #define NAME_CACHE_MAX 16384
+/* names longer than this are built every time, never cached: the input decides key lengths, and a
+ * cache of 16,384 long names would pin memory across batches */
+#define NAME_CACHE_KEY_MAX 256
 static PyObject *concat_cache, *underscore_cache;
 static Py_ssize_t concat_cache_size, underscore_cache_size;
 /* flat-shipper keys -> the name after the first matching WINDOWS_DATA_PREFIXES entry, or None */
@@ -175,6 +178,8 @@ cached_join(PyObject *a, PyObject *b, int underscore)
     PyObject **cache = underscore ? &underscore_cache : &concat_cache;
     Py_ssize_t *size = underscore ? &underscore_cache_size : &concat_cache_size;
     PyObject *inner = NULL, *res;
+    if (PyUnicode_GET_LENGTH(a) + PyUnicode_GET_LENGTH(b) > NAME_CACHE_KEY_MAX)
+        return underscore ? build_underscore(a, b) : PyUnicode_Concat(a, b);
     if (*cache == NULL && (*cache = PyDict_New()) == NULL)
         return NULL;
     inner = PyDict_GetItemWithError(*cache, a);
@@ -279,7 +284,7 @@ tail_from(PyObject *key, Py_ssize_t n)
 static int
 data_prefix_tail(PyObject *key, PyObject **tail)
 {
-    int exact = PyUnicode_CheckExact(key);
+    int exact = PyUnicode_CheckExact(key) && PyUnicode_GET_LENGTH(key) <= NAME_CACHE_KEY_MAX; /* cached */
     *tail = NULL;
     if (exact) {
         if (tail_cache == NULL && (tail_cache = PyDict_New()) == NULL)
