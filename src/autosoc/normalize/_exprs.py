@@ -9,6 +9,8 @@ _TIME_FORMATS_TZ = ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z")
 _TIME_FORMATS_NAIVE = ("%Y-%m-%dT%H:%M:%S%.fZ", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f",
                        "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d %H:%M:%S")
 UTC = pl.Datetime("us", "UTC")
+#: the shape nearly every timestamp has (Windows, CloudTrail, Entra, Okta): tried first on every value
+_COMMON_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
 
 
 def first(columns: set[str] | list[str], *names: str) -> pl.Expr:
@@ -21,8 +23,27 @@ def first(columns: set[str] | list[str], *names: str) -> pl.Expr:
 
 
 def parse_time(expr: pl.Expr) -> pl.Expr:
-    """ISO-8601-ish strings (with or without zone, T or space, fractions) -> UTC datetimes."""
+    """ISO-8601-ish strings (with or without zone, T or space, fractions) -> UTC datetimes.
+
+    Columnar, in two passes: nearly every value of a batch has the one common shape
+    (``2024-05-01T10:00:00.123Z``), parsed first; only the values that shape misses go through every
+    format.  (All formats over every value cost ~1.1 µs a value, the common one alone ~0.13 µs;
+    Polars evaluates every branch of a ``coalesce`` or ``when`` over the whole column.)"""
     text = expr.str.strip_chars().str.replace(r" UTC$", "Z")
+    # elementwise: a constant (no time column) broadcasts, and Polars may split a column freely
+    return text.map_batches(_parse_texts, return_dtype=UTC, is_elementwise=True)
+
+
+def _parse_texts(text: pl.Series) -> pl.Series:
+    out = text.str.to_datetime(_COMMON_FORMAT, strict=False, time_unit="us").dt.replace_time_zone("UTC")
+    missed = out.is_null() & text.is_not_null()
+    if missed.any():
+        at = missed.arg_true()
+        out = out.scatter(at, text.gather(at).to_frame("t").select(_every_format(pl.col("t"))).to_series())
+    return out
+
+
+def _every_format(text: pl.Expr) -> pl.Expr:
     attempts = [text.str.to_datetime(f, strict=False, time_unit="us").dt.convert_time_zone("UTC")
                 for f in _TIME_FORMATS_TZ]
     attempts += [text.str.to_datetime(f, strict=False, time_unit="us").dt.replace_time_zone("UTC")
