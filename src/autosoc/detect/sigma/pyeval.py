@@ -65,13 +65,7 @@ class _Writer:
             return f"({v} is not None)" if present else f"({v} is None)"
         if p.op not in _TEXT or type(p.args[0]) is not str:
             raise _Unsupported(p.op)
-        v = self.var(text_column(p))
-        value = repr(p.args[0])
-        if p.op == "eq":
-            return f"({v} == {value})"
-        if p.op == "contains":
-            return f"({v} is not None and {value} in {v})"
-        return f"({v} is not None and {v}.{p.op}({value}))"
+        return self._one(self.var(text_column(p)), p.op, p.args[0])
 
     def or_(self, node: Or) -> str:
         # OR-ed tests of one field and op become one set lookup, one tuple affix test or one loop
