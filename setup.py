@@ -1,7 +1,9 @@
-"""Build the optional C extension; all other metadata lives in pyproject.toml.
+"""Build the optional C extensions; all other metadata lives in pyproject.toml.
 
-``autosoc.normalize._flatten`` speeds up the per-event flattening.  It is optional: without a C
-compiler the install still succeeds and :mod:`autosoc.normalize.flatten` uses its pure-Python code.
+``autosoc.normalize._flatten`` speeds up the per-event flattening, ``autosoc.normalize._columns``
+the building of the raw frame, the rows' JSON and their ids.  Both are optional: without a C
+compiler the install still succeeds and :mod:`autosoc.normalize.flatten` and
+:mod:`autosoc.normalize.columns` use their pure-Python code.
 """
 
 from setuptools import Extension, setup
@@ -9,10 +11,11 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(
-            "autosoc.normalize._flatten",
-            sources=["src/autosoc/normalize/_flatten.c"],
+            f"autosoc.normalize.{name}",
+            sources=[f"src/autosoc/normalize/{name}.c"],
             extra_compile_args=["-O2"],
             optional=True,
         )
+        for name in ("_flatten", "_columns")
     ]
 )

@@ -1,11 +1,59 @@
-"""Flat rows -> the raw string frame: shapes stacked back in row order, values as Sigma compares them."""
+"""Flat rows -> the raw string frame, the rows' JSON and their ids: the C builder
+(``autosoc.normalize._columns``) against the pure-Python reference, and both against orjson,
+hashlib and a frame Polars builds from the rows itself."""
 
 from __future__ import annotations
 
-import polars as pl
+import gc
+import random
+import sys
+from hashlib import blake2b
+from pathlib import Path
+from typing import Any
 
-from autosoc.normalize.columns import build_raw_frame
+import orjson
+import polars as pl
+import pytest
+
+from autosoc.normalize import columns
+from autosoc.normalize.columns import _py_build_raw_frame, build_raw_frame
 from autosoc.normalize.flatten import flatten_windows
+
+native = columns._native
+needs_native = pytest.mark.skipif(
+    native is None,
+    reason="the C extension autosoc.normalize._columns was not built (no C compiler at install time?): "
+    "only the pure-Python frame building is in use",
+)
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "sigma" / "regression_data"
+
+
+def _ids(result: tuple[pl.DataFrame, pl.Series, pl.Series | None]) -> list[str]:
+    return result[1].to_list()
+
+
+def _orjson_reference(rows: list[dict[str, Any]]) -> tuple[list[tuple[Any, ...]], list[str], list[str]]:
+    """What the frame, ids and JSON must be where orjson and Polars take the rows as they are:
+    every row dumped with orjson's own key sorting, one Polars frame built from all rows at once."""
+    texts = [orjson.dumps(row, option=orjson.OPT_SORT_KEYS) for row in rows]
+    names = dict.fromkeys(name for row in rows for name in row)
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(names, pl.String), strict=False)
+    return frame.rows(), [blake2b(t, digest_size=16).hexdigest() for t in texts], [t.decode() for t in texts]
+
+
+def _both(rows: list[dict[str, Any]]) -> tuple[list[tuple[Any, ...]], list[str], list[str]]:
+    """The C builder's and the reference's output, checked equal (frame schema included)."""
+    got = build_raw_frame(rows, keep_json=True)
+    want = _py_build_raw_frame(rows, keep_json=True)
+    assert got[0].columns == want[0].columns
+    assert got[0].schema == want[0].schema
+    assert got[0].rows() == want[0].rows()
+    assert got[1].to_list() == want[1].to_list()
+    assert got[2] is not None and want[2] is not None
+    assert got[2].to_list() == want[2].to_list()
+    assert got[1].dtype == pl.String and got[2].dtype == pl.String
+    assert build_raw_frame(rows)[2] is None and _ids(build_raw_frame(rows)) == got[1].to_list()
+    return got[0].rows(), got[1].to_list(), got[2].to_list()
 
 
 def test_mixed_shapes_keep_row_and_column_order() -> None:
@@ -16,11 +64,11 @@ def test_mixed_shapes_keep_row_and_column_order() -> None:
     assert frame.rows() == [("1", "x", None), ("2", None, "true"), ("3.5", None, None), ("4", "y", None),
                             (None, None, "false")]
     single, single_ids, _ = build_raw_frame([rows[0]])
-    assert single.rows() == [("1", "x")] and single_ids == ids[:1]
+    assert single.rows() == [("1", "x")] and single_ids.to_list() == ids.to_list()[:1]
     # the id is the content: the same row in another batch, in any key order, has the same id
-    assert build_raw_frame([{"b": "y", "a": 4}])[1] == [ids[3]]
-    assert build_raw_frame([{"a": 4, "b": "y"}])[1] == [ids[3]]
-    assert len(set(ids)) == len(ids)
+    assert _ids(build_raw_frame([{"b": "y", "a": 4}])) == [ids[3]]
+    assert _ids(build_raw_frame([{"a": 4, "b": "y"}])) == [ids[3]]
+    assert ids.n_unique() == len(ids)
 
 
 def test_windows_event_data_odd_keys_do_not_break_flattening() -> None:
@@ -32,43 +80,118 @@ def test_windows_event_data_odd_keys_do_not_break_flattening() -> None:
     assert flat == {"EventID": 1, "Channel": "X", "Provider_Name": "P", "TimeCreated_SystemTime": "t",
                     "TimeCreated": "v", "": "empty name", "Threat Name": "T", "ThreatName": "T", "N": 5,
                     "Data": "d", "Flag": True}
+    assert flat is not None
+    frame, _, texts = build_raw_frame([flat], keep_json=True)
+    assert frame.row(0, named=True)[""] == "empty name" and frame.row(0, named=True)["Flag"] == "true"
+    odd = build_raw_frame([flat, {"": "x"}, {"*": "y", "": None}])[0]
+    assert odd.columns == [*flat, "*"] and odd.get_column("").to_list() == ["empty name", "x", None]
+    _both([flat, {"": "x"}, {"*": "y", "": None}])
+    assert texts is not None and orjson.loads(texts[0]) == flat
 
 
 def test_the_json_kept_for_the_lake_is_what_the_id_hashes() -> None:
-    from hashlib import blake2b
-
     rows = [{"b": "x", "a": 1}, {"c": None}]
     _, ids, texts = build_raw_frame(rows, keep_json=True)
-    assert texts == ['{"a":1,"b":"x"}', '{"c":null}']
-    assert ids == [blake2b(t.encode(), digest_size=16).hexdigest() for t in texts]
+    assert texts is not None and texts.to_list() == ['{"a":1,"b":"x"}', '{"c":null}']
+    assert ids.to_list() == [blake2b(t.encode(), digest_size=16).hexdigest() for t in texts]
 
 
-def _reference(rows: list[dict]) -> tuple[list[tuple], list[str], list[str]]:
-    """What the frame, ids and JSON must be: every row dumped with orjson's own key sorting, and
-    one Polars frame built from all rows at once."""
-    from hashlib import blake2b
-
-    import orjson
-
-    texts = [orjson.dumps(row, option=orjson.OPT_SORT_KEYS) for row in rows]
-    names = dict.fromkeys(name for row in rows for name in row)
-    frame = pl.DataFrame(rows, schema=dict.fromkeys(names, pl.String), strict=False)
-    return frame.rows(), [blake2b(t, digest_size=16).hexdigest() for t in texts], [t.decode() for t in texts]
-
-
-def test_frame_ids_and_json_match_the_reference_on_random_rows() -> None:
-    import random
-
+def test_frame_ids_and_json_match_orjson_and_polars_on_random_rows() -> None:
     rng = random.Random(11)
-    keys = ["EventID", "Image", "CommandLine", "é", "Z", "a", "a b", "ünï", "_x", "10", "B", "b"]
-    leaves = [None, True, False, 0, -7, 2**40, 1.5, -0.0, "", "x", "C:\\Windows\\a.exe", "ü\n\"q\"", "1e5"]
+    keys = ["EventID", "Image", "CommandLine", "é", "Z", "a", "a b", "ünï", "_x", "10", "B", "b", "𝒳", "ﬀ",
+            "twelve_bytes", "thirteen_byte", "", "*", "^a.*$", "column_0", "k\x00x"]
+    leaves = [None, True, False, 0, -7, 2**40, -(2**63), 2**63 - 1, 1.5, -0.0, 1e20, 1e-7, 100.0, float("nan"),
+              float("inf"), "", "x", "C:\\Windows\\a.exe", "ü\n\"q\"", "1e5", "exactly12byt", "exactly13byte",
+              "\x00\x01\x08\x0b\x0c\x1f\x7f\u2028\ud7ff\ue000\U0010ffff/", "😀" * 7]
     rows = []
-    for _ in range(600):
+    for _ in range(800):
         chosen = rng.sample(keys, rng.randint(0, len(keys)))  # random order: shapes differ by order too
         rows.append({k: rng.choice(leaves) for k in chosen})
     rows += [dict(rows[0]), dict(reversed(list(rows[1].items())))]  # same content, other key order
-    frame, ids, texts = build_raw_frame(rows, keep_json=True)
-    expected_rows, expected_ids, expected_texts = _reference(rows)
-    assert frame.rows() == expected_rows
-    assert ids == expected_ids and texts == expected_texts
+    got_rows, ids, texts = _both(rows)
+    assert (got_rows, ids, texts) == _orjson_reference(rows)
     assert ids[-1] == ids[1] and ids[-2] == ids[0]
+
+
+def test_every_ascii_and_escape_against_orjson() -> None:
+    rows = [{chr(c): chr(c), f"k{chr(c)}x": f"v{chr(c)}" * 3} for c in range(128)]
+    rows += [{"s": "".join(chr(c) for c in range(128)) * 3}]
+    assert _both(rows) == _orjson_reference(rows)
+
+
+def test_equal_keys_that_are_different_objects_share_columns() -> None:
+    # keys built at run time are new str objects: same columns, by value, whatever their identity
+    rows = [{"".join(["Ima", "ge"]): f"C:\\{i}.exe", "".join(["Comm", "andLine"]): str(i)} for i in range(50)]
+    rows += [{"CommandLine": "last", "Image": "x"}]
+    got_rows, ids, texts = _both(rows)
+    assert (got_rows, ids, texts) == _orjson_reference(rows)
+    assert build_raw_frame(rows)[0].columns == ["Image", "CommandLine"]
+
+
+def test_values_the_frame_builder_used_to_refuse() -> None:
+    # ints beyond 64 bits (a JSON number orjson reads as an int up to 2**64 - 1) made Polars' dict
+    # import fail for the whole batch; they are text like any other int now
+    rows = [{"n": 2**64 - 1}, {"n": 2**70, "m": -(2**70)}, {"n": "x"}]
+    got_rows, _, texts = _both(rows)
+    assert got_rows == [("18446744073709551615", None), ("1180591620717411303424", None),
+                        ("x", None)] or got_rows[1] == ("1180591620717411303424", "-1180591620717411303424")
+    assert texts[1] == '{"m":-1180591620717411303424,"n":1180591620717411303424}'
+    # odd values (flattening never makes these, but a parser might): the same text on both paths
+    odd = [{"a": [1, "x"], "b": {"z": 1, "a": 2}}, {"a": (1,)}]
+    assert _both(odd)[2][0] == '{"a":[1,"x"],"b":{"a":2,"z":1}}'
+
+
+def test_refusals_fall_back_to_the_reference() -> None:
+    with pytest.raises(orjson.JSONEncodeError):  # a lone surrogate is not UTF-8: as before
+        build_raw_frame([{"a": "ok"}, {"a": "\ud800"}])
+    with pytest.raises(orjson.JSONEncodeError):  # so is a non-str key
+        build_raw_frame([{1: "x"}])  # type: ignore[dict-item]
+
+
+def test_empty_input() -> None:
+    frame, ids, texts = build_raw_frame([], keep_json=True)
+    assert frame.height == 0 and ids.len() == 0 and texts is not None and texts.len() == 0
+
+
+@needs_native
+def test_blake2b_against_hashlib_on_every_length_around_the_block_size() -> None:
+    assert native is not None
+    data = bytes(random.Random(3).randrange(256) for _ in range(1100))
+    for length in [*range(0, 300), 383, 384, 385, 511, 512, 513, 1024, 1100]:
+        assert native.blake2b_hex(data[:length]) == blake2b(data[:length], digest_size=16).hexdigest()
+
+
+@needs_native
+def test_the_c_builder_leaves_no_references_behind() -> None:
+    rows = [{f"k{i % 7}": f"value number {i}" * (i % 3), "n": i, "f": i / 3, "z": None} for i in range(200)]
+    for _ in range(3):
+        build_raw_frame(rows, keep_json=True)
+    gc.collect()
+    before = sys.gettotalrefcount() if hasattr(sys, "gettotalrefcount") else None
+    held = [k for row in rows[:7] for k in row] + [v for row in rows[:7] for v in row.values() if type(v) is str]
+    counts = [sys.getrefcount(x) for x in held]
+    for _ in range(50):
+        build_raw_frame(rows, keep_json=True)
+    gc.collect()
+    assert counts == [sys.getrefcount(x) for x in held]
+    if before is not None:
+        assert abs(sys.gettotalrefcount() - before) < 100
+
+
+def test_every_regression_sample_against_orjson_and_polars() -> None:
+    if not SHARED.is_dir():
+        pytest.skip(f"the SigmaHQ regression data is not at {SHARED} (see ../shared/data/README)")
+    import io
+
+    from autosoc.ingest.jsonl import split_json
+
+    rows = []
+    for path in sorted(SHARED.rglob("*.json")):
+        for piece in split_json(io.BytesIO(path.read_bytes())):
+            record = orjson.loads(piece.data) if piece.error is None else None
+            flat = flatten_windows(record) if isinstance(record, dict) else None
+            if flat:
+                rows.append(flat)
+    assert len(rows) > 200
+    for chunk in (rows, rows[:1], rows[::7]):
+        assert _both(chunk) == _orjson_reference(chunk)

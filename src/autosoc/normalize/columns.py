@@ -1,28 +1,68 @@
-"""Flat dicts -> a string-typed Polars frame, and each row's stable content id."""
+"""Flat dicts -> a string-typed Polars frame, each row's JSON and its stable content id.
+
+Values become the text Sigma compares against: str as is, None a null cell, bool ``true``/``false``,
+int its decimal digits, float what Polars writes when it builds a String column from it
+(``1.5``, ``100.0`` as ``100``, ``1e-07`` as ``0.0000001``), anything else
+:func:`~autosoc.normalize.flatten.scalar`'s form.  The JSON is orjson's compact form with sorted
+keys (ints of any size as digits), the id its BLAKE2b-128.
+
+:func:`build_raw_frame` runs once per batch over every row, so it comes from the C extension
+:mod:`autosoc.normalize._columns` when that was built: it writes Arrow string-view buffers, which
+Polars takes without copying.  :func:`_py_build_raw_frame` is the reference it must match exactly
+and the fallback (no compiler, ``AUTOSOC_PURE_PYTHON=1``, or a row the C code refuses: a non-str
+key, a str that is not valid UTF-8).
+"""
 
 from __future__ import annotations
 
+import os
+from functools import lru_cache
 from hashlib import blake2b
+from types import ModuleType
 from typing import Any
 
 import orjson
 import polars as pl
+import pyarrow as pa
+
+from autosoc.normalize.flatten import scalar
 
 _SORTED = orjson.OPT_SORT_KEYS
 
 
 def build_raw_frame(rows: list[dict[str, Any]], *, keep_json: bool = False
-                    ) -> tuple[pl.DataFrame, list[str], list[str] | None]:
-    """Columns of strings (null where a row lacks the field), one content hash per row and, with
-    ``keep_json``, each row as JSON text (sorted keys: what the hash is of; the lake keeps it).
+                    ) -> tuple[pl.DataFrame, pl.Series, pl.Series | None]:
+    """Columns of strings (null where a row lacks the field) in the order the rows first name
+    them, rows in their order; one content hash per row and, with ``keep_json``, each row as
+    JSON text (sorted keys: what the hash is of; the lake keeps it).
 
     Rows hold scalars only (see :mod:`autosoc.normalize.flatten`).  The id hashes the row with
     sorted keys, so a replay, or the same event read again from another file, gets the same id.
-
-    Rows are built per shape (the same keys in the same order: one Windows event type, say) and
-    the shapes stacked: the conversion then looks up a shape's few keys, not every column of the
-    batch, in each row.  Columns keep the order in which the rows first name them; rows keep theirs.
     """
+    if NATIVE and _native is not None:
+        try:
+            names, columns, id_views, id_data, json = _native.build(rows, keep_json, _other_forms)
+        except (TypeError, ValueError, OverflowError):
+            pass  # what the C code refuses, the reference decides (and raises where it always did)
+        else:
+            n = len(rows)
+            frame = pl.DataFrame([pl.Series(_view_array(n, *column)) for column in columns])
+            frame.columns = names  # set apart: Arrow schemas cut names at NUL, frames rename "" to column_0
+            ids = pl.Series("id", _view_array(n, None, id_views, id_data, 0))
+            texts = None if json is None else pl.Series("json", _view_array(n, None, *json, 0))
+            return frame, ids, texts
+    return _py_build_raw_frame(rows, keep_json=keep_json)
+
+
+def _view_array(n: int, validity: bytes | None, views: bytes, data: bytes, null_count: int) -> pa.Array:
+    buffers = [None if validity is None else pa.py_buffer(validity), pa.py_buffer(views), pa.py_buffer(data)]
+    return pa.Array.from_buffers(pa.string_view(), n, buffers, null_count=null_count)
+
+
+def _py_build_raw_frame(rows: list[dict[str, Any]], *, keep_json: bool = False
+                        ) -> tuple[pl.DataFrame, pl.Series, pl.Series | None]:
+    """The reference (see the module docstring): rows built per shape (the same keys in the
+    same order), shapes stacked and put back in row order."""
     names: dict[str, Any] = {}
     shapes: dict[tuple[str, ...], tuple[list[int], list[dict[str, Any]]]] = {}
     for index, row in enumerate(rows):
@@ -32,16 +72,69 @@ def build_raw_frame(rows: list[dict[str, Any]], *, keep_json: bool = False
             shape = shapes[key] = ([], [])
             names.update(row)
         shape[0].append(index)
-        shape[1].append(row)
-    texts = [orjson.dumps(row, option=_SORTED) for row in rows]
-    ids = [blake2b(text, digest_size=16).hexdigest() for text in texts]
-    jsons = [text.decode() for text in texts] if keep_json else None
+        shape[1].append({k: v if type(v) is str else _text(v) for k, v in row.items()})
+    texts = [_row_json(row) for row in rows]
+    ids = pl.Series("id", [blake2b(text, digest_size=16).hexdigest() for text in texts], dtype=pl.String)
+    jsons = pl.Series("json", [text.decode() for text in texts], dtype=pl.String) if keep_json else None
     if len(shapes) <= 1:
-        return pl.DataFrame(rows, schema=dict.fromkeys(names, pl.String), strict=False), ids, jsons
+        members = next(iter(shapes.values()))[1] if shapes else []
+        return pl.DataFrame(members, schema=dict.fromkeys(names, pl.String)), ids, jsons
     frames: list[pl.DataFrame] = []
     order: list[int] = []
     for key, (indices, members) in shapes.items():
-        frames.append(pl.DataFrame(members, schema=dict.fromkeys(key, pl.String), strict=False))
+        frames.append(pl.DataFrame(members, schema=dict.fromkeys(key, pl.String)))
         order += indices
-    frame = pl.concat(frames, how="diagonal").select(list(names))
+    stacked = pl.concat(frames, how="diagonal")
+    frame = pl.DataFrame([stacked.get_column(name) for name in names])  # not select(): "*" is a name too
+    frame.columns = list(names)  # a frame of Series renames "" to column_0
     return frame[pl.Series(order, dtype=pl.UInt32).arg_sort()], ids, jsons
+
+
+def _text(value: Any) -> str | None:
+    """A value's text in the frame (str values never get here)."""
+    kind = type(value)
+    if value is None:
+        return None
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return str(value)
+    return _other_forms(value)[0]
+
+
+def _row_json(row: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(row, option=_SORTED)
+    except orjson.JSONEncodeError:
+        if not any(type(v) is int for v in row.values()):
+            raise
+    # ints beyond 64 bits, which orjson refuses: digits, like every other int
+    parts = [orjson.dumps(k) + b":" + (str(v).encode() if type(v) is int else orjson.dumps(v, option=_SORTED))
+             for k, v in sorted(row.items())]
+    return b"{" + b",".join(parts) + b"}"
+
+
+def _other_forms(value: Any) -> tuple[str | None, bytes]:
+    """(text in the frame, JSON) of a value that is not str, None, bool or int."""
+    if type(value) is float:
+        return _float_text(repr(value)), orjson.dumps(value)
+    return scalar(value), orjson.dumps(value, option=_SORTED)
+
+
+@lru_cache(maxsize=4096)
+def _float_text(value: str) -> str:
+    # keyed by repr: -0.0 == 0.0, and nan != nan. What Polars writes when it builds a String column
+    # from Python floats (100.0 as 100, 1e-07 as 0.0000001), as frames were always built
+    text = pl.DataFrame([{"x": float(value)}], schema={"x": pl.String}, strict=False).item()
+    assert isinstance(text, str)
+    return text
+
+
+_native: ModuleType | None
+try:
+    from autosoc.normalize import _columns as _native
+except ImportError:  # built without a C compiler: the pure-Python code serves
+    _native = None
+
+#: True when build_raw_frame uses the C code
+NATIVE: bool = _native is not None and os.environ.get("AUTOSOC_PURE_PYTHON") != "1"

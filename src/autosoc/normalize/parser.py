@@ -116,13 +116,13 @@ def _frames(group: _Group, raw_json: bool = False) -> EventBatch:
     for name in F.OCSF_STRING_COLUMNS:
         mapped.setdefault(name, NULL.alias(name))
     events = raw.select(
-        pl.Series(F.EVENT_ID, ids, dtype=pl.String),
+        ids.alias(F.EVENT_ID),
         pl.lit(parser.family).alias(F.FAMILY),
         *group.origin_columns(),
         pl.Series(F.ORIGIN_RECORD, group.positions, dtype=pl.Int64),
         mapped[F.TIME], mapped[F.CLASS_UID], mapped[F.CATEGORY_UID],
         *(mapped[name] for name in F.OCSF_STRING_COLUMNS),
-        *([pl.Series(F.RAW, texts, dtype=pl.String)] if texts is not None else []),
+        *([texts.alias(F.RAW)] if texts is not None else []),
     )
     return EventBatch(events, raw)
 
