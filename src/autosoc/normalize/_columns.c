@@ -13,8 +13,9 @@
  * cache them), so a shape -- the keys in order, by identity -- maps to its columns and its sorted
  * key order once, and every further row of it only compares pointers.
  *
- * Values: str as is; None null (JSON null); bool "true"/"false"; int its decimal text; anything
- * else (float, other types) goes to the `other` callback, which returns (text or None, JSON bytes).
+ * Values: str as is; None null (JSON null); bool "true"/"false"; int its decimal text; float its
+ * plain decimal text (see float_text) and orjson's JSON; anything else goes to the `other`
+ * callback, which returns (text or None, JSON bytes).
  * A non-str key raises TypeError and a str that is not valid UTF-8 (a lone surrogate) raises
  * UnicodeEncodeError: the caller then uses the pure-Python reference, which fails or not as
  * before.  Borrowed references are held (INCREF) across the callback, which runs Python code.
@@ -22,7 +23,10 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+static PyObject *orjson_dumps; /* orjson.dumps, for the JSON of floats */
 
 /* ------------------------------------------------------------------------ BLAKE2b (RFC 7693) */
 
@@ -441,7 +445,7 @@ enum { V_NULL, V_TEXT, V_OTHER };
 
 typedef struct {
     PyObject *key, *value; /* strong while the row is built */
-    PyObject *hold;        /* what `text`/`json` point into, when not the value itself */
+    PyObject *hold, *hold2; /* what `text`/`json` point into, when not the value itself */
     int kind;
     const char *text; /* frame text (NULL: null cell) */
     Py_ssize_t text_len;
@@ -594,6 +598,7 @@ items_release(Item *items, Py_ssize_t size)
         Py_CLEAR(items[i].key);
         Py_CLEAR(items[i].value);
         Py_CLEAR(items[i].hold);
+        Py_CLEAR(items[i].hold2);
     }
 }
 
@@ -614,6 +619,76 @@ format_int(char *out, long long x)
     while (n)
         out[len++] = digits[--n];
     return len;
+}
+
+/* A float as Polars writes it into a String column (Rust's Display for f64): the shortest digits
+ * that read back as the same double (Python's repr has the same), in plain decimal notation, no
+ * exponent and no ".0": 1e+20 -> 100000000000000000000, 1e-07 -> 0.0000001, 100.0 -> 100,
+ * -0.0 -> -0, nan -> NaN.  Returns bytes. */
+static PyObject *
+float_text(double x)
+{
+    char *r = PyOS_double_to_string(x, 'r', 0, 0, NULL);
+    if (r == NULL)
+        return NULL;
+    const char *p = r;
+    PyObject *out = NULL;
+    if (strcmp(p, "nan") == 0 || strcmp(p, "-nan") == 0) {
+        out = PyBytes_FromString("NaN");
+        goto done;
+    }
+    int negative = *p == '-';
+    if (negative || *p == '+')
+        p++;
+    if (strcmp(p, "inf") == 0) {
+        out = PyBytes_FromString(negative ? "-inf" : "inf");
+        goto done;
+    }
+    char digits[32];
+    int ndigits = 0, point = -1;
+    for (; *p && *p != 'e' && *p != 'E'; p++) {
+        if (*p == '.')
+            point = ndigits;
+        else if (ndigits < (int)sizeof(digits))
+            digits[ndigits++] = *p;
+    }
+    if (point < 0)
+        point = ndigits;
+    if (*p == 'e' || *p == 'E')
+        point += atoi(p + 1);
+    int first = 0;
+    while (first < ndigits && digits[first] == '0') {
+        first++;
+        point--;
+    }
+    while (ndigits > first && digits[ndigits - 1] == '0')
+        ndigits--;
+    Buf b = {0};
+    int failed = negative && buf_put(&b, "-", 1) < 0;
+    if (ndigits == first) {
+        failed = failed || buf_put(&b, "0", 1) < 0;
+    }
+    else if (point <= 0) {
+        failed = failed || buf_put(&b, "0.", 2) < 0;
+        for (int k = 0; !failed && k < -point; k++)
+            failed = buf_put(&b, "0", 1) < 0;
+        failed = failed || buf_put(&b, digits + first, ndigits - first) < 0;
+    }
+    else if (point >= ndigits - first) {
+        failed = failed || buf_put(&b, digits + first, ndigits - first) < 0;
+        for (int k = 0; !failed && k < point - (ndigits - first); k++)
+            failed = buf_put(&b, "0", 1) < 0;
+    }
+    else {
+        failed = failed || buf_put(&b, digits + first, point) < 0 || buf_put(&b, ".", 1) < 0 ||
+                 buf_put(&b, digits + first + point, ndigits - first - point) < 0;
+    }
+    if (!failed)
+        out = PyBytes_FromStringAndSize(b.p, b.len);
+    PyMem_Free(b.p);
+done:
+    PyMem_Free(r);
+    return out;
 }
 
 /* the frame text and JSON of one value (see the module comment) */
@@ -658,7 +733,23 @@ item_forms(Item *it, PyObject *other)
         it->json_len = it->text_len;
         return it->text == NULL ? -1 : 0;
     }
-    /* floats and anything else: what the Python side says */
+    if (PyFloat_CheckExact(v)) { /* the text natively, the JSON as orjson writes it */
+        it->kind = V_OTHER;
+        it->hold = float_text(PyFloat_AS_DOUBLE(v));
+        it->hold2 = it->hold == NULL ? NULL : PyObject_CallOneArg(orjson_dumps, v);
+        if (it->hold2 == NULL)
+            return -1;
+        if (!PyBytes_Check(it->hold2)) {
+            PyErr_SetString(PyExc_TypeError, "orjson.dumps did not return bytes");
+            return -1;
+        }
+        it->text = PyBytes_AS_STRING(it->hold);
+        it->text_len = PyBytes_GET_SIZE(it->hold);
+        it->json = PyBytes_AS_STRING(it->hold2);
+        it->json_len = PyBytes_GET_SIZE(it->hold2);
+        return 0;
+    }
+    /* anything else: what the Python side says */
     PyObject *forms = PyObject_CallOneArg(other, v);
     if (forms == NULL)
         return -1;
@@ -882,5 +973,14 @@ PyMODINIT_FUNC
 PyInit__columns(void)
 {
     init_escapes();
+    if (orjson_dumps == NULL) {
+        PyObject *orjson = PyImport_ImportModule("orjson");
+        if (orjson == NULL)
+            return NULL;
+        orjson_dumps = PyObject_GetAttrString(orjson, "dumps");
+        Py_DECREF(orjson);
+        if (orjson_dumps == NULL)
+            return NULL;
+    }
     return PyModule_Create(&module_def);
 }

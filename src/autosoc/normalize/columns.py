@@ -1,8 +1,9 @@
 """Flat dicts -> a string-typed Polars frame, each row's JSON and its stable content id.
 
 Values become the text Sigma compares against: str as is, None a null cell, bool ``true``/``false``,
-int its decimal digits, float what Polars writes when it builds a String column from it
-(``1.5``, ``100.0`` as ``100``, ``1e-07`` as ``0.0000001``), anything else
+int its decimal digits, float what Polars writes when it builds a String column from it (the
+shortest round-trip digits in plain notation: ``1.5``, ``100.0`` as ``100``, ``1e-07`` as
+``0.0000001``), anything else
 :func:`~autosoc.normalize.flatten.scalar`'s form.  The JSON is orjson's compact form with sorted
 keys (ints of any size as digits), the id its BLAKE2b-128.
 
@@ -16,7 +17,6 @@ key, a str that is not valid UTF-8).
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from hashlib import blake2b
 from types import ModuleType
 from typing import Any
@@ -117,17 +117,33 @@ def _row_json(row: dict[str, Any]) -> bytes:
 def _other_forms(value: Any) -> tuple[str | None, bytes]:
     """(text in the frame, JSON) of a value that is not str, None, bool or int."""
     if type(value) is float:
-        return _float_text(repr(value)), orjson.dumps(value)
+        return _float_text(value), orjson.dumps(value)
     return scalar(value), orjson.dumps(value, option=_SORTED)
 
 
-@lru_cache(maxsize=4096)
-def _float_text(value: str) -> str:
-    # keyed by repr: -0.0 == 0.0, and nan != nan. What Polars writes when it builds a String column
-    # from Python floats (100.0 as 100, 1e-07 as 0.0000001), as frames were always built
-    text = pl.DataFrame([{"x": float(value)}], schema={"x": pl.String}, strict=False).item()
-    assert isinstance(text, str)
-    return text
+def _float_text(value: float) -> str:
+    """What Polars writes when it builds a String column from a float (Rust's Display for f64):
+    repr's shortest round-trip digits in plain notation, no exponent, no ``.0``.  (Where two
+    equally short spellings read back as the same float, repr takes the even one and Polars the
+    upper one: ...590.25 is ...590.2 here, ...590.3 there.)"""
+    text = repr(value)
+    if text in ("nan", "inf", "-inf"):
+        return "NaN" if text == "nan" else text
+    sign = "-" if text.startswith("-") else ""
+    mantissa, _, exponent = text.lstrip("-").partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits = whole + fraction
+    point = len(whole) + int(exponent or 0)
+    stripped = digits.lstrip("0")
+    point -= len(digits) - len(stripped)
+    digits = stripped.rstrip("0")
+    if not digits:
+        return sign + "0"
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return sign + digits + "0" * (point - len(digits))
+    return f"{sign}{digits[:point]}.{digits[point:]}"
 
 
 _native: ModuleType | None
