@@ -6,12 +6,13 @@ import random
 
 import polars as pl
 
+from autosoc.detect.sigma.compiler import _MULTI, _SINGLE, _glob_regex
 from autosoc.detect.sigma.exprs import lower_name, to_expr
 from autosoc.detect.sigma.ir import And, Const, Node, Not, Or, Pred
 from autosoc.detect.sigma.pyeval import compile_rule
 
 FIELDS = ("Image", "CommandLine", "User")
-ALPHABET = ["a", "b", "A", "\\", ".", " ", "é", "É", "*", "'", '"', "\n"]
+ALPHABET = ["a", "b", "A", "\\", ".", " ", "é", "É", "*", "'", '"', "\n", "$", "?", "(", "İ"]
 TEXT_OPS = ("eq", "contains", "startswith", "endswith")
 
 
@@ -21,9 +22,14 @@ def _text(rng: random.Random, most: int = 3) -> str:
 
 def _pred(rng: random.Random) -> Pred:
     field = rng.choice(FIELDS)
-    op = rng.choice((*TEXT_OPS, *TEXT_OPS, "any", "null", "exists"))
+    op = rng.choice((*TEXT_OPS, *TEXT_OPS, "any", "null", "exists", "glob"))
     if op == "any" or op == "null":
         return Pred(field, op)
+    if op == "glob":  # a wildcard value, as the compiler writes it: its regex over escaped literals
+        cased = rng.random() < 0.3
+        parts = [rng.choice([_MULTI, _SINGLE, _text(rng)]) for _ in range(rng.randint(1, 4))]
+        parts = [p if p in (_MULTI, _SINGLE) or cased else str(p).lower() for p in parts]
+        return Pred(field, "glob", (_glob_regex(parts, cased, anchored=True),), cased)
     if op == "exists":
         return Pred(field, op, (rng.random() < 0.5,))
     cased = rng.random() < 0.3
@@ -67,7 +73,8 @@ def test_generated_tests_agree_with_polars_on_random_rules() -> None:
 
 def test_rules_outside_the_text_tests_stay_on_polars() -> None:
     index = {}.setdefault
-    for node in (Pred("CommandLine", "re", ("a.b", "")), Pred("Image", "glob", ("^a.*b$",)),
+    for node in (Pred("CommandLine", "re", ("a.b", "")), Pred("Image", "glob", ("^a.*b$",)),  # not the compiler's
+                 Pred(None, "glob", ("(?s)mimi.*katz",)),
                  Pred(None, "contains", ("mimikatz",)), Pred("DestinationIp", "cidr", ("10.0.0.0/8",), True),
                  Pred("EventID", "cmp", ("gt", 4.0), True), Pred("User", "fieldref", ("TargetUser", "eq")),
                  And((Pred("Image", "endswith", ("\\a.exe",)), Not(Pred("CommandLine", "re", ("x", "i")))))):

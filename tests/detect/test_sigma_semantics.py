@@ -475,14 +475,17 @@ def test_cidr_ipv6(network, matching, non_matching):
 
 
 def test_cidr_lists_agree_with_pythons_ipaddress():
-    """OR-ed CIDR lists (merged IPv4 ranges, IPv6 address halves) against ``ipaddress`` membership."""
+    """OR-ed CIDR lists (merged IPv4 ranges; merged IPv6 ranges of the high half for prefixes of at
+    most 64 bits, both halves for longer ones) against ``ipaddress`` membership."""
     import ipaddress
     import random
 
     rng = random.Random(11)
     networks = ["10.0.0.0/8", "10.128.0.0/9", "11.0.0.0/8", "172.16.0.0/12", "192.168.1.0/24", "192.168.2.0/24",
                 "1.2.3.4/32", "200.0.0.0/5", "::1/128", "fe80::/10", "fc00::/7", "2001:db8:0:1::/64",
-                "2001:db8:0:2:8000::/65", "2a00:1450::/32", "2603:1000::/24"]
+                "2001:db8:0:2:8000::/65", "2a00:1450::/32", "2603:1000::/24",
+                # adjacent, nested and top-half ranges: merged into one sorted search of the high half
+                "2a00:1451::/32", "2a00:1450:4000::/36", "8000::/2", "c000::/3"]
     values = [".".join(str(rng.randrange(256)) for _ in range(4)) for _ in range(200)]
     values += [str(ipaddress.IPv6Address(rng.getrandbits(128))) for _ in range(100)]
     values += [str(ipaddress.ip_network(n).network_address) for n in networks]

@@ -3,17 +3,18 @@
 A Polars select costs about a quarter of a millisecond per rule expression whatever the number of
 rows (planning and dispatch of its few dozen nodes); a rule whose prefilter leaves it a handful of
 rows is therefore cheaper to test row by row in Python.  :func:`compile_rule` turns the IR of a
-rule made of plain text tests (``eq``, ``contains``, ``startswith``, ``endswith``, ``any``,
-``null``, ``exists`` on named fields, under ``and``/``or``/``not``) into one Python function of a
+rule made of plain text tests (``eq``, ``contains``, ``startswith``, ``endswith``, wildcard
+``glob`` s, ``any``, ``null``, ``exists`` on named fields, under ``and``/``or``/``not``) into one Python function of a
 row tuple, with the same truth as :func:`autosoc.detect.sigma.exprs.to_expr`: it reads the same
 columns (the lower-cased copies for case-insensitive tests, whose values were lower-cased by
 Polars), a null value makes every text test false, and ``not`` negates.  Rules with regular
-expressions, globs, CIDRs, numeric comparisons, field references or keywords return None and stay
+expressions, CIDRs, numeric comparisons, field references or keywords return None and stay
 on the Polars path.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
@@ -63,6 +64,8 @@ class _Writer:
             v = self.var(p.field)
             present = p.op == "any" or (p.op == "exists" and bool(p.args[0]))
             return f"({v} is not None)" if present else f"({v} is None)"
+        if p.op == "glob" and type(p.args[0]) is str:
+            return self.glob(p)
         if p.op not in _TEXT or type(p.args[0]) is not str:
             raise _Unsupported(p.op)
         return self._one(self.var(text_column(p)), p.op, p.args[0])
@@ -88,6 +91,19 @@ class _Writer:
             else:
                 parts.append(f"({v} is not None and {v}.{op}({self.const(tuple(dict.fromkeys(values)))}))")
         return parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
+
+    def glob(self, p: Pred) -> str:
+        # the compiler's wildcard regex, (?s)^...$ over escaped literals; Rust's $ is the end of the
+        # text, Python's also matches before a final newline: \Z is the end in Python
+        pattern = str(p.args[0])
+        if not (pattern.startswith("(?s)^") and pattern.endswith("$")):
+            raise _Unsupported("glob")
+        try:
+            search = re.compile(pattern[:-1] + r"\Z").search
+        except re.error as exc:
+            raise _Unsupported("glob") from exc
+        v = self.var(text_column(p))
+        return f"({v} is not None and {self.const(search)}({v}) is not None)"
 
     @staticmethod
     def _one(v: str, op: str, value: str) -> str:
