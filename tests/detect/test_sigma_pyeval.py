@@ -49,7 +49,9 @@ def _node(rng: random.Random, depth: int = 0) -> Node:
     if roll < 0.7:
         # OR lists of one field and op: the collapsed forms (set lookup, affix tuple, substring loop)
         field, op = rng.choice(FIELDS), rng.choice(TEXT_OPS)
-        items += tuple(Pred(field, op, (_text(rng).lower(),)) for _ in range(rng.randint(0, 4)))
+        # (long substring lists are one automaton pass)
+        many = rng.randint(0, 4) if rng.random() < 0.7 else rng.randint(9, 16)
+        items += tuple(Pred(field, op, (_text(rng).lower(),)) for _ in range(many))
         return Or(items)
     return And(items)
 

@@ -18,12 +18,16 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
+import ahocorasick
+
 from autosoc.detect.sigma.exprs import text_column
 from autosoc.detect.sigma.ir import And, Const, Node, Not, Or, Pred
 
 RowTest = Callable[[Sequence[str | None]], bool]
 _TEXT = frozenset({"eq", "contains", "startswith", "endswith"})
 _PRESENCE = frozenset({"any", "null", "exists"})
+#: OR-ed substrings of one field beyond this many are found with one Aho-Corasick pass, not a loop
+AUTOMATON_MIN_LITERALS = 8
 
 
 class _Unsupported(Exception):
@@ -85,6 +89,11 @@ class _Writer:
                 parts.append(self._one(v, op, values[0]))
             elif op == "eq":
                 parts.append(f"({v} in {self.const(frozenset(values))})")
+            elif op == "contains" and "" in values:
+                parts.append(f"({v} is not None)")  # the empty string is in every text
+            elif op == "contains" and len(set(values)) > AUTOMATON_MIN_LITERALS:
+                parts.append(f"({v} is not None and next({self.const(_automaton(values))}.iter({v}), None)"
+                             " is not None)")
             elif op == "contains":
                 k = self.const(tuple(dict.fromkeys(values)))
                 parts.append(f"({v} is not None and any(x in {v} for x in {k}))")
@@ -112,6 +121,14 @@ class _Writer:
         if op == "contains":
             return f"({v} is not None and {value!r} in {v})"
         return f"({v} is not None and {v}.{op}({value!r}))"
+
+
+def _automaton(values: list[str]) -> ahocorasick.Automaton:
+    automaton = ahocorasick.Automaton()
+    for value in dict.fromkeys(values):
+        automaton.add_word(value, value)
+    automaton.make_automaton()
+    return automaton
 
 
 def compile_rule(node: Node, index: Callable[[str], int]) -> RowTest | None:
