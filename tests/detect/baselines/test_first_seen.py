@@ -174,3 +174,22 @@ def test_corrupt_state_is_a_store_error() -> None:
     assert info.value.code == "bad_state"
     with pytest.raises(StoreError, match="unexpected shape"):
         _asn().restore({"alice": b"[1, 2]"})
+
+
+def test_restore_forgets_what_was_derived_from_the_replaced_state() -> None:
+    # X is seen on days 0-3; the detector runs on from HOME until X has aged out, and is then
+    # restored to the day-3 checkpoint: X is in the state again, and ages out again at day 30
+    early = by_day([signin(at(d, 11), "alice", **AWAY) for d in range(4)])
+    later = by_day([signin(at(d, 9), "alice", **HOME) for d in range(4, 30)])
+    last = by_day([signin(at(30, 9), "alice", **HOME), signin(at(30, 12), "alice", **AWAY)])
+    ran_on = _asn(retention_days=20)
+    run(ran_on, early)
+    checkpoint = ran_on.snapshot()
+    run(ran_on, later)
+    ran_on.restore(checkpoint)
+    fresh = _asn(retention_days=20)
+    fresh.restore(checkpoint)
+    expected = dicts(run(fresh, last))
+    assert [s["matched"]["value"] for s in expected] == ["AS12345"]  # X had aged out: new again
+    assert dicts(run(ran_on, last)) == expected
+    assert ran_on.snapshot() == fresh.snapshot()

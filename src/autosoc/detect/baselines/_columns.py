@@ -20,7 +20,9 @@ FILE_ACTIVITY = 1001
 
 
 def _blank_to_null(expr: pl.Expr) -> pl.Expr:
-    return pl.when(expr.str.len_chars() > 0).then(expr).otherwise(None)
+    # not pl.when(expr.str.len_chars() > 0).then(expr): eager frames do not share subexpressions,
+    # and that evaluates ``expr`` (a chain of string functions) twice
+    return expr.replace("", None)
 
 
 def canonical_user(column: str = F.USER) -> pl.Expr:
@@ -33,8 +35,8 @@ def canonical_user(column: str = F.USER) -> pl.Expr:
 def canonical_host(column: str = F.HOST) -> pl.Expr:
     """Vectorized :func:`autosoc.schema.canonical` for hosts: lower case, no DNS domain (IPs kept)."""
     text = pl.col(column).str.strip_chars().str.to_lowercase()
-    text = pl.when(text.str.contains(r"^[0-9.]+$")).then(text).otherwise(text.str.split(".").list.first())
-    return _blank_to_null(text)
+    # all digits and dots (an IPv4 address): the whole text; otherwise what comes before the first dot
+    return _blank_to_null(text.str.extract(r"^(?:[0-9.]+$|[^.]*)", 0))
 
 
 def text(column: str) -> pl.Expr:

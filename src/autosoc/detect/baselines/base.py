@@ -14,7 +14,7 @@ crash + restart gives exactly the signals of an uninterrupted run.  So every det
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -89,20 +89,35 @@ class EntityStore(KeyedState):
     """Per-entity state (:class:`~autosoc.keyed_state.KeyedState`) with idle eviction.
 
     Each value is a dict holding at least ``"t"``: the last event time (epoch seconds) the key was
-    touched; eviction drops the keys idle longest when more than ``max_keys`` are held, and
-    :meth:`expire` drops keys idle longer than a retention.
+    touched, which a detector only ever moves forward; eviction drops the keys idle longest when
+    more than ``max_keys`` are held, and :meth:`expire` drops keys idle longer than a retention.
     """
 
-    __slots__ = ("max_keys",)
+    __slots__ = ("_idlest", "max_keys")
 
     def __init__(self, max_keys: int) -> None:
         super().__init__(label="baseline")
         self.max_keys = max_keys
+        #: no value's "t" is below this (None: not known); while the retention horizon has not
+        #: passed it, :meth:`expire` has nothing to drop and need not read every key
+        self._idlest: int | None = None
+
+    def put(self, key: str, value: Any) -> None:
+        super().put(key, value)
+        if self._idlest is not None and value["t"] < self._idlest:
+            self._idlest = value["t"]
 
     def expire(self, before: int) -> None:
         """Drop keys whose last activity is before ``before`` (epoch seconds)."""
+        if self._idlest is not None and self._idlest >= before:
+            return
         for key in [k for k, v in self.data.items() if v["t"] < before]:
             self.delete(key)
+        self._idlest = min((v["t"] for v in self.data.values()), default=None)
+
+    def restore(self, state: dict[str, bytes]) -> None:
+        super().restore(state)
+        self._idlest = None
 
     def evict(self) -> None:
         """Keep at most ``max_keys``: drop the idlest (ties by key, so the choice is deterministic)."""
@@ -146,6 +161,15 @@ def sort_events(events: pl.DataFrame) -> pl.DataFrame:
 
 
 _SORTED: list[pl.DataFrame] = []
+
+
+def rows_of(frame: pl.DataFrame, *names: str) -> Iterator[tuple[Any, ...]]:
+    """The values of the columns ``names``, row by row.
+
+    The state update of every group reads a few scalar columns; the evidence lists and texts are
+    read only for the groups that make a signal (``frame.row(index, named=True)``).  Reading every
+    column of every group with ``iter_rows`` cost more than the updates themselves."""
+    return zip(*(frame.get_column(name).to_list() for name in names), strict=True)
 
 
 def evidence(row: dict[str, Any]) -> tuple[list[str], list[Origin]]:

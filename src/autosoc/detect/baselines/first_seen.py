@@ -22,6 +22,7 @@ import polars as pl
 from pydantic import Field
 
 from autosoc.detect.baselines import _columns as C
+from autosoc.detect.baselines import _views as V
 from autosoc.detect.baselines.base import (
     DAY,
     EVIDENCE_AGGS,
@@ -33,6 +34,7 @@ from autosoc.detect.baselines.base import (
     day_of,
     history_days,
     make_signal,
+    rows_of,
     sort_events,
 )
 from autosoc.normalize import fields as F
@@ -56,8 +58,12 @@ class Feature:
 
     name: str
     entity_kind: str  # user | host | ip
-    #: events -> columns _entity, _value, _detail, _user, _host, _ip (+ time and evidence columns)
+    #: events -> columns _entity, _value, _user, _host, _ip (+ time, evidence and ``reads`` columns)
     select: Callable[[pl.DataFrame], pl.DataFrame]
+    #: the value as the explanation shows it, from ``_value`` and the ``reads`` columns of the first
+    #: event of an (entity, value) group: it is computed per group, not per event
+    detail: pl.Expr
+    reads: tuple[str, ...]
     #: "first sign-in of {entity} from {detail}" (the history clause is appended)
     phrase: str
     title: str
@@ -66,9 +72,9 @@ class Feature:
     tags: tuple[str, ...]
 
 
-def _signins(events: pl.DataFrame, value: pl.Expr, detail: pl.Expr) -> pl.DataFrame:
-    return events.filter(C.is_class(C.AUTHENTICATION) & C.is_success()).with_columns(
-        C.canonical_user().alias("_entity"), value.alias("_value"), detail.alias("_detail"),
+def _signins(events: pl.DataFrame, value: pl.Expr) -> pl.DataFrame:
+    return V.signins(events).with_columns(
+        pl.col(V.USER_KEY).alias("_entity"), value.alias("_value"),
         pl.col(F.USER).alias("_user"), pl.lit(None, pl.String).alias("_host"), C.text(F.SRC_IP).alias("_ip"))
 
 
@@ -84,79 +90,91 @@ def _user_asn(events: pl.DataFrame) -> pl.DataFrame:
     asn = C.text(F.SRC_ASN).str.replace(r"^(?i:as)", "")
     value = pl.when(asn.is_not_null()).then(pl.lit("AS") + asn).otherwise(
         pl.lit("org:") + C.text(F.SRC_ASN_ORG).str.to_lowercase())
-    return _signins(events, value, _asn_detail())
+    return _signins(events, value)
 
 
 def _user_country(events: pl.DataFrame) -> pl.DataFrame:
-    country = C.text(F.SRC_COUNTRY).str.to_uppercase()
-    return _signins(events, country, country)
+    return _signins(events, C.text(F.SRC_COUNTRY).str.to_uppercase())
 
 
 def _user_device(events: pl.DataFrame) -> pl.DataFrame:
-    device = C.text(F.DEVICE_UID).str.to_lowercase()
-    return _signins(events, device, C.text(F.DEVICE_UID))
+    return _signins(events, C.text(F.DEVICE_UID).str.to_lowercase())
 
 
 def _user_agent(events: pl.DataFrame) -> pl.DataFrame:
-    return _signins(events, C.user_agent_shape(), C.text(F.USER_AGENT).str.slice(0, 200))
+    return _signins(events, C.user_agent_shape())
 
 
-def _processes(events: pl.DataFrame, value: pl.Expr, detail: pl.Expr) -> pl.DataFrame:
-    return events.filter(C.is_class(C.PROCESS_ACTIVITY)).with_columns(
-        C.canonical_host().alias("_entity"), value.alias("_value"), detail.alias("_detail"),
+def _processes(events: pl.DataFrame, value: pl.Expr) -> pl.DataFrame:
+    return V.processes(events).with_columns(
+        pl.col(V.HOST_KEY).alias("_entity"), value.alias("_value"),
         pl.col(F.USER).alias("_user"), pl.col(F.HOST).alias("_host"), pl.lit(None, pl.String).alias("_ip"))
 
 
 def _host_process(events: pl.DataFrame) -> pl.DataFrame:
-    return _processes(events, C.path_shape(F.PROCESS_PATH), C.text(F.PROCESS_PATH))
+    return _processes(events, pl.col(V.IMAGE))
 
 
 def _host_parent_child(events: pl.DataFrame) -> pl.DataFrame:
-    value = C.path_shape(F.PARENT_PATH) + pl.lit(" -> ") + C.path_shape(F.PROCESS_PATH)
-    detail = pl.lit("'") + C.text(F.PARENT_PATH) + pl.lit("' started '") + C.text(F.PROCESS_PATH) + pl.lit("'")
-    return _processes(events, value, detail)
+    return _processes(events, C.path_shape(F.PARENT_PATH) + pl.lit(" -> ") + pl.col(V.IMAGE))
 
 
 def _connections(events: pl.DataFrame, value: str) -> pl.DataFrame:
-    frame = events.filter(C.is_class(C.NETWORK_ACTIVITY) & pl.col(F.SRC_IP).is_not_null()
-                          & pl.col(F.DST_IP).is_not_null())
+    frame = V.connections(events)
     if value == "network":
-        nets = C.map_distinct(frame[F.DST_IP], C.network_of)
-        dst = C.text(F.DST_IP)
-        endpoint = pl.when(dst.str.contains(":", literal=True)).then(pl.lit("[") + dst + pl.lit("]")).otherwise(dst)
-        frame = frame.with_columns(nets.alias("_value"),
-                                   (pl.lit("network ") + nets + pl.lit(" (") + endpoint + pl.lit(":")
-                                    + pl.col(F.DST_PORT).fill_null("?") + pl.lit(")")).alias("_detail"))
+        frame = frame.with_columns(C.map_distinct(frame[F.DST_IP], C.network_of).alias("_value"))
     else:
-        port = C.text(F.DST_PORT)
-        frame = frame.with_columns(port.alias("_value"),
-                                   (pl.lit("port ") + port + pl.lit(" (") + C.text(F.DST_IP) + pl.lit(")"))
-                                   .alias("_detail"))
-    return frame.with_columns(C.text(F.SRC_IP).alias("_entity"), pl.col(F.USER).alias("_user"),
-                              pl.col(F.HOST).alias("_host"), C.text(F.SRC_IP).alias("_ip"))
+        frame = frame.with_columns(C.text(F.DST_PORT).alias("_value"))
+    return frame.with_columns(pl.col(V.SOURCE).alias("_entity"), pl.col(F.USER).alias("_user"),
+                              pl.col(F.HOST).alias("_host"), pl.col(V.SOURCE).alias("_ip"))
+
+
+def _endpoint() -> pl.Expr:
+    dst = C.text(F.DST_IP)
+    return pl.when(dst.str.contains(":", literal=True)).then(pl.lit("[") + dst + pl.lit("]")).otherwise(dst)
 
 
 FEATURES: dict[str, Feature] = {f.name: f for f in (
-    Feature("user_country", "user", _user_country, "first successful sign-in of {entity} from country {detail}",
+    Feature("user_country", "user", _user_country, pl.col("_value"), (),
+            "first successful sign-in of {entity} from country {detail}",
             "First sign-in from a new country", "countries", 12, _INITIAL_ACCESS),
-    Feature("user_asn", "user", _user_asn, "first successful sign-in of {entity} from {detail}",
+    Feature("user_asn", "user", _user_asn, _asn_detail(), (F.SRC_ASN, F.SRC_ASN_ORG, F.SRC_COUNTRY),
+            "first successful sign-in of {entity} from {detail}",
             "First sign-in from a new network (ASN)", "networks", 8, _INITIAL_ACCESS),
-    Feature("user_device", "user", _user_device, "first successful sign-in of {entity} from device {detail}",
+    Feature("user_device", "user", _user_device, C.text(F.DEVICE_UID), (F.DEVICE_UID,),
+            "first successful sign-in of {entity} from device {detail}",
             "First sign-in from a new device", "devices", 8, _INITIAL_ACCESS),
-    Feature("user_agent", "user", _user_agent, "first successful sign-in of {entity} with user agent '{detail}'",
+    Feature("user_agent", "user", _user_agent, C.text(F.USER_AGENT).str.slice(0, 200), (F.USER_AGENT,),
+            "first successful sign-in of {entity} with user agent '{detail}'",
             "First sign-in with a new user agent", "user agents", 4, _INITIAL_ACCESS),
-    Feature("host_process", "host", _host_process, "first run of process image '{detail}' on host {entity}",
+    Feature("host_process", "host", _host_process, C.text(F.PROCESS_PATH), (F.PROCESS_PATH,),
+            "first run of process image '{detail}' on host {entity}",
             "New process image on a host", "process images", 6, ("attack.execution",)),
-    Feature("host_parent_child", "host", _host_parent_child, "first time {detail} on host {entity}",
+    Feature("host_parent_child", "host", _host_parent_child,
+            pl.lit("'") + C.text(F.PARENT_PATH) + pl.lit("' started '") + C.text(F.PROCESS_PATH) + pl.lit("'"),
+            (F.PARENT_PATH, F.PROCESS_PATH), "first time {detail} on host {entity}",
             "New parent-child process pair on a host", "parent-child pairs", 8, ("attack.execution",)),
     Feature("server_dst_network", "ip", lambda e: _connections(e, "network"),
+            pl.lit("network ") + pl.col("_value") + pl.lit(" (") + _endpoint() + pl.lit(":")
+            + pl.col(F.DST_PORT).fill_null("?") + pl.lit(")"), (F.DST_IP, F.DST_PORT),
             "first outbound connection from {entity} to {detail}",
             "New outbound destination network", "destination networks", 6, ("attack.command-and-control",)),
     Feature("server_dst_port", "ip", lambda e: _connections(e, "port"),
+            pl.lit("port ") + pl.col("_value") + pl.lit(" (") + C.text(F.DST_IP) + pl.lit(")"), (F.DST_IP,),
             "first outbound connection from {entity} to {detail}",
             "New outbound destination port", "destination ports", 8,
             ("attack.command-and-control", "attack.t1571")),
 )}
+
+
+def _trim(values: dict[str, list[int]], cap: int) -> None:
+    """Keep the ``cap`` most recently seen values (ties by value)."""
+    excess = len(values) - cap
+    if excess == 1:  # the usual case: one value over
+        del values[min(values, key=lambda v: (values[v][0], v))]
+    else:
+        for victim in sorted(values, key=lambda v: (values[v][0], v))[:excess]:
+            del values[victim]
 
 
 @baselines.register("first_seen")
@@ -191,6 +209,10 @@ class FirstSeenDetector(StatefulBase):
         self.name = f"first_seen.{feature.name}"
         self.rule_id = f"baseline.first_seen.{feature.name}"
         self.store = EntityStore(config.max_entities)
+        self.retention = int(config.retention_days * DAY)
+        #: per entity, a lower bound of its values' last-seen times (derived, not state): while it is
+        #: within the retention no value can have aged out, and the values need not be scanned
+        self._oldest: dict[str, int] = {}
 
     def process(self, batch: EventBatch) -> list[Signal]:
         events = batch.events
@@ -203,48 +225,66 @@ class FirstSeenDetector(StatefulBase):
         groups = (frame.with_columns(C.epoch_seconds().alias("_t"))
                   .group_by(["_entity", "_value"], maintain_order=True)
                   .agg(pl.col("_t").min().alias("t0"), pl.col("_t").max().alias("t1"), pl.len().alias("n"),
-                       pl.col("_detail").first(), pl.col("_user").first(), pl.col("_host").first(),
-                       pl.col("_ip").first(), *EVIDENCE_AGGS)
+                       *(pl.col(c).first() for c in self.feature.reads), pl.col("_user").first(),
+                       pl.col("_host").first(), pl.col("_ip").first(), *EVIDENCE_AGGS)
+                  .with_columns(self.feature.detail.alias("_detail"))
                   .sort(["t0", "_entity", "_value"]))
         signals: list[Signal] = []
-        for row in groups.iter_rows(named=True):
-            signal = self._update(row)
+        for index, (key, value, t0, t1, n) in enumerate(rows_of(groups, "_entity", "_value", "t0", "t1", "n")):
+            signal = self._update(key, value, t0, t1, n, groups, index)
             if signal is not None:
                 signals.append(signal)
-        self.store.expire(int(groups["t1"].max()) - int(self.config.retention_days * DAY))  # type: ignore[arg-type]
+        self.store.expire(int(groups["t1"].max()) - self.retention)  # type: ignore[arg-type]
         self.store.evict()
+        if len(self._oldest) > 2 * len(self.store) + 1024:
+            self._oldest = {k: v for k, v in self._oldest.items() if k in self.store}
         return signals
 
-    def _update(self, row: dict[str, Any]) -> Signal | None:
-        key, value, t0, t1 = row["_entity"], row["_value"], row["t0"], row["t1"]
-        cfg = self.config
+    def restore(self, state: dict[str, bytes]) -> None:
+        super().restore(state)
+        self._oldest.clear()
+
+    def _update(self, key: str, value: str, t0: int, t1: int, n: int, groups: pl.DataFrame,
+                index: int) -> Signal | None:
         state = self.store.get(key)
         if state is None:
             state = {"t": t1, "f": t0, "d": [1, day_of(t0)], "v": {}, "a": [0, 0]}
             self.store.put(key, state)
+            oldest = None
+        else:
+            oldest = self._oldest.get(key)
         values: dict[str, list[int]] = state["v"]
-        horizon = t0 - int(cfg.retention_days * DAY)
-        for stale in [v for v, (last, _) in values.items() if last < horizon]:
-            del values[stale]
+        horizon = t0 - self.retention
+        if oldest is None or oldest < horizon:  # some value may have aged out
+            for stale in [v for v, (last, _) in values.items() if last < horizon]:
+                del values[stale]
+            oldest = self._oldest[key] = min((last for last, _ in values.values()), default=t1)
         signal = None
-        if value not in values and values:
-            signal = self._maybe_alert(state, row)
-        last, count = values.get(value, (t1, 0))
-        values[value] = [max(last, t1), count + row["n"]]
-        if len(values) > cfg.max_values:
-            for victim in sorted(values, key=lambda v: (values[v][0], v))[: len(values) - cfg.max_values]:
-                del values[victim]
-        state["t"] = max(state["t"], t1)
-        state["f"] = min(state["f"], t0)
+        known = values.get(value)
+        if known is not None:
+            if t1 > known[0]:
+                known[0] = t1
+            known[1] += n
+        else:
+            if values:
+                signal = self._maybe_alert(state, t0, groups, index)
+            values[value] = [t1, n]
+            if t1 < oldest:
+                self._oldest[key] = t1
+        if len(values) > self.config.max_values:
+            _trim(values, self.config.max_values)
+        if t1 > state["t"]:
+            state["t"] = t1
+        if t0 < state["f"]:
+            state["f"] = t0
         days, last_day = state["d"]
-        if day_of(t1) > last_day:
-            state["d"] = [days + 1, day_of(t1)]
+        if t1 // DAY > last_day:
+            state["d"] = [days + 1, t1 // DAY]
         self.store.touch(key)
         return signal
 
-    def _maybe_alert(self, state: dict[str, Any], row: dict[str, Any]) -> Signal | None:
+    def _maybe_alert(self, state: dict[str, Any], t0: int, groups: pl.DataFrame, index: int) -> Signal | None:
         cfg, feature = self.config, self.feature
-        t0 = row["t0"]
         days = history_days(state["f"], t0)
         if days < cfg.learning_days or state["d"][0] < cfg.min_active_days:
             return None
@@ -254,6 +294,7 @@ class FirstSeenDetector(StatefulBase):
             return None
         state["a"] = [today, sent + 1 if sent_day == today else 1]
         known = len(state["v"])
+        row = groups.row(index, named=True)
         risk = min(30, round(feature.base_risk * (1 + 2 / (1 + known))))
         entity = row["_entity"]
         detail = row["_detail"] or row["_value"]

@@ -19,6 +19,7 @@ import polars as pl
 from pydantic import Field
 
 from autosoc.detect.baselines import _columns as C
+from autosoc.detect.baselines import _views as V
 from autosoc.detect.baselines.base import (
     DAY,
     EVIDENCE_AGGS,
@@ -30,6 +31,7 @@ from autosoc.detect.baselines.base import (
     day_of,
     history_days,
     make_signal,
+    rows_of,
     sort_events,
 )
 from autosoc.normalize import fields as F
@@ -44,15 +46,15 @@ USERS_PER_VALUE = 64
 @dataclass(frozen=True, slots=True)
 class PeerFeature:
     name: str
-    select: Callable[[pl.DataFrame], pl.DataFrame]  # -> _value, _detail
+    select: Callable[[pl.DataFrame], pl.DataFrame]  # -> _entity (the canonical user), _value, _detail
     noun: str  # "application"
     verb: str  # "signed in to"
     tags: tuple[str, ...]
 
 
 def _signins(events: pl.DataFrame, value: pl.Expr, detail: pl.Expr) -> pl.DataFrame:
-    return events.filter(C.is_class(C.AUTHENTICATION) & C.is_success()).with_columns(
-        value.alias("_value"), detail.alias("_detail"))
+    return V.signins(events).with_columns(
+        pl.col(V.USER_KEY).alias("_entity"), value.alias("_value"), detail.alias("_detail"))
 
 
 def _user_app(events: pl.DataFrame) -> pl.DataFrame:
@@ -65,8 +67,8 @@ def _user_country(events: pl.DataFrame) -> pl.DataFrame:
 
 
 def _user_process(events: pl.DataFrame) -> pl.DataFrame:
-    return events.filter(C.is_class(C.PROCESS_ACTIVITY)).with_columns(
-        C.path_shape(F.PROCESS_PATH).alias("_value"), C.text(F.PROCESS_PATH).alias("_detail"))
+    return V.processes(events).with_columns(
+        C.canonical_user().alias("_entity"), pl.col(V.IMAGE).alias("_value"), C.text(F.PROCESS_PATH).alias("_detail"))
 
 
 PEER_FEATURES: dict[str, PeerFeature] = {f.name: f for f in (
@@ -105,6 +107,14 @@ def _trim(mapping: dict[str, Any], cap: int, last: Callable[[Any], int]) -> None
             del mapping[victim]
 
 
+def _itself(last: int) -> int:
+    return last
+
+
+def _latest(users: dict[str, int]) -> int:
+    return max(users.values())
+
+
 class PeerGroupDetector(StatefulBase):
     """State: ``"u:<user>"`` -> ``{"t", "f", "d": [active days, last day], "v": {value: last seen},
     "a": [day, signals]}``; ``"g:<department>"`` -> ``{"t", "f", "m": {user: last seen},
@@ -122,7 +132,7 @@ class PeerGroupDetector(StatefulBase):
         if batch.events.height == 0:
             return []
         frame = self.feature.select(sort_events(batch.events)).with_columns(
-            C.canonical_user().alias("_entity"), C.text(F.USER_DEPARTMENT).str.to_lowercase().alias("_dept"))
+            C.text(F.USER_DEPARTMENT).str.to_lowercase().alias("_dept"))
         frame = frame.filter(pl.col("_entity").is_not_null() & pl.col("_dept").is_not_null()
                              & pl.col("_value").is_not_null() & pl.col(F.TIME).is_not_null())
         if frame.height == 0:
@@ -134,13 +144,15 @@ class PeerGroupDetector(StatefulBase):
                        pl.col(F.HOST).first().alias("_host"), C.text(F.SRC_IP).first().alias("_ip"),
                        C.text(F.USER_DEPARTMENT).first().alias("_dept_name"), *EVIDENCE_AGGS)
                   .sort(["t0", "_entity", "_dept", "_value"]))
-        signals = [s for row in groups.iter_rows(named=True) if (s := self._update(row)) is not None]
+        signals = [s for index, (user, dept, value, t0, t1)
+                   in enumerate(rows_of(groups, "_entity", "_dept", "_value", "t0", "t1"))
+                   if (s := self._update(user, dept, value, t0, t1, groups, index)) is not None]
         self.store.expire(int(groups["t1"].max()) - self.retention)  # type: ignore[arg-type]
         self.store.evict()
         return signals
 
-    def _update(self, row: dict[str, Any]) -> Signal | None:
-        user, dept, value, t0, t1 = row["_entity"], row["_dept"], row["_value"], row["t0"], row["t1"]
+    def _update(self, user: str, dept: str, value: str, t0: int, t1: int, groups: pl.DataFrame,
+                index: int) -> Signal | None:
         ukey, gkey = f"u:{user}", f"g:{dept}"
         person = self.store.get(ukey)
         if person is None:
@@ -164,15 +176,21 @@ class PeerGroupDetector(StatefulBase):
         known = mine.get(value)
         signal = None
         if known is None or known < horizon:
-            signal = self._judge(person, group, row, horizon)
+            signal = self._judge(person, group, user, value, t0, horizon, groups, index)
+        cfg = self.config
         mine[value] = max(known or 0, t1)
-        _trim(mine, self.config.max_values, lambda last: last)
-        group["m"][user] = max(group["m"].get(user, 0), t1)
-        _trim(group["m"], self.config.max_members, lambda last: last)
+        if len(mine) > cfg.max_values:
+            _trim(mine, cfg.max_values, _itself)
+        members = group["m"]
+        members[user] = max(members.get(user, 0), t1)
+        if len(members) > cfg.max_members:
+            _trim(members, cfg.max_members, _itself)
         users = group["v"].setdefault(value, {})
         users[user] = max(users.get(user, 0), t1)
-        _trim(users, USERS_PER_VALUE, lambda last: last)
-        _trim(group["v"], self.config.max_department_values, lambda us: max(us.values()))
+        if len(users) > USERS_PER_VALUE:
+            _trim(users, USERS_PER_VALUE, _itself)
+        if len(group["v"]) > cfg.max_department_values:
+            _trim(group["v"], cfg.max_department_values, _latest)
         for state, key in ((person, ukey), (group, gkey)):
             state["t"] = max(state["t"], t1)
             state["f"] = min(state["f"], t0)
@@ -182,10 +200,9 @@ class PeerGroupDetector(StatefulBase):
             person["d"] = [days + 1, day_of(t1)]
         return signal
 
-    def _judge(self, person: dict[str, Any], group: dict[str, Any], row: dict[str, Any],
-               horizon: int) -> Signal | None:
+    def _judge(self, person: dict[str, Any], group: dict[str, Any], user: str, value: str, t0: int, horizon: int,
+               groups: pl.DataFrame, index: int) -> Signal | None:
         cfg, feature = self.config, self.feature
-        t0, user, value = row["t0"], row["_entity"], row["_value"]
         days = history_days(person["f"], t0)
         if (days < cfg.learning_days or person["d"][0] < cfg.min_active_days
                 or history_days(group["f"], t0) < cfg.learning_days):
@@ -202,6 +219,7 @@ class PeerGroupDetector(StatefulBase):
         if sent_day == today and sent >= cfg.max_signals_per_day:
             return None
         person["a"] = [today, sent + 1 if sent_day == today else 1]
+        row = groups.row(index, named=True)
         rarity = 1 - share / cfg.max_peer_share if cfg.max_peer_share else 1.0
         risk = round(10 + 10 * rarity)
         dept = row["_dept_name"] or row["_dept"]

@@ -31,6 +31,7 @@ from autosoc.detect.baselines.base import (
     day_of,
     history_days,
     make_signal,
+    rows_of,
     sort_events,
 )
 from autosoc.normalize import fields as F
@@ -109,13 +110,16 @@ class RareTimeDetector(StatefulBase):
         self._growth_per_hour = 2.0 ** (1 / (config.half_life_days * 24))
 
     def _activity(self, events: pl.DataFrame) -> pl.DataFrame:
-        wanted = pl.lit(False)
+        classes, wanted = [], pl.lit(False)
         if "signin" in self.config.activity:
+            classes.append(C.AUTHENTICATION)
             wanted = wanted | (C.is_class(C.AUTHENTICATION) & C.is_success())
         if "api" in self.config.activity:
+            classes.append(C.API_ACTIVITY)
             wanted = wanted | C.is_class(C.API_ACTIVITY)
         user = pl.coalesce(C.canonical_user(F.USER), C.canonical_user(F.USER_UID))
-        return events.filter(wanted).with_columns(user.alias("_entity"))
+        # the classes first: the status is lower-cased on their events only, not on every event
+        return events.filter(pl.col(F.CLASS_UID).is_in(classes)).filter(wanted).with_columns(user.alias("_entity"))
 
     def process(self, batch: EventBatch) -> list[Signal]:
         if batch.events.height == 0:
@@ -130,13 +134,13 @@ class RareTimeDetector(StatefulBase):
                   .agg(pl.col("_t").min().alias("t0"), pl.col("_t").max().alias("t1"), pl.len().alias("n"),
                        pl.col(F.USER).first().alias("_user"), C.text(F.SRC_IP).first().alias("_ip"), *EVIDENCE_AGGS)
                   .sort(["_hour", "_entity"]))
-        signals = [s for row in groups.iter_rows(named=True) if (s := self._update(row)) is not None]
+        signals = [s for index, (key, hour, t0, t1) in enumerate(rows_of(groups, "_entity", "_hour", "t0", "t1"))
+                   if (s := self._update(key, hour, t0, t1, groups, index)) is not None]
         self.store.expire(int(groups["t1"].max()) - int(self.config.retention_days * DAY))  # type: ignore[arg-type]
         self.store.evict()
         return signals
 
-    def _update(self, row: dict[str, Any]) -> Signal | None:
-        key, hour, t0, t1 = row["_entity"], row["_hour"], row["t0"], row["t1"]
+    def _update(self, key: str, hour: int, t0: int, t1: int, groups: pl.DataFrame, index: int) -> Signal | None:
         state = self.store.get(key)
         if state is None:
             state = {"t": t1, "f": t0, "r": hour, "lh": hour - 1, "n": 0, "d": [0, -1], "a": -1, "h": [0.0] * 168}
@@ -153,7 +157,7 @@ class RareTimeDetector(StatefulBase):
         if weight > 1e12:
             state["h"] = cells = [c / weight for c in cells]
             state["r"], weight = hour, 1.0
-        signal = self._judge(state, row)
+        signal = self._judge(state, hour, t0, groups, index)
         cells[hour_of_week(hour)] += weight
         state["lh"] = hour
         state["n"] += 1
@@ -162,20 +166,21 @@ class RareTimeDetector(StatefulBase):
             state["d"] = [days + 1, day_of(t0)]
         return signal
 
-    def _judge(self, state: dict[str, Any], row: dict[str, Any]) -> Signal | None:
+    def _judge(self, state: dict[str, Any], hour_bucket: int, t0: int, groups: pl.DataFrame,
+               index: int) -> Signal | None:
         cfg = self.config
-        t0 = row["t0"]
         days = history_days(state["f"], t0)
         if (days < cfg.learning_days or state["n"] < cfg.min_active_hours or state["d"][0] < cfg.min_active_days
                 or state["a"] == day_of(t0)):
             return None
         cells: list[float] = state["h"]
         total = sum(cells)
-        how = hour_of_week(row["_hour"])
+        how = hour_of_week(hour_bucket)
         share = support(cells, how) / total if total > 0 else 0.0
         if share >= cfg.max_share:
             return None
         state["a"] = day_of(t0)
+        row = groups.row(index, named=True)
         risk = round(8 + 12 * (1 - share / cfg.max_share))
         day, hour = divmod(how, 24)
         user = row["_entity"]

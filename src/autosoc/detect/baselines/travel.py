@@ -21,6 +21,7 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from autosoc.detect.baselines import _columns as C
+from autosoc.detect.baselines import _views as V
 from autosoc.detect.baselines.base import (
     DAY,
     EVIDENCE_AGGS,
@@ -31,6 +32,7 @@ from autosoc.detect.baselines.base import (
     baselines,
     history_days,
     make_signal,
+    rows_of,
     sort_events,
 )
 from autosoc.errors import ConfigError
@@ -113,8 +115,8 @@ class ImpossibleTravelDetector(StatefulBase):
     def _signins(self, events: pl.DataFrame) -> pl.DataFrame:
         lat = pl.col(F.SRC_LAT).str.strip_chars().cast(pl.Float64, strict=False)
         lon = pl.col(F.SRC_LONG).str.strip_chars().cast(pl.Float64, strict=False)
-        frame = events.filter(C.is_class(C.AUTHENTICATION) & C.is_success()).with_columns(
-            C.canonical_user().alias("_entity"), lat.alias("_lat"), lon.alias("_lon"), C.text(F.SRC_IP).alias("_ip"),
+        frame = V.signins(events).with_columns(
+            pl.col(V.USER_KEY).alias("_entity"), lat.alias("_lat"), lon.alias("_lon"), C.text(F.SRC_IP).alias("_ip"),
             C.text(F.SRC_ASN).str.to_uppercase().str.replace("^AS", "").alias("_asn"))
         frame = frame.filter(
             pl.col("_entity").is_not_null() & pl.col(F.TIME).is_not_null()
@@ -150,13 +152,15 @@ class ImpossibleTravelDetector(StatefulBase):
                      pl.col(F.EVENT_ID).last().alias("_lid"), pl.col(F.ORIGIN_SOURCE).last().alias("_lsrc"),
                      pl.col(F.ORIGIN_PATH).last().alias("_lpath"), pl.col(F.ORIGIN_RECORD).last().alias("_lrec"))
                 .sort(["_entity", "_run"]))
-        signals = [s for row in runs.iter_rows(named=True) if (s := self._update(row)) is not None]
+        signals = [s for index, values in enumerate(rows_of(runs, *_SCALARS))
+                   if (s := self._update(dict(zip(_SCALARS, values, strict=True)), runs, index)) is not None]
         signals.sort(key=lambda s: (s.time, s.user or "", s.signal_id))
         self.store.expire(int(runs["t1"].max()) - int(self.config.retention_days * DAY))  # type: ignore[arg-type]
         self.store.evict()
         return signals
 
-    def _update(self, row: dict[str, Any]) -> Signal | None:
+    def _update(self, row: dict[str, Any], runs: pl.DataFrame, index: int) -> Signal | None:
+        """``row``: the :data:`_SCALARS` of run ``index`` of ``runs``."""
         key, t0, t1 = row["_entity"], row["t0"], row["t1"]
         here = [row["_lat"], row["_lon"], row["_country"], row["_city"], row["_ip"], row["_org"]]
         state = self.store.get(key)
@@ -166,12 +170,13 @@ class ImpossibleTravelDetector(StatefulBase):
         self.store.touch(key)
         signal = None
         if t0 >= state["t"]:
-            signal = self._judge(state, row, here)
+            signal = self._judge(state, row, here, runs, index)
             state["loc"], state["t"], state["ev"] = here, t1, _departure(row)
         state["f"] = min(state["f"], t0)
         return signal
 
-    def _judge(self, state: dict[str, Any], row: dict[str, Any], here: list[Any]) -> Signal | None:
+    def _judge(self, state: dict[str, Any], row: dict[str, Any], here: list[Any], runs: pl.DataFrame,
+               index: int) -> Signal | None:
         cfg = self.config
         t0 = row["t0"]
         if history_days(state["f"], t0) < cfg.learning_days:
@@ -202,6 +207,7 @@ class ImpossibleTravelDetector(StatefulBase):
         explanation = (f"{user} signed in from {_describe(here)} {gap} after signing in from {_describe(before)}: "
                        f"{distance:,.0f} km, {speed_text} (limit {cfg.max_speed_kmh:,.0f} km/h)")
         entities = [Entity("ip", ip) for ip in dict.fromkeys((before[4], here[4])) if ip]
+        row = runs.row(index, named=True)
         return make_signal(
             rule_id=self.rule_id, title="Impossible travel between sign-ins", level="medium", risk=risk,
             tags=["attack.initial-access", "attack.t1078"], row=row, time=t0, explanation=explanation,
@@ -211,6 +217,11 @@ class ImpossibleTravelDetector(StatefulBase):
             evidence_rows=[_evidence(state["ev"]), row],
             description="Baseline: consecutive sign-ins farther apart than travel allows.",
         )
+
+
+#: the columns of a run that every update reads (the evidence lists are read only for a signal)
+_SCALARS = ("_entity", "t0", "t1", "_lat", "_lon", "_country", "_city", "_ip", "_org", "_user",
+            "_lid", "_lsrc", "_lpath", "_lrec")
 
 
 def _departure(row: dict[str, Any]) -> list[Any]:

@@ -40,6 +40,7 @@ from autosoc.detect.baselines.base import (
     baselines,
     day_of,
     make_signal,
+    rows_of,
     sort_events,
 )
 from autosoc.normalize import fields as F
@@ -171,31 +172,31 @@ class VolumeDetector(StatefulBase):
                        self.metric.aggregate.alias("_value"), pl.col("_user").first(), pl.col("_host").first(),
                        pl.col("_ip").first(), *EVIDENCE_AGGS)
                   .sort(["_hour", "_entity"]))
-        signals = [s for row in groups.iter_rows(named=True) if (s := self._update(row)) is not None]
+        signals = [s for index, (key, hour, value, t1) in enumerate(rows_of(groups, "_entity", "_hour", "_value", "t1"))
+                   if (s := self._update(key, hour, float(value or 0.0), t1, groups, index)) is not None]
         self.store.expire(int(groups["t1"].max()) - int(self.config.window_days * DAY))  # type: ignore[arg-type]
         self.store.evict()
         return signals
 
-    def _update(self, row: dict[str, Any]) -> Signal | None:
-        key, hour, value = row["_entity"], row["_hour"], float(row["_value"] or 0.0)
+    def _update(self, key: str, hour: int, value: float, t1: int, groups: pl.DataFrame, index: int) -> Signal | None:
         state = self.store.get(key)
         if state is None:
-            state = {"t": row["t1"], "f": hour, "b": [], "al": [], "a": [0, 0]}
+            state = {"t": t1, "f": hour, "b": [], "al": [], "a": [0, 0]}
             self.store.put(key, state)
         self.store.touch(key)
-        state["t"] = max(state["t"], row["t1"])
+        state["t"] = max(state["t"], t1)
         state["f"] = min(state["f"], hour)
         buckets: list[list[float]] = state["b"]
         horizon = max(hour, int(buckets[-1][0]) if buckets else hour) - self.window
         while buckets and buckets[0][0] < horizon:
             buckets.pop(0)
-        state["al"] = [h for h in state["al"] if h >= horizon]
+        if state["al"] and min(state["al"]) < horizon:
+            state["al"] = [h for h in state["al"] if h >= horizon]
         if hour < horizon:
             return None
-        hours = [int(b[0]) for b in buckets]
-        at = bisect.bisect_left(hours, hour)
+        at = bisect.bisect_left(buckets, hour, key=_hour_of)
         if value > 0:
-            if at < len(buckets) and hours[at] == hour:
+            if at < len(buckets) and int(buckets[at][0]) == hour:
                 buckets[at][1] += value
             else:
                 buckets.insert(at, [hour, value])
@@ -203,10 +204,11 @@ class VolumeDetector(StatefulBase):
             current = buckets[at][1]
         else:
             return None
-        return self._judge(state, row, hour, current, buckets[:at])
+        return self._judge(state, groups, index, hour, current, buckets, at)
 
-    def _judge(self, state: dict[str, Any], row: dict[str, Any], hour: int, current: float,
-               past: list[list[float]]) -> Signal | None:
+    def _judge(self, state: dict[str, Any], groups: pl.DataFrame, index: int, hour: int, current: float,
+               buckets: list[list[float]], at: int) -> Signal | None:
+        """Judge ``hour`` (``current``, at ``buckets[at]``) against the buckets before it."""
         cfg = self.config
         if current < self.min_value or hour in state["al"]:
             return None
@@ -214,13 +216,14 @@ class VolumeDetector(StatefulBase):
         span = hour - start
         if span < cfg.learning_days * 24 or span <= 0:
             return None
-        nonzero = [b[1] for b in past if b[0] >= start]
+        nonzero = [b[1] for b in buckets[:at] if b[0] >= start]
         median, mad = robust_stats(nonzero, max(0, span - len(nonzero)))
         peak = max(nonzero, default=0.0)
         scale = max(1.4826 * mad, self.metric.scale_floor)
         z = (current - median) / scale
         if z < cfg.z_threshold or current <= cfg.peak_ratio * peak:
             return None
+        row = groups.row(index, named=True)
         today = day_of(row["t0"])
         sent_day, sent = state["a"]
         if sent_day == today and sent >= cfg.max_signals_per_day:
@@ -248,6 +251,10 @@ class VolumeDetector(StatefulBase):
                      "peak": f"{peak:g}", "z": f"{z:.2f}"},
             description=f"Baseline: hourly {metric.name.replace('_', ' ')} above the entity's robust baseline.",
         )
+
+
+def _hour_of(bucket: list[float]) -> int:
+    return int(bucket[0])
 
 
 def _count(value: float) -> str:
