@@ -867,6 +867,26 @@ def test_keywords_combined_with_a_field_selection():
     assert run(detection, events) == [True, False, False]
 
 
+def test_keywords_see_what_normalization_derives_and_not_hidden_names():
+    # values that alias columns add (Security 4688's IntegrityLevel from its MandatoryLabel SID, an
+    # Entra sign-in's Status) are searched as every other value; names starting with "__" are not
+    detection = """
+    keywords:
+        - 'high'
+        - 'success'
+        - 'secret'
+    condition: keywords
+    """
+    events = [
+        {"EventID": 4688, "Channel": "Security", "MandatoryLabel": "S-1-16-12288", "NewProcessName": "c:\\a.exe"},
+        {"EventID": 4688, "Channel": "Security", "MandatoryLabel": "S-1-16-8192", "NewProcessName": "c:\\a.exe"},
+        {"createdDateTime": "2024-05-01T10:00:00Z", "userPrincipalName": "a@b.c", "appDisplayName": "x",
+         "status": {"errorCode": 0}, "ipAddress": "1.2.3.4", "clientAppUsed": "Browser"},
+        {"__note": "secret", "Image": "c:\\b.exe"},
+    ]
+    assert run(detection, events) == [True, False, True, False]
+
+
 # --------------------------------------------------------------------------------------------
 # Missing fields never satisfy a positive detection item
 # --------------------------------------------------------------------------------------------

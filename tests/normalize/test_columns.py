@@ -17,6 +17,7 @@ import pytest
 
 from autosoc.normalize import columns
 from autosoc.normalize.columns import _py_build_raw_frame, build_raw_frame
+from autosoc.normalize.fields import KEYWORD_TEXT
 from autosoc.normalize.flatten import flatten_windows
 
 native = columns._native
@@ -53,6 +54,13 @@ def _both(rows: list[dict[str, Any]]) -> tuple[list[tuple[Any, ...]], list[str],
     assert got[2].to_list() == want[2].to_list()
     assert got[1].dtype == pl.String and got[2].dtype == pl.String
     assert build_raw_frame(rows)[2] is None and _ids(build_raw_frame(rows)) == got[1].to_list()
+    # the keyword text: every value of the row (as the frame reads it) joined by newlines
+    texted, want_texted = build_raw_frame(rows, keep_text=True)[0], _py_build_raw_frame(rows, keep_text=True)[0]
+    assert texted.columns == [*got[0].columns, KEYWORD_TEXT] and texted.rows() == want_texted.rows()
+    frame = got[0]
+    for index, row in enumerate(rows):
+        values = [frame[index, name] for name in row if not name.startswith("__")]
+        assert texted[index, KEYWORD_TEXT] == "\n".join(v for v in values if v is not None)
     return got[0].rows(), got[1].to_list(), got[2].to_list()
 
 
@@ -99,7 +107,7 @@ def test_the_json_kept_for_the_lake_is_what_the_id_hashes() -> None:
 def test_frame_ids_and_json_match_orjson_and_polars_on_random_rows() -> None:
     rng = random.Random(11)
     keys = ["EventID", "Image", "CommandLine", "é", "Z", "a", "a b", "ünï", "_x", "10", "B", "b", "𝒳", "ﬀ",
-            "twelve_bytes", "thirteen_byte", "", "*", "^a.*$", "column_0", "k\x00x"]
+            "twelve_bytes", "thirteen_byte", "", "*", "^a.*$", "column_0", "k\x00x", "__hidden"]
     leaves = [None, True, False, 0, -7, 2**40, -(2**63), 2**63 - 1, 1.5, -0.0, 1e20, 1e-7, 100.0, float("nan"),
               float("inf"), "", "x", "C:\\Windows\\a.exe", "ü\n\"q\"", "1e5", "exactly12byt", "exactly13byte",
               "\x00\x01\x08\x0b\x0c\x1f\x7f\u2028\ud7ff\ue000\U0010ffff/", "😀" * 7]

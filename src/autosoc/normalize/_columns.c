@@ -264,6 +264,7 @@ typedef struct {
     PyObject *json_key; /* bytes: "name": (escaped), for the row JSON */
     const char *key_utf8;
     Py_ssize_t key_len;
+    int in_text; /* a name not starting with "__": its values go into the row's text */
 } Column;
 
 static int
@@ -468,6 +469,8 @@ typedef struct {
     char *ids;  /* n * 32 hex digits */
     PyObject *ids_obj;
     PyObject *id_views_obj, *json_views_obj;
+    Buf text;                /* every row's values joined by newlines (keep_text) */
+    PyObject *text_views_obj;
 } Build;
 
 static Column *sort_cols; /* qsort has no context argument: the columns of the shape being sorted */
@@ -525,6 +528,7 @@ column_of(Build *b, PyObject *name)
         return -1;
     c->key_utf8 = utf8; /* the name lives in b->names */
     c->key_len = len;
+    c->in_text = !(len >= 2 && utf8[0] == '_' && utf8[1] == '_');
     PyObject *number = PyLong_FromSsize_t(b->ncols - 1);
     if (number == NULL)
         return -1;
@@ -774,7 +778,7 @@ item_forms(Item *it, PyObject *other)
 }
 
 static int
-build_row(Build *b, Py_ssize_t row, PyObject *dict, PyObject *other, int keep_json)
+build_row(Build *b, Py_ssize_t row, PyObject *dict, PyObject *other, int keep_json, int keep_text)
 {
     Py_ssize_t size = PyDict_GET_SIZE(dict);
     if (size > b->items_cap || b->items == NULL) {
@@ -820,6 +824,22 @@ build_row(Build *b, Py_ssize_t row, PyObject *dict, PyObject *other, int keep_js
         if (item_forms(it, other) < 0)
             failed = 1;
         else if (it->text != NULL && column_put(&b->cols[shape->cols[i]], row, it->text, it->text_len) < 0)
+            failed = 1;
+    }
+    /* the row's text: its values (frame texts, not nulls) joined by newlines, in the row's order */
+    if (!failed && keep_text) {
+        Py_ssize_t text_start = b->text.len;
+        int first = 1;
+        for (i = 0; !failed && i < size; i++) {
+            Item *it = &items[i];
+            if (it->text == NULL || !b->cols[shape->cols[i]].in_text)
+                continue;
+            if ((!first && buf_put(&b->text, "\n", 1) < 0) || buf_put(&b->text, it->text, it->text_len) < 0)
+                failed = 1;
+            first = 0;
+        }
+        if (!failed && view_put(PyBytes_AS_STRING(b->text_views_obj) + row * 16, NULL, b->text.p + text_start,
+                                b->text.len - text_start, text_start) < 0)
             failed = 1;
     }
     /* the row's JSON: keys sorted, compact; hashed for the id; kept when asked */
@@ -869,15 +889,17 @@ build_clear(Build *b)
     Py_CLEAR(b->ids_obj);
     Py_CLEAR(b->id_views_obj);
     Py_CLEAR(b->json_views_obj);
+    PyMem_Free(b->text.p);
+    Py_CLEAR(b->text_views_obj);
 }
 
 static PyObject *
 m_build(PyObject *self, PyObject *args)
 {
     PyObject *rows, *other;
-    int keep_json;
+    int keep_json, keep_text = 0;
     (void)self;
-    if (!PyArg_ParseTuple(args, "O!pO:build", &PyList_Type, &rows, &keep_json, &other))
+    if (!PyArg_ParseTuple(args, "O!pO|p:build", &PyList_Type, &rows, &keep_json, &other, &keep_text))
         return NULL;
     Build b;
     memset(&b, 0, sizeof(b));
@@ -887,8 +909,9 @@ m_build(PyObject *self, PyObject *args)
     b.ids_obj = PyBytes_FromStringAndSize(NULL, b.n * 32);
     b.id_views_obj = PyBytes_FromStringAndSize(NULL, b.n * 16);
     b.json_views_obj = keep_json ? PyBytes_FromStringAndSize(NULL, b.n * 16) : Py_NewRef(Py_None);
+    b.text_views_obj = keep_text ? PyBytes_FromStringAndSize(NULL, b.n * 16) : Py_NewRef(Py_None);
     if (b.names == NULL || b.name_index == NULL || b.ids_obj == NULL || b.id_views_obj == NULL ||
-        b.json_views_obj == NULL)
+        b.json_views_obj == NULL || b.text_views_obj == NULL)
         goto fail;
     b.ids = PyBytes_AS_STRING(b.ids_obj);
     for (Py_ssize_t row = 0; row < b.n; row++) {
@@ -898,7 +921,7 @@ m_build(PyObject *self, PyObject *args)
             goto fail;
         }
         Py_INCREF(dict);
-        int failed = build_row(&b, row, dict, other, keep_json);
+        int failed = build_row(&b, row, dict, other, keep_json, keep_text);
         Py_DECREF(dict);
         if (failed < 0)
             goto fail;
@@ -930,7 +953,20 @@ m_build(PyObject *self, PyObject *args)
     else {
         Py_INCREF(json);
     }
-    PyObject *result = Py_BuildValue("(ONOON)", b.names, columns, b.id_views_obj, b.ids_obj, json);
+    PyObject *text = Py_None;
+    if (keep_text) {
+        PyObject *data = PyBytes_FromStringAndSize(b.text.p ? b.text.p : "", b.text.len);
+        text = data == NULL ? NULL : Py_BuildValue("(ON)", b.text_views_obj, data);
+        if (text == NULL) {
+            Py_DECREF(columns);
+            Py_DECREF(json);
+            goto fail;
+        }
+    }
+    else {
+        Py_INCREF(text);
+    }
+    PyObject *result = Py_BuildValue("(ONOONN)", b.names, columns, b.id_views_obj, b.ids_obj, json, text);
     build_clear(&b);
     return result;
 fail:
@@ -953,9 +989,10 @@ m_blake2b_hex(PyObject *self, PyObject *arg)
 
 static PyMethodDef methods[] = {
     {"build", (PyCFunction)m_build, METH_VARARGS,
-     "build(rows, keep_json, other)\n--\n\n"
-     "(names, [(validity | None, views, data, null_count)], id_views, id_data, (json_views, json_data) | None):\n"
-     "the buffers of Arrow string-view arrays for every column, the ids and the rows' JSON."},
+     "build(rows, keep_json, other, keep_text=False)\n--\n\n"
+     "(names, [(validity | None, views, data, null_count)], id_views, id_data, (json_views, json_data) | None,\n"
+     "(text_views, text_data) | None): the buffers of Arrow string-view arrays for every column, the ids,\n"
+     "the rows' JSON and the rows' values joined by newlines (names starting with __ left out)."},
     {"blake2b_hex", (PyCFunction)m_blake2b_hex, METH_O,
      "blake2b_hex(data)\n--\n\nhashlib.blake2b(data, digest_size=16).hexdigest(), for the tests."},
     {NULL, NULL, 0, NULL},

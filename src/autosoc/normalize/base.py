@@ -20,8 +20,9 @@ class Parser:
     """How one family of records becomes raw columns and OCSF columns.
 
     ``flatten`` maps a decoded record to ``{field: value}`` (None: not this family);
-    ``prepare`` may add alias columns to the raw frame; ``ocsf_columns`` returns the
-    expressions that fill the OCSF-shaped columns from the raw frame.
+    ``prepare`` may add alias columns to the raw frame, or fill nulls of existing ones, but never
+    changes a value that is there (the keyword text learns what it wrote from the null counts);
+    ``ocsf_columns`` returns the expressions that fill the OCSF-shaped columns from the raw frame.
     """
 
     family: str

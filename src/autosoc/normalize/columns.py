@@ -25,33 +25,38 @@ import orjson
 import polars as pl
 import pyarrow as pa
 
+from autosoc.normalize.fields import KEYWORD_TEXT
 from autosoc.normalize.flatten import scalar
 
 _SORTED = orjson.OPT_SORT_KEYS
 
 
-def build_raw_frame(rows: list[dict[str, Any]], *, keep_json: bool = False
+def build_raw_frame(rows: list[dict[str, Any]], *, keep_json: bool = False, keep_text: bool = False
                     ) -> tuple[pl.DataFrame, pl.Series, pl.Series | None]:
     """Columns of strings (null where a row lacks the field) in the order the rows first name
     them, rows in their order; one content hash per row and, with ``keep_json``, each row as
-    JSON text (sorted keys: what the hash is of; the lake keeps it).
+    JSON text (sorted keys: what the hash is of; the lake keeps it).  With ``keep_text`` the frame
+    ends with :data:`~autosoc.normalize.fields.KEYWORD_TEXT`: the row's values (as text, no nulls,
+    no names starting with ``__``) joined by newlines, in the row's order.
 
     Rows hold scalars only (see :mod:`autosoc.normalize.flatten`).  The id hashes the row with
     sorted keys, so a replay, or the same event read again from another file, gets the same id.
     """
     if NATIVE and _native is not None:
         try:
-            names, columns, id_views, id_data, json = _native.build(rows, keep_json, _other_forms)
+            names, columns, id_views, id_data, json, text = _native.build(rows, keep_json, _other_forms, keep_text)
         except (TypeError, ValueError, OverflowError):
             pass  # what the C code refuses, the reference decides (and raises where it always did)
         else:
             n = len(rows)
             frame = pl.DataFrame([pl.Series(_view_array(n, *column)) for column in columns])
             frame.columns = names  # set apart: Arrow schemas cut names at NUL, frames rename "" to column_0
+            if text is not None:
+                frame = frame.with_columns(pl.Series(KEYWORD_TEXT, _view_array(n, None, *text, 0)))
             ids = pl.Series("id", _view_array(n, None, id_views, id_data, 0))
             texts = None if json is None else pl.Series("json", _view_array(n, None, *json, 0))
             return frame, ids, texts
-    return _py_build_raw_frame(rows, keep_json=keep_json)
+    return _py_build_raw_frame(rows, keep_json=keep_json, keep_text=keep_text)
 
 
 def _view_array(n: int, validity: bytes | None, views: bytes, data: bytes, null_count: int) -> pa.Array:
@@ -59,10 +64,19 @@ def _view_array(n: int, validity: bytes | None, views: bytes, data: bytes, null_
     return pa.Array.from_buffers(pa.string_view(), n, buffers, null_count=null_count)
 
 
-def _py_build_raw_frame(rows: list[dict[str, Any]], *, keep_json: bool = False
+def _py_build_raw_frame(rows: list[dict[str, Any]], *, keep_json: bool = False, keep_text: bool = False
                         ) -> tuple[pl.DataFrame, pl.Series, pl.Series | None]:
     """The reference (see the module docstring): rows built per shape (the same keys in the
     same order), shapes stacked and put back in row order."""
+    frame, ids, jsons = _py_frame(rows, keep_json)
+    if keep_text:
+        texts = ["\n".join(t for k, v in row.items() if (t := v if type(v) is str else _text(v)) is not None
+                           and not k.startswith("__")) for row in rows]
+        frame = frame.with_columns(pl.Series(KEYWORD_TEXT, texts, dtype=pl.String))
+    return frame, ids, jsons
+
+
+def _py_frame(rows: list[dict[str, Any]], keep_json: bool) -> tuple[pl.DataFrame, pl.Series, pl.Series | None]:
     names: dict[str, Any] = {}
     shapes: dict[tuple[str, ...], tuple[list[int], list[dict[str, Any]]]] = {}
     for index, row in enumerate(rows):

@@ -52,6 +52,9 @@ BYTES_IN = "traffic.bytes_in"
 
 #: optional: the record's flattened fields as JSON text (what the event lake keeps of the raw record)
 RAW = "raw"
+#: a raw-frame column: every value of the row joined by newlines (names starting with ``__`` left
+#: out), what Sigma keyword searches read (see :func:`autosoc.normalize.columns.build_raw_frame`)
+KEYWORD_TEXT = "__text__"
 
 #: every OCSF-shaped string column, in display order
 OCSF_STRING_COLUMNS = (

@@ -110,8 +110,8 @@ class _Group:
 
 def _frames(group: _Group, raw_json: bool = False) -> EventBatch:
     parser = group.parser
-    raw, ids, texts = build_raw_frame(group.rows, keep_json=raw_json)
-    raw = parser.prepare(raw)
+    raw, ids, texts = build_raw_frame(group.rows, keep_json=raw_json, keep_text=True)
+    raw = _prepared(parser, raw)
     mapped = {expr.meta.output_name(): expr for expr in parser.ocsf_columns(raw)}
     for name in F.OCSF_STRING_COLUMNS:
         mapped.setdefault(name, NULL.alias(name))
@@ -125,6 +125,19 @@ def _frames(group: _Group, raw_json: bool = False) -> EventBatch:
         *([texts.alias(F.RAW)] if texts is not None else []),
     )
     return EventBatch(events, raw)
+
+
+def _prepared(parser: Parser, raw: pl.DataFrame) -> pl.DataFrame:
+    """``parser.prepare(raw)``, with what it wrote also in the keyword text: the columns it added
+    and those whose nulls it filled (a prepare never changes a value that is there)."""
+    nulls = {name: raw.get_column(name).null_count() for name in raw.columns}
+    prepared = parser.prepare(raw)
+    written = [name for name in prepared.columns if not name.startswith("__")
+               and nulls.get(name) != prepared.get_column(name).null_count()]
+    if not written:
+        return prepared
+    return prepared.with_columns(pl.concat_str([pl.col(F.KEYWORD_TEXT), *written], separator="\n",
+                                               ignore_nulls=True).alias(F.KEYWORD_TEXT))
 
 
 def empty_events() -> pl.DataFrame:

@@ -88,6 +88,9 @@ class _Group:
     ipv4: set[str] = field(default_factory=set)  # fields IPv4 CIDRs test: a numeric copy per batch
     ipv6: set[str] = field(default_factory=set)  # fields IPv6 CIDRs test: the address halves per batch
     keywords: bool = False
+    # every keyword test is a substring without a newline: true in the joined values of a row in any
+    # order, so normalization's keyword text (see fields.KEYWORD_TEXT) serves as well as all columns
+    keywords_plain: bool = True
     full: list[int] = field(default_factory=list)  # rules without necessary literals
     literal_rules: dict[str, dict[str, list[int]]] = field(default_factory=lambda: defaultdict(dict))
     literal_maps: dict[str, pl.DataFrame] = field(default_factory=dict)  # field -> (literal, rule)
@@ -123,7 +126,9 @@ class _Group:
         self.lowered |= lowered_fields(rule.detection)
         self.ipv4 |= ipv4_fields(rule.detection)
         self.ipv6 |= ipv6_fields(rule.detection)
-        self.keywords |= has_keywords(rule.detection)
+        if has_keywords(rule.detection):
+            self.keywords = True
+            self.keywords_plain &= _plain_keywords(rule.detection)
         literals = required_literals(rule.detection)
         if literals is None:
             self.full.append(index)
@@ -184,11 +189,13 @@ class SigmaEngine:
             if not mask.any():
                 continue
             # only the columns the group reads go through the filter (keyword rules read them all)
-            view = frame if group.keywords else frame.select(c for c in frame.columns if c in group.reads)
+            text = group.keywords and group.keywords_plain and F.KEYWORD_TEXT in raw.columns
+            view = (frame if group.keywords and not text
+                    else frame.select(c for c in frame.columns if c in group.reads or (text and c == F.KEYWORD_TEXT)))
             sub = view.filter(mask) if not mask.all() else view
             sub = with_columns(sub, group.fields, group.lowered - self._selector_lowered,
-                               keywords=group.keywords, keyword_source=raw.columns, ipv4=group.ipv4,
-                               ipv6=group.ipv6)
+                               keywords=group.keywords, keyword_source=F.KEYWORD_TEXT if text else raw.columns,
+                               ipv4=group.ipv4, ipv6=group.ipv6)
             fired += _evaluate_group(group, sub, self.gather_min_skipped, self.python_max_rows,
                                      self.prefilter_python_max_rows)
         return fired
@@ -220,6 +227,11 @@ class SigmaEngine:
                 append(Signal(rule_id, title, level, status, tags.copy(), [event_id], [origin], time, host, user,
                               matched, "sigma", path, description, entities.copy()))
         return signals
+
+
+def _plain_keywords(node: Node) -> bool:
+    """Whether every keyword (field-less) test of ``node`` is a substring test without a newline."""
+    return all(p.op in ("contains", "eq") and "\n" not in str(p.args[0]) for p in preds(node) if p.field is None)
 
 
 def _evaluate_group(group: _Group, sub: pl.DataFrame, gather_min_skipped: int = GATHER_MIN_SKIPPED,
@@ -377,9 +389,10 @@ def _candidates(group: _Group, sub: pl.DataFrame) -> pl.DataFrame | None:
 
 
 def with_columns(frame: pl.DataFrame, fields: set[str], lowered: set[str], *, keywords: bool = False,
-                 keyword_source: Sequence[str] = (), ipv4: set[str] = frozenset(),
+                 keyword_source: Sequence[str] | str = (), ipv4: set[str] = frozenset(),
                  ipv6: set[str] = frozenset()) -> pl.DataFrame:
-    """Add the null columns for absent fields, the lower-cased copies, the IP numbers and the keyword text."""
+    """Add the null columns for absent fields, the lower-cased copies, the IP numbers and the keyword
+    text: every column of ``keyword_source`` joined, or the one column it names, lower-cased."""
     present = set(frame.columns)
     missing = [pl.lit(None, dtype=pl.String).alias(f) for f in fields | lowered if f not in present]
     if missing:
@@ -387,7 +400,9 @@ def with_columns(frame: pl.DataFrame, fields: set[str], lowered: set[str], *, ke
     extra = [pl.col(f).str.to_lowercase().alias(lower_name(f)) for f in lowered if lower_name(f) not in present]
     extra += [ipv4_number(pl.col(f)).alias(ipv4_name(f)) for f in ipv4 if ipv4_name(f) not in present]
     extra += [ipv6_halves(pl.col(f)).alias(ipv6_name(f)) for f in ipv6 if ipv6_name(f) not in present]
-    if keywords and KEYWORD_COLUMN not in present:
+    if keywords and KEYWORD_COLUMN not in present and isinstance(keyword_source, str):
+        extra.append(pl.col(keyword_source).str.to_lowercase().alias(KEYWORD_COLUMN))
+    elif keywords and KEYWORD_COLUMN not in present:
         sources = [pl.col(c) for c in keyword_source if not c.startswith("__")]
         extra.append(pl.concat_str(sources, separator="\n", ignore_nulls=True).str.to_lowercase()
                      .alias(KEYWORD_COLUMN))

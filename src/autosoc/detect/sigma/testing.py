@@ -20,8 +20,9 @@ from autosoc.detect.sigma.engine import SigmaEngine
 from autosoc.detect.sigma.ir import Const, fields_of
 from autosoc.detect.sigma.rules import CompiledRule
 from autosoc.errors import RuleError
+from autosoc.normalize import fields as F
 from autosoc.normalize import normalize
-from autosoc.schema import RawBatch
+from autosoc.schema import EventBatch, RawBatch
 
 
 def match(rule_yaml: str, events: Sequence[dict[str, Any]],
@@ -37,11 +38,14 @@ def match(rule_yaml: str, events: Sequence[dict[str, Any]],
                             path="<memory>", selector=Const(True), detection=detection,
                             fields=tuple(fields_of(detection)))
     batches = normalize(RawBatch("test", "<memory>", "json", list(events), list(range(1, len(events) + 1))))
+    # the keyword search reads normalization's keyword text; without it, every column (the same truth)
+    columns_only = [EventBatch(b.events, b.raw.drop(F.KEYWORD_TEXT, strict=False)) for b in batches]
     results: dict[str, list[bool]] = {}
-    for path, options in _PATHS.items():
+    for path, (options, inputs) in {**{p: (o, batches) for p, o in _PATHS.items()},
+                                    "all columns": (_PATHS["shared"], columns_only)}.items():
         engine = SigmaEngine([compiled], **options)
         flags = [False] * len(events)
-        for batch in batches:
+        for batch in inputs:
             for signal in engine.detect(batch):
                 flags[int(signal.origins[0].record or 0) - 1] = True
         results[path] = flags
