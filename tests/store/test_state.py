@@ -12,8 +12,13 @@ from sqlalchemy import create_engine, text
 from autosoc.errors import Origin, StoreError
 from autosoc.schema import DeadLetter, Entity, Incident, Signal
 from autosoc.store.state import StateStore
+from autosoc.store.state.engine import make_engine, parse_url
+from autosoc.store.state.incidents import IncidentRow, incident_row
 from autosoc.store.state.migrate import head_revision
+from autosoc.store.state.runtime import ComponentStateRow, CursorRow
+from autosoc.store.state.signals import SignalRow, signal_row
 from autosoc.store.state.tables import metadata
+from autosoc.store.state.transaction import StateTransaction
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -278,6 +283,60 @@ def test_component_state_delete_by_empty_value(store: StateStore) -> None:
         tx.put_component_state("correlation", {"r1|bob": b"bb", "r2|x": b"", "never-existed": b""})
     assert store.component_state("correlation") == {"r1|alice": b"\x00\x01binary", "r1|bob": b"bb"}
     assert store.component_state("baseline") == {"alice": b"other component"}
+
+
+def test_component_states_of_several_components_in_one_call(store: StateStore) -> None:
+    with store.transaction() as tx:
+        tx.put_component_states({"correlation": {"r1|alice": b"a", "r1|bob": b"b"}, "baseline": {"alice": b"x"}})
+    with store.transaction() as tx:
+        tx.put_component_states({"correlation": {"r1|alice": b"", "r1|bob": b"bb"}, "baseline": {},
+                                 "prevalence": {"p": b"\x00"}})
+    assert store.component_state("correlation") == {"r1|bob": b"bb"}
+    assert store.component_state("baseline") == {"alice": b"x"}
+    assert store.component_state("prevalence") == {"p": b"\x00"}
+
+
+def test_bulk_writes_store_what_sqlalchemy_binds(store_url: str) -> None:
+    """The transaction binds its rows itself (one executemany per table): the database must hold
+    exactly what SQLAlchemy's own insert of the same rows holds, on both backends."""
+    StateStore.open(store_url).close()
+    now = datetime(2024, 5, 1, 14, 30, 15, 120, tzinfo=timezone(timedelta(hours=2)))
+    signals = [make_signal(n) for n in range(1, 5)]
+    signals[1].time = signals[1].host = signals[1].user = signals[1].rule_path = None
+    signals[2].time, signals[2].title = datetime(987, 1, 2, 3, 4, 5), "NUL \x00 inside"
+    signals[2].matched = {"k\x00": "v\x00"}
+    signals[3].time = datetime(2024, 5, 1, 23, 0, tzinfo=timezone(timedelta(hours=-5)))
+    incident_of = {signals[0].signal_id: "inc-1", signals[3].signal_id: "inc-2"}
+    incidents = [make_incident("inc-1"), make_incident("inc-2", status="closed", merged_into="inc-1")]
+    states = {"correlation": {"r1|alice": b"\x00\x01binary", "r2": bytearray(b"b")}, "baseline": {"k": b"v"}}
+    cursors = {"/logs/a.jsonl": {"offset": 10, "inode": 5, "fingerprint": "ab\x00"}, "/logs/b": {"offset": 0}}
+    tables = {"signals": SignalRow.__table__, "incidents": IncidentRow.__table__,
+              "component_state": ComponentStateRow.__table__, "cursors": CursorRow.__table__}
+    engine = make_engine(parse_url(store_url))
+    try:
+        with engine.connect() as connection, connection.begin():
+            tx = StateTransaction(connection, now)
+            tx.upsert_signals(signals, incident_of)
+            tx.upsert_incidents(incidents)
+            tx.put_component_states(states)
+            tx.put_cursors("tail", cursors)
+            bulk = {name: connection.exec_driver_sql(f"SELECT * FROM {name} ORDER BY 1, 2").all() for name in tables}
+            for table in tables.values():
+                connection.execute(table.delete())
+            connection.execute(tables["signals"].insert(),
+                               [signal_row(s, incident_of.get(s.signal_id)) for s in signals])
+            connection.execute(tables["incidents"].insert(), [incident_row(i, now) for i in incidents])
+            connection.execute(tables["component_state"].insert(), [
+                {"component": c, "key": k, "value": bytes(v), "updated_at": now}
+                for c, state in states.items() for k, v in state.items()])
+            connection.execute(tables["cursors"].insert(), [
+                {"source": "tail", "key": k, "cursor": v, "updated_at": now} for k, v in cursors.items()])
+            reference = {name: connection.exec_driver_sql(f"SELECT * FROM {name} ORDER BY 1, 2").all()
+                         for name in tables}
+    finally:
+        engine.dispose()
+    assert [len(rows) for rows in bulk.values()] == [4, 2, 3, 2]
+    assert bulk == reference
 
 
 def test_dead_letters_and_meta(store: StateStore) -> None:

@@ -294,8 +294,8 @@ class Pipeline:
                        if (iid := self.incidents.incident_of(sid)) is not None}
         with self.store.transaction() as tx:
             tx.put_cursors(SOURCE_KEY, pending.cursors)
-            for component in self.stateful:
-                tx.put_component_state(component.name, component.snapshot(dirty_only=True))
+            tx.put_component_states({component.name: component.snapshot(dirty_only=True)
+                                     for component in self.stateful})
             tx.upsert_signals(pending.signals, incident_of)
             tx.upsert_incidents(list(pending.incidents.values()))
             tx.add_dead_letters(pending.dead)

@@ -29,7 +29,7 @@ from autosoc.store.state.engine import WRITE, describe, make_engine, parse_url, 
 from autosoc.store.state.incidents import IncidentRow, incident_from_row
 from autosoc.store.state.runtime import CheckpointRow, ComponentStateRow, CursorRow, MetaRow
 from autosoc.store.state.signals import SignalRow
-from autosoc.store.state.transaction import StateTransaction
+from autosoc.store.state.transaction import StateTransaction, UpsertCache
 
 _SIGNALS: Table = SignalRow.__table__  # type: ignore[assignment]
 _DEAD: Table = DeadLetterRow.__table__  # type: ignore[assignment]
@@ -42,6 +42,7 @@ class StateStore:
         self._url = parse_url(url)
         self._engine = make_engine(self._url)
         self._schema_ok = False
+        self._statements: UpsertCache = {}  # compiled upserts, reused by every transaction
 
     @classmethod
     def open(cls, url: str) -> StateStore:
@@ -95,7 +96,7 @@ class StateStore:
         self._check_schema()
         with self._errors("committing a checkpoint"), \
                 self._engine.connect().execution_options(**{WRITE: True}) as connection, connection.begin():
-            yield StateTransaction(connection, datetime.now(UTC))
+            yield StateTransaction(connection, datetime.now(UTC), statements=self._statements)
 
     # -- reads ----------------------------------------------------------------------------
 
