@@ -52,6 +52,8 @@ class EnrichSettings(_Strict):
 class PipelineSettings(_Strict):
     batch_size: int = Field(20000, ge=1, le=1_000_000, description="Records per detection batch.")
     checkpoint_seconds: float = Field(0.5, ge=0, description="Commit state at most this often (0: every batch).")
+    checkpoint_on_incident: bool = Field(True, description="Commit at once, whatever checkpoint_seconds says, "
+                                         "when a batch opened or changed an incident (it shows sooner).")
     poll_seconds: float = Field(0.25, gt=0, description="Wait between polls when nothing new arrived.")
     lateness_seconds: float = Field(300, ge=0, description="Events up to this much older than the newest one "
                                     "seen still count in correlation windows.")

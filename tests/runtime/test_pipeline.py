@@ -138,3 +138,20 @@ def test_a_malformed_record_becomes_a_stored_dead_letter_and_the_run_goes_on(
         assert all(d["path"].endswith("events.jsonl") and d["code"] and d["message"] for d in letters)
     finally:
         pipeline.close()
+
+
+@pytest.mark.parametrize("on_incident", [True, False])
+def test_a_step_that_changes_an_incident_commits_it_at_once(
+        cases: Path, rules: list[Path], tmp_path: Path, on_incident: bool) -> None:
+    # however long checkpoint_seconds is, an incident opened by a step is in the store after it
+    settings = _settings(tmp_path, cases, rules,
+                         pipeline={"checkpoint_seconds": 3600, "checkpoint_on_incident": on_incident})
+    pipeline = Pipeline(settings)
+    pipeline.open()
+    try:
+        assert pipeline.step() > 0
+        stored = pipeline.store.incidents(limit=1000)
+        assert bool(stored) == on_incident
+        assert pipeline.stats.checkpoints == (1 if on_incident else 0)
+    finally:
+        pipeline.close()

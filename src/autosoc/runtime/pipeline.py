@@ -276,7 +276,9 @@ class Pipeline:
             self.stats.signals_by_detector[signal.detector] += 1
 
     def _maybe_checkpoint(self, *, force: bool = False) -> None:
-        due = time.monotonic() - self._last_commit >= self.settings.pipeline.checkpoint_seconds
+        settings = self.settings.pipeline
+        due = (time.monotonic() - self._last_commit >= settings.checkpoint_seconds
+               or (settings.checkpoint_on_incident and bool(self._pending.incidents)))
         if (force or due) and not self._pending.empty():
             self.checkpoint()
 
