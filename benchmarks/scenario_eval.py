@@ -180,6 +180,7 @@ def _score(args: argparse.Namespace, truth: dict[str, Any], meta: dict[str, Any]
             story_of_origin[(origin["path"], int(origin["record"]))] = story["id"]
     story_incidents: dict[str, set[str]] = defaultdict(set)
     story_latency: list[float] = []
+    latency_of_story: dict[str, list[float]] = defaultdict(list)
     incident_has_story: set[str] = set()
     for signal_id, origins in recorder.signal_origins.items():
         stories = {story_of_origin[o] for o in origins if o in story_of_origin}
@@ -193,6 +194,8 @@ def _score(args: argparse.Namespace, truth: dict[str, Any], meta: dict[str, Any]
         committed = recorder.first_in_incident.get(signal_id)
         if written and committed is not None:
             story_latency.append(max(0.0, committed - max(written)))
+            for story_id in stories:
+                latency_of_story[story_id].append(story_latency[-1])
     rows = []
     for story in truth["stories"]:
         found = story_incidents.get(story["id"], set())
@@ -210,6 +213,9 @@ def _score(args: argparse.Namespace, truth: dict[str, Any], meta: dict[str, Any]
         "false_incidents_per_1k_user_days": round(1000 * len(false_incidents) / user_days, 2),
         "latency_p50_s": _round(_percentile(story_latency, 0.5)),
         "latency_p95_s": _round(_percentile(story_latency, 0.95)),
+        # per story: (signals timed, p50, max): where the tail comes from
+        "latency_by_story": {story: [len(values), _round(_percentile(values, 0.5)), _round(max(values))]
+                             for story, values in sorted(latency_of_story.items())},
         "events": stats.events,
         "events_per_s": round(stats.events_per_second, 1),
         "replay_rate": args.rate,
