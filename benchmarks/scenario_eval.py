@@ -275,7 +275,7 @@ def main() -> None:
     parser.add_argument("--work", help="work folder (default: a new temp folder)")
     parser.add_argument("--rules", type=Path, nargs="+", default=[SHARED / "rules"])
     parser.add_argument("--batch-size", type=int, default=20000)
-    parser.add_argument("--checkpoint-seconds", type=float, default=0.5)
+    parser.add_argument("--checkpoint-seconds", type=float, default=2.0)
     parser.add_argument("--front-process", action=argparse.BooleanOptionalAction, default=False,
                         help="read, normalize and enrich in a process of its own (pipeline.front_process)")
     args = parser.parse_args()

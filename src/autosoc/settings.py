@@ -51,7 +51,8 @@ class EnrichSettings(_Strict):
 
 class PipelineSettings(_Strict):
     batch_size: int = Field(20000, ge=1, le=1_000_000, description="Records per detection batch.")
-    checkpoint_seconds: float = Field(0.5, ge=0, description="Commit state at most this often (0: every batch).")
+    checkpoint_seconds: float = Field(2.0, ge=0, description="Commit state at least this often (0: every batch); "
+                                      "incident changes commit at once (checkpoint_on_incident).")
     checkpoint_on_incident: bool = Field(True, description="Commit at once, whatever checkpoint_seconds says, "
                                          "when a batch opened or changed an incident (it shows sooner).")
     poll_seconds: float = Field(0.25, gt=0, description="Wait between polls when nothing new arrived.")
