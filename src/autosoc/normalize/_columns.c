@@ -442,12 +442,9 @@ shapes_clear(Shapes *t)
 
 /* ------------------------------------------------------------------------ the build */
 
-enum { V_NULL, V_TEXT, V_OTHER };
-
 typedef struct {
     PyObject *key, *value; /* strong while the row is built */
     PyObject *hold, *hold2; /* what `text`/`json` point into, when not the value itself */
-    int kind;
     const char *text; /* frame text (NULL: null cell) */
     Py_ssize_t text_len;
     const char *json; /* JSON of the value when not a string to escape (NULL: escape text) */
@@ -701,20 +698,17 @@ item_forms(Item *it, PyObject *other)
 {
     PyObject *v = it->value;
     if (PyUnicode_CheckExact(v)) {
-        it->kind = V_TEXT;
         it->text = PyUnicode_AsUTF8AndSize(v, &it->text_len);
         it->json = NULL;
         return it->text == NULL ? -1 : 0;
     }
     if (v == Py_None) {
-        it->kind = V_NULL;
         it->text = NULL;
         it->json = "null";
         it->json_len = 4;
         return 0;
     }
     if (PyBool_Check(v)) {
-        it->kind = V_OTHER;
         it->text = it->json = v == Py_True ? "true" : "false";
         it->text_len = it->json_len = v == Py_True ? 4 : 5;
         return 0;
@@ -724,7 +718,6 @@ item_forms(Item *it, PyObject *other)
         long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
         if (x == -1 && PyErr_Occurred())
             return -1;
-        it->kind = V_OTHER;
         if (!overflow) {
             it->text_len = it->json_len = format_int(it->num, x);
             it->text = it->json = it->num;
@@ -738,7 +731,6 @@ item_forms(Item *it, PyObject *other)
         return it->text == NULL ? -1 : 0;
     }
     if (PyFloat_CheckExact(v)) { /* the text natively, the JSON as orjson writes it */
-        it->kind = V_OTHER;
         it->hold = float_text(PyFloat_AS_DOUBLE(v));
         it->hold2 = it->hold == NULL ? NULL : PyObject_CallOneArg(orjson_dumps, v);
         if (it->hold2 == NULL)
@@ -765,7 +757,6 @@ item_forms(Item *it, PyObject *other)
     }
     PyObject *text = PyTuple_GET_ITEM(forms, 0);
     PyObject *json = PyTuple_GET_ITEM(forms, 1);
-    it->kind = V_OTHER;
     if (text == Py_None) {
         it->text = NULL;
     }
