@@ -60,43 +60,54 @@ def discover_stat(
     paths: Sequence[str | Path], *, include: Sequence[str] = (), exclude: Sequence[str] = ()
 ) -> list[tuple[Path, os.stat_result]]:
     """:func:`discover`, each file with its ``stat`` (symbolic links followed), taken once."""
-    found: list[tuple[Path, os.stat_result]] = []
+    return [(Path(path), info) for path, info in discover_names(paths, include=include, exclude=exclude)]
+
+
+def discover_names(
+    paths: Sequence[str | Path], *, include: Sequence[str] = (), exclude: Sequence[str] = ()
+) -> list[tuple[str, os.stat_result]]:
+    """:func:`discover_stat` with the paths as text: a tail source lists thousands of files on
+    every poll and opens few of them, and a ``Path`` costs more to make than the ``stat``."""
+    found: list[tuple[str, os.stat_result]] = []
     seen: set[str] = set()  # real paths: a file reached twice (a symlink, a second root) is listed once
 
-    def add(path: Path, real: str, info: os.stat_result) -> None:
+    def add(path: str, real: str, info: os.stat_result) -> None:
         if real not in seen:
             seen.add(real)
             found.append((path, info))
 
     for given in paths:
-        root = Path(given)
+        root = os.fspath(given)
         try:
-            info = root.stat()
+            info = os.stat(root)
         except OSError:
             info = None
         if info is not None and stat.S_ISREG(info.st_mode):
-            add(root, os.path.realpath(root), info)
+            add(str(Path(root)), os.path.realpath(root), info)
             continue
         if info is None or not stat.S_ISDIR(info.st_mode):
             what = "does not exist" if info is None else "is neither a file nor a directory"
             raise InputError(
-                f"input path {str(root)!r} {what}; check the spelling, or give an existing log file or a "
+                f"input path {root!r} {what}; check the spelling, or give an existing log file or a "
                 "directory of log files",
                 code="missing_path",
-                origin=Origin("files", str(root)),
+                origin=Origin("files", root),
             )
-        walked: list[tuple[tuple[str, ...], Path, str, os.stat_result]] = []
-        _walk(str(root), (), walked, include, exclude)
+        walked: list[tuple[tuple[str, ...], str, str, os.stat_result]] = []
+        _walk(str(Path(root)), os.path.realpath(root), (), walked, include, exclude)
         walked.sort(key=lambda w: w[0])
         for _, path, real, info in walked:
             add(path, real, info)
     return found
 
 
-def _walk(folder: str, parts: tuple[str, ...], out: list[tuple[tuple[str, ...], Path, str, os.stat_result]],
+def _walk(folder: str, real_dir: str, parts: tuple[str, ...],
+          out: list[tuple[tuple[str, ...], str, str, os.stat_result]],
           include: Sequence[str], exclude: Sequence[str]) -> None:
-    """One folder's visible files (with their real path and stat) and, recursively, its sub-folders."""
-    real_dir = os.path.realpath(folder)  # once per folder, not per file
+    """One folder's visible files (with their real path and stat) and, recursively, its sub-folders.
+
+    ``real_dir`` is the folder's real path: a sub-folder is entered only when it is not a link,
+    so its real path is ``real_dir`` and its name (one ``realpath`` per walk, not per folder)."""
     try:
         with os.scandir(folder) as it:
             entries = list(it)
@@ -108,20 +119,21 @@ def _walk(folder: str, parts: tuple[str, ...], out: list[tuple[tuple[str, ...], 
             continue
         try:
             if entry.is_dir(follow_symlinks=False):
-                _walk(entry.path, (*parts, name), out, include, exclude)
+                _walk(entry.path, os.path.join(real_dir, name), (*parts, name), out, include, exclude)
                 continue
-            rel = "/".join((*parts, name))
-            if include and not _matches(include, name, rel):
-                continue
-            if exclude and _matches(exclude, name, rel):
-                continue
+            if include or exclude:
+                rel = "/".join((*parts, name))
+                if include and not _matches(include, name, rel):
+                    continue
+                if exclude and _matches(exclude, name, rel):
+                    continue
             link = entry.is_symlink()
             info = entry.stat(follow_symlinks=True)
         except OSError:
             continue  # vanished, or a dangling link
         if stat.S_ISREG(info.st_mode):  # not a socket or fifo
             real = os.path.realpath(entry.path) if link else os.path.join(real_dir, name)
-            out.append(((*parts, name), Path(entry.path), real, info))
+            out.append(((*parts, name), entry.path, real, info))
 
 
 def detect_reader(path: Path, fmt: str | None = None) -> type[FileReader] | None:

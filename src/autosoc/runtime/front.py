@@ -16,6 +16,7 @@ and the restarted front reads it again from the committed cursors.
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import logging
 import multiprocessing as mp
@@ -236,9 +237,15 @@ def _serve(settings: Settings, state: dict[str, dict[str, Any]], out: Any, contr
             deadline = time.monotonic() + patience
             while True:
                 sent = 0
-                for group in front.poll(final=final):
-                    out.put(("group", _encode(group)))
-                    sent += 1
+                # as in the pipeline's step: a poll's tens of thousands of live dicts die by refcount,
+                # and the cyclic GC would rescan them on every allocation burst (3x slower polls)
+                gc.disable()
+                try:
+                    for group in front.poll(final=final):
+                        out.put(("group", _encode(group)))
+                        sent += 1
+                finally:
+                    gc.enable()
                 left = deadline - time.monotonic()
                 if sent or final or left <= 0:
                     break

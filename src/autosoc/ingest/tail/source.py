@@ -41,7 +41,7 @@ from typing import ClassVar
 from autosoc.errors import ConfigError, InputError, Origin
 from autosoc.ingest._open import BOM, GZIP_MAGIC, HEAD_SIZE, read_head
 from autosoc.ingest.base import DEFAULT_BATCH_SIZE, FileReader, readers
-from autosoc.ingest.files import detect_reader, discover_stat
+from autosoc.ingest.files import detect_reader, discover_names
 from autosoc.ingest.jsonl import is_json_lines, read_json_lines
 from autosoc.ingest.tail.cursor import FileCursor, Mode, file_key, fingerprint, same_prefix
 from autosoc.ingest.tail.ranged import RangeInput
@@ -138,6 +138,16 @@ def _shift(batch: RawBatch, *, base_line: int, base_offset: int, prefix: int, pr
     batch.dead_letters = dead
 
 
+def _unchanged(name: str | Path, st: os.stat_result, cursor: FileCursor) -> bool:
+    """Whether a file has nothing new for its cursor, told without opening it (polls stay cheap):
+    a document read to its end and unchanged since, or every line taken and nothing appended."""
+    if cursor.path != str(name):
+        return False
+    if cursor.done and cursor.size == st.st_size and cursor.mtime_ns == st.st_mtime_ns:
+        return True
+    return cursor.mode == "lines" and bool(cursor.reader) and st.st_size == cursor.offset
+
+
 class TailSource:
     """Files and folders read as they grow; see the module docstring."""
 
@@ -186,10 +196,10 @@ class TailSource:
         self.stats.polls += 1
         self.stats.gone = []
         now = self._clock()
-        present: dict[str, tuple[Path, os.stat_result]] = {}
+        present: dict[str, tuple[str | Path, os.stat_result]] = {}
         for path, st in self._discover():
             present.setdefault(file_key(st), (path, st))
-        followed: list[tuple[Path, os.stat_result, FileCursor | None]] = []
+        followed: list[tuple[str | Path, os.stat_result, FileCursor | None]] = []
         beside: dict[str, dict[str, tuple[Path, os.stat_result]]] = {}
         for key, cursor in cursors.items():
             if key in present or not self._owns(cursor.path):
@@ -203,7 +213,9 @@ class TailSource:
                 self.stats.events["rotated"] += 1
                 logger.info("Following a rotated file.", extra={"path": str(hit[0]), "was": cursor.path})
             followed.append((hit[0], hit[1], cursor))
-        known = [(p, st, cursors[k]) for k, (p, st) in present.items() if k in cursors]
+        # most files of a large folder have nothing new: told from their stat alone, here
+        known = [(p, st, c) for k, (p, st) in present.items()
+                 if (c := cursors.get(k)) is not None and not _unchanged(p, st, c)]
         new = [(p, st, None) for k, (p, st) in present.items() if k not in cursors]
         for path, st, cursor in followed + known + new:
             for batch, after in self._file(path, st, cursor, final, now):
@@ -211,11 +223,11 @@ class TailSource:
                 self.stats.records += len(batch)
                 yield batch, after
 
-    def _discover(self) -> list[tuple[Path, os.stat_result]]:
-        found: list[tuple[Path, os.stat_result]] = []
+    def _discover(self) -> list[tuple[str, os.stat_result]]:
+        found: list[tuple[str, os.stat_result]] = []
         for root in self.paths:
             try:
-                found.extend(discover_stat([root], include=self.include, exclude=self.exclude))
+                found.extend(discover_names([root], include=self.include, exclude=self.exclude))
             except InputError as exc:
                 self._event(exc.code, str(root), "A watched path does not exist (yet).")
                 continue
@@ -266,18 +278,12 @@ class TailSource:
     # -- one file ----------------------------------------------------------------------------------
 
     def _file(
-        self, path: Path, st: os.stat_result, cursor: FileCursor | None, final: bool, now: float
+        self, name: str | Path, st: os.stat_result, cursor: FileCursor | None, final: bool, now: float
     ) -> Iterator[tuple[RawBatch, FileCursor]]:
+        if cursor is not None and _unchanged(name, st, cursor):
+            return
+        path = Path(name)
         key = file_key(st)
-        if (
-            cursor is not None
-            and cursor.done
-            and (cursor.size, cursor.mtime_ns, cursor.path) == (st.st_size, st.st_mtime_ns, str(path))
-        ):
-            return  # a document read to its end, unchanged since
-        if (cursor is not None and cursor.mode == "lines" and cursor.reader and st.st_size == cursor.offset
-                and cursor.path == str(path)):
-            return  # every line taken and nothing appended: no need to open it (polls stay cheap)
         end, last = 0, False
         try:
             with open(path, "rb") as fh:
