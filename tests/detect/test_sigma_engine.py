@@ -75,6 +75,34 @@ level: low
     assert match(rule, events) == [True, True, True, False, False]
 
 
+def test_one_character_non_ascii_literals_prefilter_the_rule() -> None:
+    """An emoji or a right-to-left override is one character but several UTF-8 bytes: as selective
+    as a word, so the rule runs only on rows holding it (SigmaHQ's emoji and RTLO rules), and still
+    fires exactly where it did."""
+    from autosoc.detect.sigma.ir import And
+    from autosoc.detect.sigma.prefilter import required_literals
+    from autosoc.detect.sigma.testing import match
+
+    emoji, rtlo = "\U0001f600", "\u202e"
+    assert required_literals(Or((Pred("CommandLine", "contains", (emoji,)), Pred("CommandLine", "contains", (rtlo,)))))
+    assert required_literals(Pred("CommandLine", "contains", ("x",))) is None  # one ASCII byte: nearly every row
+    assert required_literals(And((Pred("Image", "contains", ("x",)), Pred("CommandLine", "contains", (emoji,))))) == {
+        ("CommandLine", emoji)}
+    rule = f"""
+title: t
+id: 5c1a7bd4-0000-4000-8000-000000000002
+status: test
+logsource: {{product: windows, category: process_creation}}
+detection:
+    sel: {{CommandLine|contains: ['{emoji}', '{rtlo}']}}
+    condition: sel
+level: low
+"""
+    events = [{"CommandLine": f"cmd {emoji}"}, {"CommandLine": f"doc{rtlo}fdp.exe"}, {"CommandLine": "plain"},
+              {"Image": "x"}]
+    assert match(rule, events) == [True, True, False, False]
+
+
 @pytest.mark.parametrize("op", ["startswith", "endswith"])
 @pytest.mark.parametrize("cased", [False, True])
 def test_or_of_affixes_is_one_regex_with_the_same_truth(op: str, cased: bool) -> None:

@@ -14,14 +14,17 @@ from autosoc.detect.sigma.ir import And, Const, Node, Not, Or, Pred
 
 Literal = tuple[str, str]  # (field, lower-cased literal)
 _LITERAL_OPS = {"eq", "contains", "startswith", "endswith"}
-MIN_LITERAL = 2  # shorter literals select nearly everything; a rule resting on them is evaluated fully
+#: literals shorter than this many UTF-8 bytes select nearly everything; a rule resting on them is
+#: evaluated fully.  Bytes, not characters: an emoji or a right-to-left override is one character
+#: and as rare in a command line as a long word
+MIN_LITERAL = 2
 
 
 def required_literals(node: Node) -> frozenset[Literal] | None:
     if isinstance(node, Pred):
         if node.op in _LITERAL_OPS and node.field is not None:
             literal = str(node.args[0]).lower()
-            return frozenset({(node.field, literal)}) if len(literal) >= MIN_LITERAL else None
+            return frozenset({(node.field, literal)}) if _size(literal) >= MIN_LITERAL else None
         return None
     if isinstance(node, Or):
         out: set[Literal] = set()
@@ -45,5 +48,9 @@ def required_literals(node: Node) -> frozenset[Literal] | None:
 
 def _selectivity(literals: frozenset[Literal]) -> tuple[int, int]:
     """Prefer sets whose shortest literal is long (rare), then smaller sets."""
-    shortest = min((len(lit) for _, lit in literals), default=0)
+    shortest = min((_size(lit) for _, lit in literals), default=0)
     return (min(shortest, 12), -len(literals))
+
+
+def _size(literal: str) -> int:
+    return len(literal) if literal.isascii() else len(literal.encode("utf-8", "surrogatepass"))
