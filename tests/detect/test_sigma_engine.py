@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from autosoc.detect.sigma import engine
 from autosoc.detect.sigma.engine import SigmaEngine
 from autosoc.detect.sigma.exprs import rust_escape, to_expr
 from autosoc.detect.sigma.ir import Or, Pred
@@ -39,16 +40,25 @@ def rules(sigma_dir: Path) -> list:
 
 
 @pytest.mark.parametrize("kind", ["json", "evtx"])
-def test_gathered_and_shared_paths_fire_identically(rules: list, regression_dir: Path, kind: str) -> None:
+def test_gathered_and_shared_paths_fire_identically(rules: list, regression_dir: Path, kind: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     batch = _one_batch(sorted(regression_dir.rglob(f"*.{kind}")))
     assert batch.raw.height > 200
     gathered = SigmaEngine(rules, gather_min_skipped=0, python_max_rows=0, prefilter_python_max_rows=0).evaluate(batch)
+    # large rules run their prebuilt expressions over their own rows instead of being rebuilt: both ways
+    monkeypatch.setattr(engine, "GATHER_MAX_PREDS", 10**9)
+    rebuilt = SigmaEngine(rules, gather_min_skipped=0, python_max_rows=0, prefilter_python_max_rows=0).evaluate(batch)
+    monkeypatch.setattr(engine, "GATHER_MAX_PREDS", 0)
+    taken = SigmaEngine(rules, gather_min_skipped=0, python_max_rows=0, prefilter_python_max_rows=0).evaluate(batch)
+    monkeypatch.undo()
     shared = SigmaEngine(rules, gather_min_skipped=10**9, python_max_rows=0,
                          prefilter_python_max_rows=0).evaluate(batch)
     # every rule it can compile as a Python test, the prefilter in Python
     python = SigmaEngine(rules, python_max_rows=10**9, prefilter_python_max_rows=10**9).evaluate(batch)
     as_map = {(r.id, r.path): rows for r, rows in shared}
     assert {(r.id, r.path): rows for r, rows in gathered} == as_map
+    assert {(r.id, r.path): rows for r, rows in rebuilt} == as_map
+    assert {(r.id, r.path): rows for r, rows in taken} == as_map
     assert {(r.id, r.path): rows for r, rows in python} == as_map
     assert len(as_map) > 150  # most regression rules fire on their samples
     signals = SigmaEngine(rules, gather_min_skipped=0).detect(batch)
