@@ -223,3 +223,16 @@ def test_floats_read_as_polars_writes_them() -> None:
         # Polars breaks a tie between two equally short spellings upwards (-871155287434590.25 ->
         # ...590.3), Python's repr to even (...590.2): both read back as the same float
         assert ours == polars or (float(ours) == float(polars) == value and len(ours) == len(polars)), value
+
+
+def test_ids_of_rows_of_every_length_hashed_together() -> None:
+    # the C code hashes rows a batch at a time, two at once: rows of every block count around the
+    # 128-byte block, next to each other in every order, in batches and across their ends
+    rng = random.Random(7)
+    lengths = [*range(0, 300), *range(370, 400), *range(500, 530), 1100, 3000]
+    rows = [{"v": "x" * n} for n in lengths]
+    rows += rng.sample(rows, len(rows)) + [{"v": "y" * rng.randrange(2000), "w": i} for i in range(67)]
+    want = [blake2b(orjson.dumps(row, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest() for row in rows]
+    for count in (1, 2, 3, 31, 32, 33, 65, len(rows)):
+        assert _ids(build_raw_frame(rows[:count])) == want[:count]
+        assert _ids(build_raw_frame(rows[-count:], keep_json=True)) == want[-count:]
