@@ -371,6 +371,8 @@ def test_odd_values_and_keys_do_not_crash() -> None:
     same({"EventID": 1, "Channel": "c", 5: {"x": 1}})
     same({"EventID": 1, "Channel": "c", 5: 1})
     same({"EventID": 1, "Channel": "c", 5: {}})
+    same(nested({}, None, {5: {"#attributes": {}}}))  # Python makes 5 + "_" (and fails) before its loop
+    same(nested({}, None, {5: {"#attributes": {"a": 1}}, "k": {"#attributes": {6: 7}}}))
     deep: dict[str, Any] = {}
     node = deep
     for _ in range(5000):
@@ -381,6 +383,55 @@ def test_odd_values_and_keys_do_not_crash() -> None:
     same({"Event": {"EventData": deep}})
     same({"Event": {"System": deep}})
     same({"EventID": 1, "Channel": "c", "x": deep})
+
+
+def _fresh(text: str) -> str:
+    """An str equal to ``text`` but a new object (as orjson hands out when its key cache misses)."""
+    return "".join(list(text))
+
+
+@needs_native
+def test_big_sections_and_fresh_key_objects() -> None:
+    """Sections longer than one slice of the C loops, more attributes than it gathers ahead, and names
+    that are equal to cached ones but other objects (the C join cache compares addresses first)."""
+    system: dict[Any, Any] = {f"E{i}": {"#attributes": {f"a{j}": j for j in range(i % 4)}} for i in range(70)}
+    system.update({f"S{i}": i for i in range(10)})
+    system["Wide"] = {"#attributes": {f"w{j}": j for j in range(80)}}
+    system["Odd"] = {"#attributes": {"x": 1}, "#text": "t"}
+    data = {f"K{i}": f"v{i}" for i in range(100)}
+    data.update({"Threat Name": "t", "#skip": 1, "Data": [{"@Name": "N", "#text": "n"}], "L": ["a", "b"]})
+    same(nested(data, {f"U{i}": i for i in range(40)}, system))
+    for _ in range(3):  # the same names as other str objects, again and again
+        fresh_system = {
+            _fresh("Provider"): {_fresh("#attributes"): {_fresh("Name"): "P", _fresh("Guid"): "G"}},
+            _fresh("Execution"): {"#attributes": {_fresh("ProcessID"): 1}},
+            "EventID": 1,
+        }
+        same(nested({_fresh("Image"): "i", _fresh("Command Line"): "c"}, None, fresh_system))
+        same({"winlog": {_fresh("event_data"): {_fresh("Image"): 1}, "event_id": 1, _fresh("channel"): "c"}})
+
+
+@needs_native
+def test_join_cache_clashes_and_references() -> None:
+    """More (key, attribute) pairs than the address-keyed join cache has slots: every name right, and
+    no reference kept beyond a slot's (a key seen once is held at most by the caches, not per call)."""
+    assert native is not None
+    records = [
+        nested({}, None, {f"El{i}": {"#attributes": {f"At{j}": j for j in range(3)}}, "EventID": 1})
+        for i in range(400)
+    ]
+    for record in records:
+        same(record)
+    key = "Elem" + "ent-refcheck"
+    attr = "Attr" + "-refcheck"
+    record = nested({"Image": "x"}, None, {key: {"#attributes": {attr: 1}}, "EventID": 1})
+    native.flatten_windows(record)
+    before = sys.getrefcount(key), sys.getrefcount(attr)
+    for _ in range(10_000):
+        native.flatten_windows(record)
+        native.flatten_dotted({key: {attr: 1}})
+    after = sys.getrefcount(key), sys.getrefcount(attr)
+    assert after[0] - before[0] <= 4 and after[1] - before[1] <= 4, (before, after)
 
 
 # --- (3) randomized records ---------------------------------------------------------------------------

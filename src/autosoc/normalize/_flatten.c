@@ -13,12 +13,15 @@
  * worst raises, but never crashes.  Borrowed references taken from a dict are held (INCREF)
  * across any call that could run Python code.
  *
- * Speed comes from skipping the interpreter, presizing the output dicts, and caching the names
- * that are built again for every event (Provider_Name, winlog.event_data.Image, the part after a
- * WINDOWS_DATA_PREFIXES entry): the cached strings are equal to the ones Python builds, only shared.
+ * Speed comes from skipping the interpreter, presizing the output dicts, caching the names that
+ * are built again for every event (Provider_Name, winlog.event_data.Image, the part after a
+ * WINDOWS_DATA_PREFIXES entry: the cached strings are equal to the ones Python builds, only
+ * shared), and, for the nested Windows shape, asking for a record's memory ahead of its use (see
+ * "memory hints": a batch's records are cold in the CPU caches by the time they are flattened).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------------ state */
@@ -59,6 +62,91 @@ new_dict(Py_ssize_t hint)
     (void)hint;
     return PyDict_New();
 #endif
+}
+
+/* ------------------------------------------------------------------------ memory hints */
+
+/* Records come in batches of thousands (20,000 by default), so by the time one is flattened it is
+ * cold in the CPU caches: a Windows event took ~2 us when hot and ~3.5 us cold, the difference
+ * being cache misses on its dicts and values, taken one after the other.  The Windows loops ask
+ * for the memory of the next level ahead (a hint, never a read: a prefetch of a stale address does
+ * no harm) so that the misses overlap.  (flatten_dotted's flat rows gained nothing from it.) */
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(p) __builtin_prefetch((const void *)(p), 1, 3) /* 1: we write (INCREF) */
+#else
+#define PREFETCH(p) ((void)(p))
+#endif
+
+/* a dict's hash table (header, indices, the first entries): ma_keys is a field of the public
+ * PyDictObject; its layout is CPython's business, so only a rough span is asked for */
+static inline void
+prefetch_table(PyObject *d)
+{
+    const char *keys = (const char *)((PyDictObject *)d)->ma_keys;
+    Py_ssize_t span = 40 + PyDict_GET_SIZE(d) * 20;
+    if (span > 1024)
+        span = 1024; /* the hardware streams the rest: PyDict_Next walks the entries in order */
+    for (Py_ssize_t at = 0; at < span; at += 64)
+        PREFETCH(keys + at);
+}
+
+/* Items of a dict taken a slice at a time: all values are asked for, then held, then used.  Only the
+ * top levels use a slice (it is 0.5 kB of C stack; deeper levels recurse, one frame per level). */
+#define SLICE 32
+typedef struct {
+    PyObject *k, *v;
+} item;
+typedef struct {
+    Py_ssize_t n;   /* items in it[], held */
+    Py_ssize_t pos; /* PyDict_Next's position after them */
+    item it[SLICE];
+} slice;
+
+/* the next items of d into s (s->n of them, 0 at the end), not yet held: borrowed references, good
+ * until Python code runs or d changes; their values' memory is asked for */
+static inline Py_ssize_t
+gather(PyObject *d, slice *s)
+{
+    PyObject *k, *v;
+    Py_ssize_t n = 0;
+    while (n < SLICE && PyDict_Next(d, &s->pos, &k, &v)) {
+        PREFETCH(v);
+        s->it[n].k = k;
+        s->it[n].v = v;
+        n++;
+    }
+    return s->n = n;
+}
+
+/* gather()'s items held, and for the dicts among them their tables asked for */
+static inline void
+hold(slice *s)
+{
+    for (Py_ssize_t i = 0; i < s->n; i++) {
+        Py_INCREF(s->it[i].k);
+        Py_INCREF(s->it[i].v);
+        if (PyDict_CheckExact(s->it[i].v))
+            prefetch_table(s->it[i].v);
+    }
+}
+
+/* the next items of d into s, held; 0 at the end */
+static inline Py_ssize_t
+take(PyObject *d, slice *s)
+{
+    gather(d, s);
+    hold(s);
+    return s->n;
+}
+
+static inline void
+release(slice *s)
+{
+    for (Py_ssize_t i = 0; i < s->n; i++) {
+        Py_DECREF(s->it[i].k);
+        Py_DECREF(s->it[i].v);
+    }
+    s->n = 0;
 }
 
 /* ------------------------------------------------------------------------ small helpers */
@@ -128,13 +216,33 @@ key_cmp(PyObject *key, PyObject *s, int op)
     return truth_of(PyObject_RichCompare(key, s, op));
 }
 
+/* `" " in key` for a 1-byte str's characters: eight at a time (EventData names are short, a call
+ * to memchr costs more than the scan) */
+static inline int
+has_space_1byte(const Py_UCS1 *c, Py_ssize_t len)
+{
+    Py_ssize_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, c + i, 8);
+        w ^= 0x2020202020202020u; /* a space becomes a zero byte */
+        if ((w - 0x0101010101010101u) & ~w & 0x8080808080808080u)
+            return 1;
+    }
+    for (; i < len; i++) {
+        if (c[i] == ' ')
+            return 1;
+    }
+    return 0;
+}
+
 /* Python's `" " in key` */
 static int
 has_space(PyObject *key)
 {
     if (PyUnicode_CheckExact(key)) {
         if (PyUnicode_KIND(key) == PyUnicode_1BYTE_KIND)
-            return memchr(PyUnicode_1BYTE_DATA(key), ' ', (size_t)PyUnicode_GET_LENGTH(key)) != NULL;
+            return has_space_1byte(PyUnicode_1BYTE_DATA(key), PyUnicode_GET_LENGTH(key));
         Py_ssize_t at = PyUnicode_FindChar(key, ' ', 0, PyUnicode_GET_LENGTH(key), 1);
         return at == -2 ? -1 : at >= 0;
     }
@@ -171,9 +279,49 @@ build_underscore(PyObject *a, PyObject *b)
     return res;
 }
 
+/* In front of the name cache, a small table keyed by the two objects' addresses: orjson hands out
+ * the same key objects again and again, so a pointer comparison finds most names, without hashing
+ * and two dict lookups.  It holds references to a, b and the name, so the addresses stay theirs;
+ * a clash just replaces the slot, and a key that is another object of the same text misses here
+ * and is found (by value) in the name cache. */
+#define JOIN_SLOTS 512
+typedef struct {
+    PyObject *a, *b, *joined;
+} join_slot;
+static join_slot join_slots[2][JOIN_SLOTS]; /* [underscore] */
+
+static inline join_slot *
+join_slot_of(PyObject *a, PyObject *b, int underscore)
+{
+    uint64_t h = (uint64_t)(uintptr_t)a * 0x9E3779B97F4A7C15u + (uint64_t)(uintptr_t)b * 0xC2B2AE3D27D4EB4Fu;
+    return &join_slots[underscore][(h >> 40) & (JOIN_SLOTS - 1)];
+}
+
+static PyObject *cached_join_by_value(PyObject *a, PyObject *b, int underscore);
+
+/* a + b (or a + "_" + b) for two exact str, through the name caches; a new reference */
+static inline PyObject *
+cached_join(PyObject *a, PyObject *b, int underscore)
+{
+    join_slot *slot = join_slot_of(a, b, underscore);
+    if (slot->a == a && slot->b == b)
+        return Py_NewRef(slot->joined);
+    PyObject *res = cached_join_by_value(a, b, underscore);
+    if (res != NULL && PyUnicode_GET_LENGTH(a) + PyUnicode_GET_LENGTH(b) <= NAME_CACHE_KEY_MAX) {
+        join_slot old = *slot;
+        slot->a = Py_NewRef(a);
+        slot->b = Py_NewRef(b);
+        slot->joined = Py_NewRef(res);
+        Py_XDECREF(old.a); /* str: freeing them runs no Python code */
+        Py_XDECREF(old.b);
+        Py_XDECREF(old.joined);
+    }
+    return res;
+}
+
 /* a + b (or a + "_" + b) for two exact str, through the name cache; a new reference */
 static PyObject *
-cached_join(PyObject *a, PyObject *b, int underscore)
+cached_join_by_value(PyObject *a, PyObject *b, int underscore)
 {
     PyObject **cache = underscore ? &underscore_cache : &concat_cache;
     Py_ssize_t *size = underscore ? &underscore_cache_size : &concat_cache_size;
@@ -624,14 +772,28 @@ event_data_item(PyObject *key, PyObject *value, PyObject *out)
 {
     int r;
     if (PyUnicode_CheckExact(value) || PyLong_CheckExact(value)) {
-        if ((r = first_char_cmp_hash(key, Py_NE)) < 0)
-            return -1;
-        if (r) { /* the usual Name: value */
-            if (PyDict_SetItem(out, key, value) < 0)
+        if (PyUnicode_CheckExact(key) && PyUnicode_KIND(key) == PyUnicode_1BYTE_KIND) {
+            /* the usual Name: value, with an ASCII/Latin-1 name: both tests on its bytes at once */
+            const Py_UCS1 *c = PyUnicode_1BYTE_DATA(key);
+            Py_ssize_t len = PyUnicode_GET_LENGTH(key);
+            if (len == 0 || c[0] != '#') {
+                if (PyDict_SetItem(out, key, value) < 0)
+                    return -1;
+                if (!has_space_1byte(c, len))
+                    return 0;
+                return setdefault_steal_key(out, without_spaces(key), value);
+            }
+        }
+        else {
+            if ((r = first_char_cmp_hash(key, Py_NE)) < 0)
                 return -1;
-            if ((r = has_space(key)) <= 0)
-                return r;
-            return setdefault_steal_key(out, without_spaces(key), value);
+            if (r) { /* the usual Name: value */
+                if (PyDict_SetItem(out, key, value) < 0)
+                    return -1;
+                if ((r = has_space(key)) <= 0)
+                    return r;
+                return setdefault_steal_key(out, without_spaces(key), value);
+            }
         }
     }
     if ((r = first_char_cmp_hash(key, Py_EQ)) < 0)
@@ -715,102 +877,274 @@ event_data(PyObject *data, PyObject *out)
     return 0;
 }
 
+/* event_data() for the EventData/UserData section itself: a dict's items a slice at a time (values
+ * asked for ahead, see take); s holds the first slice of data, already taken, or is empty */
+static int
+event_data_top(PyObject *data, PyObject *out, slice *s)
+{
+    if (!PyDict_CheckExact(data)) {
+        release(s);
+        return event_data(data, out);
+    }
+    if (Py_EnterRecursiveCall(RECURSION_WHERE)) {
+        release(s);
+        return -1;
+    }
+    if (s->n == 0)
+        s->pos = 0; /* nothing taken ahead: from the start */
+    int rc = 0;
+    while (rc == 0 && (s->n > 0 || take(data, s) > 0)) {
+        for (Py_ssize_t i = 0; i < s->n && rc == 0; i++) {
+            PyObject *k = s->it[i].k, *v = s->it[i].v;
+            /* the usual Name: value (a name with no "#" in front and no space, a value that is no
+             * container): out[key] = value, as in event_data_item */
+            if (PyUnicode_CheckExact(k) && PyUnicode_KIND(k) == PyUnicode_1BYTE_KIND && !PyDict_CheckExact(v)
+                && !PyList_CheckExact(v)) {
+                const Py_UCS1 *c = PyUnicode_1BYTE_DATA(k);
+                Py_ssize_t len = PyUnicode_GET_LENGTH(k);
+                if ((len == 0 || c[0] != '#') && !has_space_1byte(c, len)) {
+                    rc = PyDict_SetItem(out, k, v);
+                    continue;
+                }
+            }
+            rc = event_data_item(k, v, out);
+        }
+        release(s);
+    }
+    Py_LeaveRecursiveCall();
+    return rc;
+}
+
 /* ------------------------------------------------------------------------ flatten_windows */
+
+/* attributes of the usual System elements gathered ahead, per slice; an element whose attributes
+ * do not fit any more is read as it comes */
+#define ATTR_SLOTS 64
+
+/* key + "_" + attr, the name of an attribute of the usual <Element a=".." b=".."/>; *prefix is
+ * key + "_" once made (system_attrs_prefix makes it up front for a key that is not a str, as
+ * Python does before its loop: that raises even when there are no attributes) */
+static inline PyObject *
+attr_name(PyObject *key, PyObject **prefix, PyObject *ak)
+{
+    if (*prefix == NULL && PyUnicode_CheckExact(ak)) /* key is an exact str here */
+        return cached_join(key, ak, 1);
+    if (*prefix == NULL && (*prefix = PyNumber_Add(key, s_underscore)) == NULL)
+        return NULL;
+    return PyNumber_Add(*prefix, ak);
+}
+
+/* the prefix attr_name starts with: NULL with no error for an exact str key */
+static inline int
+system_attrs_prefix(PyObject *key, PyObject **prefix)
+{
+    *prefix = NULL;
+    if (PyUnicode_CheckExact(key))
+        return 0;
+    return (*prefix = PyNumber_Add(key, s_underscore)) == NULL ? -1 : 0;
+}
+
+/* out[key + "_" + attr] = value for n attributes (held) of the usual element */
+static int
+system_attrs(PyObject *key, const item *at, Py_ssize_t n, PyObject *out)
+{
+    PyObject *prefix;
+    if (system_attrs_prefix(key, &prefix) < 0)
+        return -1;
+    int r = 0;
+    for (Py_ssize_t j = 0; j < n && r == 0; j++) {
+        PyObject *name = attr_name(key, &prefix, at[j].k);
+        r = name == NULL ? -1 : PyDict_SetItem(out, name, at[j].v);
+        Py_XDECREF(name);
+    }
+    Py_XDECREF(prefix);
+    return r;
+}
+
+/* one System item that is a dict, read as it comes (off system_slice's fast path) */
+static int
+system_dict_item(PyObject *k, PyObject *v, PyObject *out)
+{
+    int r;
+    PyObject *attrs = dict_get(v, s_attributes);
+    if (attrs == NULL && PyErr_Occurred())
+        return -1;
+    if (PyDict_GET_SIZE(v) == 1 && attrs != NULL && PyDict_CheckExact(attrs)) {
+        /* the usual <Element a=".." b=".."/>: out[key + "_" + attr] */
+        PyObject *prefix;
+        r = system_attrs_prefix(k, &prefix);
+        Py_ssize_t apos = 0;
+        PyObject *ak, *av;
+        while (r == 0 && PyDict_Next(attrs, &apos, &ak, &av)) {
+            Py_INCREF(ak);
+            Py_INCREF(av);
+            PyObject *name = attr_name(k, &prefix, ak);
+            r = name == NULL ? -1 : PyDict_SetItem(out, name, av);
+            Py_XDECREF(name);
+            Py_DECREF(ak);
+            Py_DECREF(av);
+        }
+        Py_XDECREF(prefix);
+    }
+    else {
+        r = attr_children(k, v, out);
+    }
+    Py_XDECREF(attrs);
+    return r;
+}
+
+/* the System items of a slice (held) into out.  The usual element {"#attributes": {...}} is three
+ * dicts deep: each level is found for all items of the slice before the next is read, so that the
+ * cache misses of the items overlap instead of adding up.  No Python code runs before the
+ * references gathered on the way are held. */
+static int
+system_slice(const slice *s, PyObject *out)
+{
+    PyObject *attrs[SLICE];          /* the usual element's #attributes dict (held), else NULL */
+    Py_ssize_t from[SLICE], to[SLICE]; /* its attributes in at[], or from == -1 */
+    item at[ATTR_SLOTS];
+    Py_ssize_t nat = 0, n = s->n, i;
+    int rc = -1;
+
+    /* #attributes as the only key, found by walking the one-item dict: no lookup, no Python code
+     * (a key that is not an exact str is left to system_dict_item, which does the real lookup) */
+    for (i = 0; i < n; i++) {
+        PyObject *v = s->it[i].v, *k1, *v1;
+        Py_ssize_t p1 = 0;
+        attrs[i] = NULL;
+        if (PyDict_CheckExact(v) && PyDict_GET_SIZE(v) == 1 && PyDict_Next(v, &p1, &k1, &v1)
+            && PyUnicode_CheckExact(k1) && (k1 == s_attributes || PyUnicode_Compare(k1, s_attributes) == 0)) {
+            PREFETCH(v1);
+            attrs[i] = v1;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        from[i] = -1;
+        if (attrs[i] == NULL)
+            continue;
+        Py_INCREF(attrs[i]);
+        if (PyDict_CheckExact(attrs[i]))
+            prefetch_table(attrs[i]);
+    }
+    /* the attributes themselves */
+    for (i = 0; i < n; i++) {
+        if (attrs[i] == NULL || !PyDict_CheckExact(attrs[i]) || nat + PyDict_GET_SIZE(attrs[i]) > ATTR_SLOTS)
+            continue;
+        Py_ssize_t apos = 0;
+        from[i] = nat;
+        while (nat < ATTR_SLOTS && PyDict_Next(attrs[i], &apos, &at[nat].k, &at[nat].v)) {
+            PREFETCH(at[nat].v);
+            nat++;
+        }
+        to[i] = nat;
+    }
+    for (Py_ssize_t j = 0; j < nat; j++) {
+        Py_INCREF(at[j].k);
+        Py_INCREF(at[j].v);
+    }
+
+    for (i = 0; i < n; i++) {
+        PyObject *k = s->it[i].k, *v = s->it[i].v;
+        int r;
+        if (from[i] >= 0)
+            r = system_attrs(k, at + from[i], to[i] - from[i], out);
+        else if (PyDict_CheckExact(v))
+            r = system_dict_item(k, v, out);
+        else if (PyList_CheckExact(v))
+            r = set_steal(out, k, scalar(v));
+        else
+            r = PyDict_SetItem(out, k, v);
+        if (r < 0)
+            goto done;
+    }
+    rc = 0;
+done:
+    for (Py_ssize_t j = 0; j < nat; j++) {
+        Py_DECREF(at[j].k);
+        Py_DECREF(at[j].v);
+    }
+    for (i = 0; i < n; i++)
+        Py_XDECREF(attrs[i]);
+    return rc;
+}
 
 /* the nested evtx-JSON shape; event an exact dict */
 static PyObject *
 windows_nested(PyObject *event)
 {
-    PyObject *out = NULL;
-    PyObject *system = dict_get(event, s_System);
+    PyObject *out = NULL, *system, *data, *section = NULL;
+    slice sys_s, data_s; /* data_s: the first slice of EventData, taken with System's */
+    sys_s.n = sys_s.pos = data_s.n = data_s.pos = 0;
+
+    system = PyDict_GetItemWithError(event, s_System);
     if (system == NULL && PyErr_Occurred())
         return NULL;
-    PyObject *data = PyDict_GetItemWithError(event, s_EventData);
-    if (data == NULL && PyErr_Occurred()) {
-        Py_XDECREF(system);
+    data = PyDict_GetItemWithError(event, s_EventData);
+    if (data == NULL && PyErr_Occurred())
         return NULL;
-    }
-    Py_ssize_t hint = 8;
-    if (system != NULL && PyDict_CheckExact(system))
+    /* both sections, then both tables, then the values of both: each step's misses overlap */
+    if (system != NULL)
+        PREFETCH(system);
+    if (data != NULL)
+        PREFETCH(data);
+    Py_XINCREF(system);
+    Py_XINCREF(data);
+    int sys_dict = system != NULL && PyDict_CheckExact(system);
+    /* one name per item, a few more for elements with two attributes (Provider, Execution): a
+     * close hint, as an oversized dict costs memory the whole batch long */
+    Py_ssize_t hint = 4;
+    if (sys_dict) {
+        prefetch_table(system);
         hint += PyDict_GET_SIZE(system);
-    if (data != NULL && PyDict_CheckExact(data))
+    }
+    if (data != NULL && PyDict_CheckExact(data)) {
+        prefetch_table(data);
         hint += PyDict_GET_SIZE(data);
-    if ((out = new_dict(hint)) == NULL) {
-        Py_XDECREF(system);
-        return NULL;
     }
-    if (system != NULL && PyDict_CheckExact(system)) {
-        Py_ssize_t pos = 0;
-        PyObject *k, *v;
-        while (PyDict_Next(system, &pos, &k, &v)) {
-            int r;
-            Py_INCREF(k);
-            Py_INCREF(v);
-            if (PyDict_CheckExact(v)) {
-                PyObject *attrs = dict_get(v, s_attributes);
-                if (attrs == NULL && PyErr_Occurred()) {
-                    r = -1;
-                }
-                else if (PyDict_GET_SIZE(v) == 1 && attrs != NULL && PyDict_CheckExact(attrs)) {
-                    /* the usual <Element a=".." b=".."/>: out[key + "_" + attr] */
-                    PyObject *prefix = NULL; /* key + "_", for a key or attr that is not a str */
-                    r = 0;
-                    Py_ssize_t apos = 0;
-                    PyObject *ak, *av;
-                    while (r == 0 && PyDict_Next(attrs, &apos, &ak, &av)) {
-                        Py_INCREF(ak);
-                        Py_INCREF(av);
-                        PyObject *name;
-                        if (PyUnicode_CheckExact(k) && PyUnicode_CheckExact(ak))
-                            name = cached_join(k, ak, 1);
-                        else if (prefix == NULL && (prefix = PyNumber_Add(k, s_underscore)) == NULL)
-                            name = NULL;
-                        else
-                            name = PyNumber_Add(prefix, ak);
-                        r = name == NULL ? -1 : PyDict_SetItem(out, name, av);
-                        Py_XDECREF(name);
-                        Py_DECREF(ak);
-                        Py_DECREF(av);
-                    }
-                    Py_XDECREF(prefix);
-                }
-                else {
-                    r = attr_children(k, v, out);
-                }
-                Py_XDECREF(attrs);
-            }
-            else if (PyList_CheckExact(v)) {
-                r = set_steal(out, k, scalar(v));
-            }
-            else {
-                r = PyDict_SetItem(out, k, v);
-            }
-            Py_DECREF(k);
-            Py_DECREF(v);
-            if (r < 0) {
-                Py_DECREF(system);
-                goto fail;
-            }
-        }
-    }
-    Py_XDECREF(system);
+    if ((out = new_dict(hint)) == NULL)
+        goto fail;
+    if (data != NULL && PyDict_CheckExact(data))
+        gather(data, &data_s);
+    if (sys_dict)
+        gather(system, &sys_s);
+    hold(&data_s);
+    hold(&sys_s);
 
-    PyObject *const sections[2] = {s_EventData, s_UserData};
-    for (int i = 0; i < 2; i++) {
-        PyObject *section = dict_get(event, sections[i]);
-        if (section == NULL) {
-            if (PyErr_Occurred())
+    if (sys_dict) {
+        while (sys_s.n > 0 || take(system, &sys_s) > 0) {
+            int r = system_slice(&sys_s, out);
+            release(&sys_s);
+            if (r < 0)
                 goto fail;
-            continue;
         }
-        int r = section == Py_None ? 0 : event_data(section, out);
-        Py_DECREF(section);
-        if (r < 0)
-            goto fail;
     }
+
+    /* event.get("EventData") again, as the reference does after System: the slice taken ahead is
+     * used only if it is still the same dict */
+    section = dict_get(event, s_EventData);
+    if (section == NULL && PyErr_Occurred())
+        goto fail;
+    if (section != data)
+        release(&data_s);
+    if (section != NULL && section != Py_None && event_data_top(section, out, &data_s) < 0)
+        goto fail;
+    Py_CLEAR(section);
+    section = dict_get(event, s_UserData);
+    if (section == NULL && PyErr_Occurred())
+        goto fail;
+    if (section != NULL && section != Py_None && event_data_top(section, out, &data_s) < 0)
+        goto fail;
+    Py_XDECREF(section);
+    Py_XDECREF(system);
+    Py_XDECREF(data);
     return out;
 fail:
-    Py_DECREF(out);
+    release(&sys_s);
+    release(&data_s);
+    Py_XDECREF(out);
+    Py_XDECREF(section);
+    Py_XDECREF(system);
+    Py_XDECREF(data);
     return NULL;
 }
 
