@@ -199,9 +199,12 @@ class SigmaEngine:
             view = (frame if group.keywords and not text
                     else frame.select(c for c in frame.columns if c in group.reads or (text and c == F.KEYWORD_TEXT)))
             sub = view.filter(mask) if not mask.all() else view
-            sub = with_columns(sub, group.fields, group.lowered - self._selector_lowered,
-                               keywords=group.keywords, keyword_source=F.KEYWORD_TEXT if text else raw.columns,
-                               ipv4=group.ipv4, ipv6=group.ipv6)
+            if group.keywords:
+                sub = with_columns(sub, group.fields, group.lowered - self._selector_lowered,
+                                   keywords=True, keyword_source=F.KEYWORD_TEXT if text else raw.columns,
+                                   ipv4=group.ipv4, ipv6=group.ipv6)
+            else:  # the lower-cased copies and IP numbers are made for the distinct rows only
+                sub = with_columns(sub, group.fields | group.lowered, set())
             fired += _evaluate_group(group, sub, self.gather_min_skipped, self.python_max_rows,
                                      self.prefilter_python_max_rows)
         return fired
@@ -251,12 +254,16 @@ def _evaluate_group(group: _Group, sub: pl.DataFrame, gather_min_skipped: int = 
     whose candidates are a small part of it runs on its own rows only, through column leaves that
     gather those rows (:func:`_run_gathered`), still in the same single select.
     """
-    columns = sorted(group.fields | {lower_name(f) for f in group.lowered} | {ipv4_name(f) for f in group.ipv4}
-                     | {ipv6_name(f) for f in group.ipv6}
-                     | ({KEYWORD_COLUMN} if group.keywords else set()))
+    if group.keywords:  # the keyword text is made of the whole row: derived before, in evaluate()
+        columns = sorted(group.fields | {lower_name(f) for f in group.lowered} | {ipv4_name(f) for f in group.ipv4}
+                         | {ipv6_name(f) for f in group.ipv6} | {KEYWORD_COLUMN})
+    else:  # what the rules read derives from the fields alone: the same distinct rows, half the keys
+        columns = sorted(group.fields | group.lowered)
     distinct = sub.group_by(columns, maintain_order=True).agg(pl.col(_ROW))
     if distinct.height == sub.height:
         distinct = sub
+    if not group.keywords:
+        distinct = with_columns(distinct, set(), group.lowered, ipv4=group.ipv4, ipv6=group.ipv6)
     fired: list[tuple[CompiledRule, list[int]]] = []
     if group.full:
         fired += _run(group, distinct, group.full)
