@@ -59,16 +59,24 @@ def normalize_many(batches: Sequence[RawBatch], *, raw_json: bool = False) -> li
     for batch in batches:
         dead.extend(batch.dead_letters)
         kind = batch.kind
+        # this batch's rows per family, added to the families' groups once per batch
+        taken: dict[str, tuple[Parser, list[dict[str, Any]], list[int]]] = {}
         for record, position in zip(batch.records, batch.positions, strict=True):
             parser, flat = _route(kind, record)
             if not flat:
                 dead.append(DeadLetter(Origin(batch.source, batch.path, position), "normalize", "empty_record",
                                        "record has no fields"))
                 continue
-            group = groups.get(parser.family)
+            rows = taken.get(parser.family)
+            if rows is None:
+                rows = taken[parser.family] = (parser, [], [])
+            rows[1].append(flat)
+            rows[2].append(position)
+        for family, (parser, flats, positions) in taken.items():
+            group = groups.get(family)
             if group is None:
-                group = groups[parser.family] = _Group(parser)
-            group.add(flat, position, batch)
+                group = groups[family] = _Group(parser)
+            group.extend(flats, positions, batch)
     out = [_frames(group, raw_json) for group in groups.values()]
     if not out:
         return [EventBatch(empty_events(), pl.DataFrame(), dead)] if dead else []
@@ -87,14 +95,15 @@ class _Group:
         self.positions: list[int] = []
         self.paths: list[tuple[str, str, int]] = []  # (source, path, rows) runs
 
-    def add(self, flat: dict[str, Any], position: int, batch: RawBatch) -> None:
-        self.rows.append(flat)
-        self.positions.append(position)
+    def extend(self, flats: list[dict[str, Any]], positions: list[int], batch: RawBatch) -> None:
+        """Rows of one raw batch, in its order."""
+        self.rows += flats
+        self.positions += positions
         if self.paths and self.paths[-1][1] == batch.path and self.paths[-1][0] == batch.source:
             source, path, count = self.paths[-1]
-            self.paths[-1] = (source, path, count + 1)
+            self.paths[-1] = (source, path, count + len(flats))
         else:
-            self.paths.append((batch.source, batch.path, 1))
+            self.paths.append((batch.source, batch.path, len(flats)))
 
     def origin_columns(self) -> list[pl.Expr | pl.Series]:
         if len(self.paths) == 1:
