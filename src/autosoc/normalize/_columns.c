@@ -47,6 +47,13 @@ static const uint64_t b2_iv[8] = {
     0x510E527FADE682D1ULL, 0x9B05688C2B3E6C1FULL, 0x1F83D9ABFB41BD6BULL, 0x5BE0CD19137E2179ULL,
 };
 
+/* the twelve rounds, each as B2_ROUND is defined where this is used (scalar or two lanes) */
+#define B2_ROUNDS()                                                                                          \
+    do {                                                                                                     \
+        B2_ROUND(0); B2_ROUND(1); B2_ROUND(2); B2_ROUND(3); B2_ROUND(4); B2_ROUND(5);                        \
+        B2_ROUND(6); B2_ROUND(7); B2_ROUND(8); B2_ROUND(9); B2_ROUND(10); B2_ROUND(11);                      \
+    } while (0)
+
 static const uint8_t b2_sigma[12][16] = { /* constant indexes once the rounds are unrolled */
     {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
     {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
@@ -107,18 +114,7 @@ b2_compress(uint64_t h[8], const uint8_t block[128], uint64_t counter, int last)
         B2_G(2, 7, 8, 13, m[b2_sigma[r][12]], m[b2_sigma[r][13]]);                                           \
         B2_G(3, 4, 9, 14, m[b2_sigma[r][14]], m[b2_sigma[r][15]]);                                           \
     } while (0)
-    B2_ROUND(0);
-    B2_ROUND(1);
-    B2_ROUND(2);
-    B2_ROUND(3);
-    B2_ROUND(4);
-    B2_ROUND(5);
-    B2_ROUND(6);
-    B2_ROUND(7);
-    B2_ROUND(8);
-    B2_ROUND(9);
-    B2_ROUND(10);
-    B2_ROUND(11);
+    B2_ROUNDS();
 #undef B2_ROUND
     for (int i = 0; i < 8; i++)
         h[i] ^= v[i] ^ v[i + 8];
@@ -214,18 +210,7 @@ b2_compress2(__m128i h[8], const uint8_t *block[2], const uint64_t counter[2], c
         X2_G(2, 7, 8, 13, b2_sigma[r][12], b2_sigma[r][13]);                                                 \
         X2_G(3, 4, 9, 14, b2_sigma[r][14], b2_sigma[r][15]);                                                 \
     } while (0)
-    B2_ROUND(0);
-    B2_ROUND(1);
-    B2_ROUND(2);
-    B2_ROUND(3);
-    B2_ROUND(4);
-    B2_ROUND(5);
-    B2_ROUND(6);
-    B2_ROUND(7);
-    B2_ROUND(8);
-    B2_ROUND(9);
-    B2_ROUND(10);
-    B2_ROUND(11);
+    B2_ROUNDS();
 #undef B2_ROUND
     for (int i = 0; i < 8; i++)
         h[i] = _mm_xor_si128(h[i], _mm_xor_si128(v[i], v[i + 8]));
