@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from autosoc.errors import ConfigError
+from autosoc.errors import ConfigError, StoreError
 from autosoc.ingest.files import read_files
 from autosoc.runtime.hunt import HuntOptions, hunt
 from autosoc.runtime.pipeline import Pipeline
@@ -143,15 +143,54 @@ def test_a_malformed_record_becomes_a_stored_dead_letter_and_the_run_goes_on(
 @pytest.mark.parametrize("on_incident", [True, False])
 def test_a_step_that_changes_an_incident_commits_it_at_once(
         cases: Path, rules: list[Path], tmp_path: Path, on_incident: bool) -> None:
-    # however long checkpoint_seconds is, an incident opened by a step is in the store after it
+    # however long checkpoint_seconds is, an incident opened by a step is committed by it (in the
+    # commit thread: in the store once that is done)
+    committed: list[int] = []
     settings = _settings(tmp_path, cases, rules,
                          pipeline={"checkpoint_seconds": 3600, "checkpoint_on_incident": on_incident})
-    pipeline = Pipeline(settings)
+    pipeline = Pipeline(settings, on_checkpoint=lambda seq, incidents, signals: committed.append(seq))
     pipeline.open()
     try:
         assert pipeline.step() > 0
+        assert pipeline.wait_committed() == len(committed) == (1 if on_incident else 0)
         stored = pipeline.store.incidents(limit=1000)
         assert bool(stored) == on_incident
         assert pipeline.stats.checkpoints == (1 if on_incident else 0)
     finally:
         pipeline.close()
+
+
+def test_a_failed_background_commit_stops_the_pipeline_and_a_restart_loses_nothing(
+        cases: Path, rules: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected, _ = _run_once(_settings(tmp_path / "whole", cases, rules))
+    want = expected.store.counts()
+    expected.close()
+    want_rows = EventLake(tmp_path / "whole" / "state" / "lake").stats().rows
+    settings = _settings(tmp_path, cases, rules, pipeline={"batch_size": 50, "checkpoint_seconds": 0})
+    pipeline = Pipeline(settings)
+    pipeline.open()
+    real = pipeline.store.transaction
+    calls: list[int] = []
+
+    def failing():  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 2:
+            raise StoreError("the database went away", code="store_unavailable")
+        return real()
+
+    monkeypatch.setattr(pipeline.store, "transaction", failing)
+    with pytest.raises(StoreError, match="went away"):
+        for _ in range(1000):  # the failure surfaces at a later step (or checkpoint), not never
+            pipeline.step()
+        pipeline.checkpoint()
+    assert pipeline.store.last_checkpoint() == 1  # the first checkpoint only
+    monkeypatch.undo()
+    pipeline.close()
+    again, _ = _run_once(settings)
+    try:
+        counts = again.store.counts()
+        assert counts["signals"] == want["signals"] and counts["incidents"] == want["incidents"]
+        assert EventLake(tmp_path / "state" / "lake").stats().rows == want_rows  # every record once
+        assert not list((tmp_path / "state" / "lake").rglob("*.tmp"))
+    finally:
+        again.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
 from autosoc.errors import ConfigError, StoreError
@@ -305,6 +306,73 @@ def test_real_windows_events_round_trip(regression_dir: Path, tmp_path: Path) ->
         assert row["day"] == row["time"].strftime("%Y-%m-%d")
     counts = lake.query(f'SELECT "{F.EVENT_CODE}" AS code, count(*) AS n FROM events GROUP BY 1 ORDER BY 1')
     assert counts["n"].sum() == expected.height
+
+
+def test_a_staged_checkpoint_is_written_in_the_background_and_equals_a_direct_write(tmp_path: Path) -> None:
+    t = at("2024-05-01T10:00:00+00:00")
+    steps = [make_batch([{F.EVENT_ID: f"e{n}-{k}", F.ORIGIN_SOURCE: "evtx" if k % 2 else "syslog",
+                          F.TIME: t if k < 2 else None} for k in range(3)], raw=[{"n": str(n)}] * 3)
+             for n in range(4)]
+    direct = EventLake(tmp_path / "direct", fsync=False)
+    assert direct.write_many(steps, seq=5) == 12
+    staged = EventLake(tmp_path / "staged", fsync=False)
+    stage = staged.stage(5)
+    for batch in steps:
+        stage.add(batch)
+    assert staged.files() == []  # nothing under a final name before the commit
+    assert stage.commit() == 12
+    staged.close()
+    assert _rel(staged) == _rel(direct)
+    assert not list(staged.root.rglob("*.tmp"))
+    sql = "SELECT * EXCLUDE (raw), raw FROM events ORDER BY event_id"
+    assert staged.query(sql).equals(direct.query(sql))
+    file = staged.files()[0]
+    assert pq.read_metadata(file).num_row_groups == 4  # one row group per batch, in one file
+
+
+def test_a_partition_whose_columns_change_goes_on_in_a_new_file(tmp_path: Path) -> None:
+    lake = EventLake(tmp_path, fsync=False)
+    row = {F.ORIGIN_SOURCE: "evtx", F.TIME: None}
+    fewer = make_batch([{**row, F.EVENT_ID: "a"}], raw=[{"x": "1"}])
+    more = make_batch([{**row, F.EVENT_ID: "b"}], raw=[{"x": "2"}])
+    more.events = more.events.with_columns(pl.lit("v").alias("extra.text"))
+    narrow = make_batch([{**row, F.EVENT_ID: "c"}])
+    narrow.events = narrow.events.drop(F.HOST)  # fewer columns fit the open file: nulls
+    assert lake.write_many([fewer, more, narrow], seq=1) == 3
+    assert _rel(lake) == ["day=unknown/source=evtx/000000000001-0.parquet",
+                          "day=unknown/source=evtx/000000000001-1.parquet"]
+    frame = lake.query('SELECT event_id, "extra.text", "device.hostname" FROM events ORDER BY event_id')
+    assert frame.rows() == [("a", None, None), ("b", "v", None), ("c", None, None)]
+
+
+def test_a_failed_background_write_is_raised_at_commit_and_leaves_nothing(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    lake = EventLake(tmp_path, fsync=False)
+    good = make_batch([{F.EVENT_ID: "a", F.ORIGIN_SOURCE: "evtx", F.TIME: None}])
+    bad = make_batch([{F.EVENT_ID: "b", F.ORIGIN_SOURCE: "evtx", F.TIME: None}] * 2, raw=[{"x": "1"}])
+    stage = lake.stage(1)
+    stage.add(good)
+    stage.add(bad)  # frames of different heights: refused in the worker
+    with pytest.raises(StoreError, match="differ in height"):
+        stage.commit()
+    stage.abort()
+    assert lake.files() == [] and not list(tmp_path.rglob("*.tmp"))
+    with pytest.raises(StoreError, match="already committed or aborted"):
+        stage.add(good)
+    aborted = lake.stage(2)
+    aborted.add(good)
+    aborted.abort()  # a pipeline closed between checkpoints: the cursors read it again
+    assert lake.files() == [] and not list(tmp_path.rglob("*.tmp"))
+    lake.close()
+
+
+def test_the_temporary_files_of_a_stage_that_never_committed_are_discarded(tmp_path: Path) -> None:
+    lake = EventLake(tmp_path, fsync=False)
+    stage = lake.stage(3, background=False)
+    stage.add(make_batch([{F.EVENT_ID: "a", F.ORIGIN_SOURCE: "evtx", F.TIME: None}]))
+    assert list(tmp_path.rglob("*.tmp"))  # a crash now: the open file is temporary
+    assert EventLake(tmp_path).discard_after(2) == 0
+    assert not list(tmp_path.rglob("*.tmp")) and lake.files() == []
 
 
 def test_public_names() -> None:

@@ -15,22 +15,29 @@ calls :meth:`EventLake.discard_after` with the last committed N, which deletes t
 checkpoint that never committed.
 
 Each file holds the batch's ``events`` columns plus ``raw``: the event's raw fields as one JSON
-object (non-null fields only, in the raw frame's column order).
+object (non-null fields only, in the raw frame's column order), one row group per batch.
+
+A running pipeline does not wait for the encoding at its checkpoint: :meth:`EventLake.stage` opens
+the coming checkpoint's files, and each batch is appended to them as it arrives, by a background
+thread (Polars and pyarrow release the GIL while they encode, so detection goes on meanwhile);
+:meth:`LakeStage.commit` then only waits for what is left, closes, flushes and renames.
 """
 
 from __future__ import annotations
 
-import io
+import contextlib
 import logging
 import os
 import re
-import shutil
+import threading
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from autosoc.errors import ConfigError, Origin, StoreError
@@ -53,6 +60,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 #: zstd level 1: measured on the scenario's lake files, 25 % faster to write than the default (3) and
 #: within 1 % of its size
 ZSTD_LEVEL = 1
+#: columns of distinct values in nearly every row, not worth a dictionary page
+_NO_DICTIONARY = frozenset({F.EVENT_ID, RAW, F.ORIGIN_RECORD})
 #: the ``events`` view of a lake without files: the normalized columns, ``raw`` and the partitions
 _EMPTY_COLUMNS = {
     F.EVENT_ID: "VARCHAR", F.FAMILY: "VARCHAR", F.ORIGIN_SOURCE: "VARCHAR", F.ORIGIN_PATH: "VARCHAR",
@@ -85,6 +94,8 @@ class EventLake:
         self.fsync = fsync
         self._seq = -1
         self._n = 0
+        self._names = threading.Lock()  # file numbers are taken by stages' threads too
+        self._worker: ThreadPoolExecutor | None = None
 
     # -- writing --------------------------------------------------------------------------
 
@@ -99,46 +110,44 @@ class EventLake:
 
         Every file is on disk when this returns: each is flushed before its rename, and each folder
         that gained a file (or was created) is flushed once after all the renames."""
+        stage = self.stage(seq, background=False)
+        try:
+            for batch in batches:
+                stage.add(batch)
+            return stage.commit()
+        finally:
+            stage.abort()
+
+    def stage(self, seq: int, *, background: bool = True) -> LakeStage:
+        """The files of checkpoint ``seq``, written as batches are added (see :class:`LakeStage`);
+        ``background``: encode in this lake's worker thread, not in the caller's."""
         if seq < 0:
             raise StoreError(f"checkpoint sequence numbers are >= 0, not {seq}", code="bad_request")
-        frames = [_lake_frame(batch) for batch in batches if batch.events.height]
-        if not frames:
-            return 0
-        frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
-        parts = frame.partition_by(["__day", "__source"], as_dict=True, include_key=False, maintain_order=True)
-        named = sorted(((UNKNOWN if day is None else day.isoformat(), source), part)
-                       for (day, source), part in parts.items())
-        written = 0
-        folders: dict[Path, None] = {}  # to flush, in order: created parents first
-        for (day, source), part in named:
-            folder = self.root / f"{DAY}={day}" / f"{SOURCE}={source}"
-            self._write_file(folder, part, seq, folders)
-            written += part.height
-        if self.fsync:
-            for folder in folders:
-                _fsync(folder)
-        return written
+        if background and self._worker is None:
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autosoc-lake")
+        return LakeStage(self, seq, self._worker if background else None)
 
-    def _write_file(self, folder: Path, frame: pl.DataFrame, seq: int, folders: dict[Path, None]) -> Path:
-        if seq != self._seq:
-            self._seq, self._n = seq, 0
-        try:
+    def close(self) -> None:
+        """Stop the background worker (after the jobs it has)."""
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.shutdown(wait=True)
+
+    def _target(self, folder: Path, seq: int, folders: dict[Path, None]) -> tuple[Path, Path]:
+        """Create ``folder`` (noting the folders to flush), take the next free file name of ``seq`` in
+        it and create its temporary file; returns (final name, temporary name). Under the lock that
+        :meth:`prune` takes, so that a folder is never removed between its creation and its file's."""
+        with self._names:
+            if seq != self._seq:
+                self._seq, self._n = seq, 0
             for created in _make_folders(folder, self.root):
                 folders[created.parent] = None  # a new folder's own entry is in its parent
             while (target := folder / f"{seq:012d}-{self._n}.parquet").exists():
                 self._n += 1
             self._n += 1
             temporary = folder / f".{target.name}{_TMP_SUFFIX}"
-            # encoded in memory and written with one call: Polars' own file writer costs more per file
-            buffer = io.BytesIO()
-            frame.write_parquet(buffer, compression="zstd", compression_level=ZSTD_LEVEL, statistics=True)
-            _write_bytes(temporary, buffer.getbuffer(), fsync=self.fsync)
-            os.replace(temporary, target)
-            folders[folder] = None
-        except OSError as exc:
-            raise StoreError(f"cannot write to the event lake: {exc.strerror or exc}",
-                             origin=Origin("lake", str(folder)), code="store_unavailable") from exc
-        return target
+            temporary.touch()
+            return target, temporary
 
     def discard_after(self, seq: int) -> int:
         """Delete every file written for a checkpoint after ``seq`` (and leftover temporary files);
@@ -162,16 +171,23 @@ class EventLake:
             return 0
         cutoff = (utc(now).date() - timedelta(days=self.retention_days)).isoformat()
         removed = 0
-        for folder in sorted(self.root.iterdir()):
-            match = _DAY.match(folder.name)
-            if match is None or match.group(1) >= cutoff or not folder.is_dir():
-                continue
-            removed += sum(1 for _ in folder.rglob("*.parquet"))
-            try:
-                shutil.rmtree(folder)
-            except OSError as exc:
-                raise StoreError(f"cannot delete expired lake partition: {exc.strerror or exc}",
-                                 origin=Origin("lake", str(folder)), code="store_unavailable") from exc
+        with self._names:  # a stage's files are created under this lock: an open one is left alone
+            for folder in sorted(self.root.iterdir()):
+                match = _DAY.match(folder.name)
+                if match is None or match.group(1) >= cutoff or not folder.is_dir():
+                    continue
+                try:
+                    for path in sorted(folder.glob(f"{SOURCE}=*/*.parquet")):
+                        path.unlink()
+                        removed += 1
+                    for partition in folder.iterdir():
+                        with contextlib.suppress(OSError):  # not empty: a file being written (late events)
+                            partition.rmdir()
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
+                except OSError as exc:
+                    raise StoreError(f"cannot delete expired lake partition: {exc.strerror or exc}",
+                                     origin=Origin("lake", str(folder)), code="store_unavailable") from exc
         if removed:
             logger.info("Pruned expired lake partitions. before_day=%s files=%d", cutoff, removed)
         return removed
@@ -246,6 +262,146 @@ class EventLake:
                 continue
 
 
+@dataclass(slots=True)
+class _OpenFile:
+    target: Path
+    temporary: Path
+    writer: pq.ParquetWriter
+    rows: int = 0
+
+
+class LakeStage:
+    """The lake files of one checkpoint, written while its batches arrive.
+
+    :meth:`add` appends a batch, one row group per day and source, to that partition's temporary
+    file (a partition whose columns change gets a new file); with a worker, in the worker's
+    thread, so the caller goes on at once. :meth:`commit` waits for the added batches, closes and
+    flushes the files, renames them to their checkpoint names and flushes their folders;
+    :meth:`abort` deletes what was not committed. A failure while writing is raised by
+    :meth:`commit` (as :class:`~autosoc.errors.StoreError`).
+    """
+
+    def __init__(self, lake: EventLake, seq: int, worker: ThreadPoolExecutor | None) -> None:
+        self.lake = lake
+        self.seq = seq
+        self._worker = worker
+        self._jobs: list[Future[None]] = []
+        self._files: dict[tuple[str, str], _OpenFile] = {}
+        self._closed: list[_OpenFile] = []
+        self._folders: dict[Path, None] = {}  # to flush, in order: created parents first
+        self._done = False
+
+    def add(self, batch: EventBatch) -> None:
+        if self._done:
+            raise StoreError("this lake checkpoint is already committed or aborted", code="bad_request")
+        if not batch.events.height:
+            return
+        if self._worker is None:
+            self._append(batch)
+        else:
+            self._jobs.append(self._worker.submit(self._append, batch))
+
+    def commit(self) -> int:
+        """Finish the files; returns the rows written. Every file and folder is flushed when it returns."""
+        jobs, self._jobs = self._jobs, []
+        for job in jobs:
+            job.result()  # the first failure is raised; abort() removes what was written
+        self._done = True
+        files = self._closed + list(self._files.values())
+        self._closed, self._files = [], {}
+        written = 0
+        try:
+            for file in files:
+                file.writer.close()
+                if self.lake.fsync:
+                    _fsync_file(file.temporary)
+                os.replace(file.temporary, file.target)
+                self._folders[file.target.parent] = None
+                written += file.rows
+            if self.lake.fsync:
+                for folder in self._folders:
+                    _fsync(folder)
+        except OSError as exc:
+            for file in files:
+                _remove(file.temporary)
+            raise _unwritable(exc, self.lake.root) from exc
+        return written
+
+    def abort(self) -> None:
+        """Delete the files not committed (waits for the jobs already added)."""
+        self._done = True
+        for job in self._jobs:
+            job.exception()
+        self._jobs = []
+        for file in self._closed + list(self._files.values()):
+            with contextlib.suppress(OSError, pa.ArrowException):
+                file.writer.close()
+            _remove(file.temporary)
+        self._closed, self._files = [], {}
+
+    def _append(self, batch: EventBatch) -> None:
+        frame = _lake_frame(batch)
+        parts = frame.partition_by(["__day", "__source"], as_dict=True, include_key=False, maintain_order=True)
+        named = sorted(((UNKNOWN if day is None else day.isoformat(), source), part)
+                       for (day, source), part in parts.items())
+        for key, part in named:
+            table = part.to_arrow()
+            file = self._files.get(key)
+            if file is not None and not file.writer.schema.equals(table.schema, check_metadata=False):
+                fitted = _fit(table, file.writer.schema)
+                if fitted is None:  # other columns: the partition goes on in a new file
+                    self._closed.append(self._files.pop(key))
+                    file = None
+                else:
+                    table = fitted
+            if file is None:
+                file = self._files[key] = self._open(key, table.schema)
+            try:
+                file.writer.write_table(table)
+            except OSError as exc:
+                raise _unwritable(exc, file.target.parent) from exc
+            file.rows += table.num_rows
+
+    def _open(self, key: tuple[str, str], schema: pa.Schema) -> _OpenFile:
+        day, source = key
+        folder = self.lake.root / f"{DAY}={day}" / f"{SOURCE}={source}"
+        try:
+            target, temporary = self.lake._target(folder, self.seq, self._folders)
+            writer = pq.ParquetWriter(temporary, schema, compression="zstd", compression_level=ZSTD_LEVEL,
+                                      use_dictionary=[n for n in schema.names if n not in _NO_DICTIONARY])
+        except OSError as exc:
+            raise _unwritable(exc, folder) from exc
+        return _OpenFile(target, temporary, writer)
+
+
+def _fit(table: pa.Table, schema: pa.Schema) -> pa.Table | None:
+    """``table`` with the columns of ``schema`` (those it lacks as nulls), or None when it has other
+    columns or types."""
+    names = set(schema.names)
+    if any(name not in names for name in table.column_names):
+        return None
+    columns = []
+    for target in schema:
+        if target.name not in table.column_names:
+            columns.append(pa.nulls(table.num_rows, target.type))
+            continue
+        column = table.column(target.name)
+        if column.type != target.type:
+            return None
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _unwritable(exc: OSError, where: Path) -> StoreError:
+    return StoreError(f"cannot write to the event lake: {exc.strerror or exc}", origin=Origin("lake", str(where)),
+                      code="store_unavailable")
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
+
+
 def _lake_frame(batch: EventBatch) -> pl.DataFrame:
     """The events columns plus ``raw`` and the two partition keys: ``__day`` (the UTC date, null
     without a time) and ``__source`` (the source name made safe for a folder name)."""
@@ -316,14 +472,10 @@ def _make_folders(folder: Path, root: Path) -> list[Path]:
     return created
 
 
-def _write_bytes(path: Path, data: memoryview, *, fsync: bool) -> None:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+def _fsync_file(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
     try:
-        view = data
-        while view:
-            view = view[os.write(descriptor, view):]
-        if fsync:
-            os.fsync(descriptor)
+        os.fsync(descriptor)
     finally:
         os.close(descriptor)
 
