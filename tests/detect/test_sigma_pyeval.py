@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import random
 
 import polars as pl
 
 from autosoc.detect.sigma.compiler import _MULTI, _SINGLE, _glob_regex
+from autosoc.detect.sigma.engine import with_columns
 from autosoc.detect.sigma.exprs import lower_name, to_expr
 from autosoc.detect.sigma.ir import And, Const, Node, Not, Or, Pred
 from autosoc.detect.sigma.pyeval import compile_rule
@@ -77,7 +79,51 @@ def test_rules_outside_the_text_tests_stay_on_polars() -> None:
     index = {}.setdefault
     for node in (Pred("CommandLine", "re", ("a.b", "")), Pred("Image", "glob", ("^a.*b$",)),  # not the compiler's
                  Pred(None, "glob", ("(?s)mimi.*katz",)),
-                 Pred(None, "contains", ("mimikatz",)), Pred("DestinationIp", "cidr", ("10.0.0.0/8",), True),
+                 Pred(None, "contains", ("mimikatz",)), Pred(None, "cidr", ("10.0.0.0/8",), True),
                  Pred("EventID", "cmp", ("gt", 4.0), True), Pred("User", "fieldref", ("TargetUser", "eq")),
                  And((Pred("Image", "endswith", ("\\a.exe",)), Not(Pred("CommandLine", "re", ("x", "i")))))):
         assert compile_rule(node, lambda c: index(c, 0)) is None, node
+
+
+CIDRS = ["10.0.0.0/8", "10.128.0.0/9", "192.168.1.0/24", "192.168.2.0/24", "1.2.3.4/32", "0.0.0.0/0",
+         "::1/128", "fe80::/10", "2603:1063:2200::20/128", "2603:1063:2200::21/128", "2a00:1450::/32",
+         "2001:db8:0:2:8000::/65", "::/0", "::ffff:0:0/96"]
+
+
+def _address(rng: random.Random) -> str | None:
+    roll = rng.random()
+    if roll < 0.1:
+        return None
+    if roll < 0.45:
+        text = ".".join(str(rng.choice([0, 1, 2, 3, 4, 10, 127, 128, 168, 192, 255, 256, rng.randrange(300)]))
+                        for _ in range(4))
+        before = rng.choice(["", " ", "0", "\t", "\u3000", "\x1c", "\u200b", "["])  # Rust's spaces, not Python's
+        return before + text + rng.choice(["", " ", "]", "%eth0", "\n"])
+    if roll < 0.85:
+        network = ipaddress.ip_network(rng.choice([c for c in CIDRS if ":" in c]))
+        number = int(network.network_address) + rng.choice([0, 1, -1, 2**64, rng.getrandbits(70)])
+        text = str(ipaddress.IPv6Address(number % 2**128))
+        return rng.choice([text, text.upper(), f"[{text}]", f"{text}%3", f" {text} ", "::ffff:10.1.2.3"])
+    return rng.choice(["", "not-an-ip", "10.0.0", "1.2.3.4/8", "::g", "localhost"])
+
+
+def test_generated_cidr_tests_agree_with_polars() -> None:
+    rng = random.Random(7)
+    fields = ("SourceIp", "DestinationIp")
+    rows = [{f: _address(rng) for f in fields} | {"Image": rng.choice(["a", "b", None])} for _ in range(400)]
+    frame = pl.DataFrame(rows, schema=dict.fromkeys((*fields, "Image"), pl.String))
+    frame = with_columns(frame, set(), {"Image"}, ipv4=set(fields), ipv6=set(fields))
+    for _ in range(200):
+        items: list[Node] = [Pred(rng.choice(fields), "cidr", (rng.choice(CIDRS),), True)
+                             for _ in range(rng.randint(1, 6))]
+        if rng.random() < 0.3:
+            items.append(Pred("Image", "eq", ("a",)))
+        node: Node = Or(tuple(items)) if rng.random() < 0.7 else And(tuple(items))
+        if rng.random() < 0.3:
+            node = Not(node)
+        columns: dict[str, int] = {}
+        test = compile_rule(node, lambda c, columns=columns: columns.setdefault(c, len(columns)))
+        assert test is not None, node
+        expected = frame.select(pl.int_range(pl.len()).alias("i"), to_expr(node).alias("v"))["v"].to_list()
+        got = [test(row) for row in frame.select(list(columns)).rows()]
+        assert got == expected, node

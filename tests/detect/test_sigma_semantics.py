@@ -18,6 +18,8 @@ in the test source is exactly the backslash the Sigma string parser sees.
 from __future__ import annotations
 
 import base64
+import ipaddress
+import random
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -475,21 +477,30 @@ def test_cidr_ipv6(network, matching, non_matching):
 
 
 def test_cidr_lists_agree_with_pythons_ipaddress():
-    """OR-ed CIDR lists (merged IPv4 ranges; merged IPv6 ranges of the high half for prefixes of at
-    most 64 bits, both halves for longer ones) against ``ipaddress`` membership."""
-    import ipaddress
-    import random
-
+    """OR-ed CIDR lists (merged IPv4 ranges; merged IPv6 ranges of the high half when every prefix has
+    at most 64 bits, of the whole 128-bit address when one is longer) against ``ipaddress``
+    membership, with and without longer prefixes in the list."""
     rng = random.Random(11)
     networks = ["10.0.0.0/8", "10.128.0.0/9", "11.0.0.0/8", "172.16.0.0/12", "192.168.1.0/24", "192.168.2.0/24",
                 "1.2.3.4/32", "200.0.0.0/5", "::1/128", "fe80::/10", "fc00::/7", "2001:db8:0:1::/64",
                 "2001:db8:0:2:8000::/65", "2a00:1450::/32", "2603:1000::/24",
                 # adjacent, nested and top-half ranges: merged into one sorted search of the high half
-                "2a00:1451::/32", "2a00:1450:4000::/36", "8000::/2", "c000::/3"]
+                "2a00:1451::/32", "2a00:1450:4000::/36", "8000::/2", "c000::/3",
+                # single addresses, adjacent ones (merged) and one in the top half of the space
+                "2603:1063:2200::20/128", "2603:1063:2200::21/128", "2620:1ec:8f8::10/127", "ffff::1/128"]
+    wide_only = [n for n in networks if ipaddress.ip_network(n).prefixlen <= 64 or ":" not in n]
+    _check_cidr_list(networks, rng)
+    _check_cidr_list(wide_only, rng)
+
+
+def _check_cidr_list(networks: list[str], rng: random.Random) -> None:
     values = [".".join(str(rng.randrange(256)) for _ in range(4)) for _ in range(200)]
     values += [str(ipaddress.IPv6Address(rng.getrandbits(128))) for _ in range(100)]
     values += [str(ipaddress.ip_network(n).network_address) for n in networks]
     values += [str(ipaddress.ip_network(n).broadcast_address) for n in networks]
+    values += [str(ipaddress.ip_network(n).network_address - 1) for n in networks if ":" in n]
+    values += [str(ipaddress.ip_network(n).broadcast_address + 1) for n in networks
+               if ":" in n and int(ipaddress.ip_network(n).broadcast_address) < (1 << 128) - 1]
     values += ["2001:db8:0:2:7fff:ffff:ffff:ffff", "2001:db8:0:2:8000::", "[fe80::1]", "fe80::1%eth0",
                "2A00:1450:4001::1", "::ffff:10.0.0.1", "9.255.255.255", "12.0.0.0", "not-an-ip", ""]
     listing = "\n".join(f"        - '{n}'" for n in networks)

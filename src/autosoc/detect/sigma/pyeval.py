@@ -4,23 +4,27 @@ A Polars select costs about a quarter of a millisecond per rule expression whate
 rows (planning and dispatch of its few dozen nodes); a rule whose prefilter leaves it a handful of
 rows is therefore cheaper to test row by row in Python.  :func:`compile_rule` turns the IR of a
 rule made of plain text tests (``eq``, ``contains``, ``startswith``, ``endswith``, wildcard
-``glob`` s, ``any``, ``null``, ``exists`` on named fields, under ``and``/``or``/``not``) into one Python function of a
-row tuple, with the same truth as :func:`autosoc.detect.sigma.exprs.to_expr`: it reads the same
-columns (the lower-cased copies for case-insensitive tests, whose values were lower-cased by
-Polars), a null value makes every text test false, and ``not`` negates.  Rules with regular
-expressions, CIDRs, numeric comparisons, field references or keywords return None and stay
-on the Polars path.
+``glob`` s, ``any``, ``null``, ``exists`` and ``cidr`` on named fields, under ``and``/``or``/``not``) into one
+Python function of a row tuple, with the same truth as :func:`autosoc.detect.sigma.exprs.to_expr`:
+it reads the same columns (the lower-cased copies for case-insensitive tests, whose values were
+lower-cased by Polars), a null value makes every text test false, ``not`` negates, and an address
+is what the columnar parsers take (:func:`~autosoc.detect.sigma.exprs.ipv4_number`, Python's
+``ipaddress`` for IPv6).  Rules with regular expressions, numeric comparisons, field references or
+keywords return None and stay on the Polars path.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 
 import ahocorasick
 
-from autosoc.detect.sigma.exprs import text_column
+from autosoc.detect.sigma.exprs import address_of, text_column
 from autosoc.detect.sigma.ir import And, Const, Node, Not, Or, Pred
 
 RowTest = Callable[[Sequence[str | None]], bool]
@@ -70,6 +74,8 @@ class _Writer:
             return f"({v} is not None)" if present else f"({v} is None)"
         if p.op == "glob" and type(p.args[0]) is str:
             return self.glob(p)
+        if p.op == "cidr" and type(p.args[0]) is str:
+            return f"{self.const(Networks([p.args[0]]))}({self.var(p.field)})"
         if p.op not in _TEXT or type(p.args[0]) is not str:
             raise _Unsupported(p.op)
         return self._one(self.var(text_column(p)), p.op, p.args[0])
@@ -81,11 +87,15 @@ class _Writer:
         for item in node.items:
             if isinstance(item, Pred) and item.field is not None and item.op in _TEXT and type(item.args[0]) is str:
                 grouped[(text_column(item), item.op)].append(item.args[0])
+            elif isinstance(item, Pred) and item.field is not None and item.op == "cidr" and type(item.args[0]) is str:
+                grouped[(item.field, "cidr")].append(item.args[0])
             else:
                 parts.append(self.node(item))
         for (column, op), values in grouped.items():
             v = self.var(column)
-            if len(values) == 1:
+            if op == "cidr":
+                parts.append(f"{self.const(Networks(values))}({v})")
+            elif len(values) == 1:
                 parts.append(self._one(v, op, values[0]))
             elif op == "eq":
                 parts.append(f"({v} in {self.const(frozenset(values))})")
@@ -121,6 +131,67 @@ class _Writer:
         if op == "contains":
             return f"({v} is not None and {value!r} in {v})"
         return f"({v} is not None and {v}.{op}({value!r}))"
+
+
+class Networks:
+    """OR-ed CIDRs of one field as a test of a value: merged IPv4 and IPv6 ranges, found by bisection."""
+
+    def __init__(self, cidrs: Iterable[str]) -> None:
+        ranges: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
+        for cidr in cidrs:
+            network = ipaddress.ip_network(cidr, strict=False)
+            ranges[network.version].append((int(network.network_address), int(network.broadcast_address)))
+        self._v4 = _merged(ranges[4])
+        self._v6 = _merged(ranges[6])
+
+    def __call__(self, value: str | None) -> bool:
+        if value is None:
+            return False
+        if self._v4[0]:
+            number = ipv4_number(value)
+            if number is not None:
+                return _within(self._v4, number)
+        if self._v6[0]:
+            address = address_of(value)
+            if isinstance(address, ipaddress.IPv6Address):
+                return _within(self._v6, int(address))
+        return False
+
+
+def _merged(ranges: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    starts: list[int] = []
+    ends: list[int] = []
+    for first, last in sorted(ranges):
+        if starts and first <= ends[-1] + 1:
+            ends[-1] = max(ends[-1], last)
+        else:
+            starts.append(first)
+            ends.append(last)
+    return starts, ends
+
+
+def _within(ranges: tuple[list[int], list[int]], number: int) -> bool:
+    index = bisect_right(ranges[0], number) - 1
+    return index >= 0 and number <= ranges[1][index]
+
+
+#: what Rust's ``str::trim`` (Polars' ``strip_chars()``) takes off: Unicode White_Space
+_RUST_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
+              "\u2028\u2029\u202f\u205f\u3000"
+_DOTTED_QUAD = re.compile(r"(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})")
+
+
+@lru_cache(maxsize=65536)
+def ipv4_number(value: str) -> int | None:
+    """:func:`autosoc.detect.sigma.exprs.ipv4_number` for one value: a dotted quad without leading
+    zeros, spaces around it allowed, as its 32-bit number; None for anything else."""
+    match = _DOTTED_QUAD.fullmatch(value.strip(_RUST_SPACE))
+    if match is None:
+        return None
+    octets = [int(g) for g in match.groups()]
+    if max(octets) > 255:
+        return None
+    return octets[0] << 24 | octets[1] << 16 | octets[2] << 8 | octets[3]
 
 
 def _automaton(values: list[str]) -> ahocorasick.Automaton:
