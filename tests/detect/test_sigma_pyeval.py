@@ -127,3 +127,15 @@ def test_generated_cidr_tests_agree_with_polars() -> None:
         expected = frame.select(pl.int_range(pl.len()).alias("i"), to_expr(node).alias("v"))["v"].to_list()
         got = [test(row) for row in frame.select(list(columns)).rows()]
         assert got == expected, node
+
+
+def test_the_python_ipv4_parser_takes_what_the_columnar_one_takes() -> None:
+    from autosoc.detect.sigma import exprs, pyeval
+
+    values = [" 10.0.0.1 ", "10.0.0.1\n", "010.0.0.1", "10.0.0.256", "1.2.3.4\u3000", "\u0661.2.3.4", "10.0.0.1%x",
+              "[1.2.3.4]", "", "255.255.255.255", "0.0.0.0", "1.2.3", "1.2.3.4.5", "1..2.3"]
+    # every character before and after an address: which of them count as spaces differs between Rust and Python
+    values += [c + "1.2.3.4" for c in map(chr, range(0x3100)) if not 0xD800 <= ord(c) < 0xE000]
+    values += ["1.2.3.4" + c for c in map(chr, range(0x3100)) if not 0xD800 <= ord(c) < 0xE000]
+    columnar = pl.DataFrame({"v": values}).select(exprs.ipv4_number(pl.col("v"))).to_series().to_list()
+    assert [pyeval.ipv4_number(v) for v in values] == columnar
