@@ -62,6 +62,15 @@ def test_vpn_ranges_and_asns_are_ignored() -> None:
     assert len(run(_detector(ignore_cidrs=["10.0.0.0/8", "2001:db8::/32"]), [batch(rows)])) == 1
 
 
+def test_an_ignored_range_is_ignored_in_every_batch() -> None:
+    # the range test is remembered per address: the second batch must not read a stale answer
+    detector = _detector(ignore_cidrs=["1.128.0.0/11"])
+    first = [signin(at(0, 8), "alice", **LONDON), signin(at(0, 10), "alice", **SYDNEY)]
+    second = [signin(at(1, 8), "bob", **LONDON), signin(at(1, 10), "bob", **SYDNEY),
+              signin(at(1, 11), "carol", **LONDON), signin(at(1, 12), "carol", **{**SYDNEY, F.SRC_IP: "9.9.9.9"})]
+    assert [s.user for s in run(detector, [batch(first), batch(second)])] == ["carol"]  # from outside the range
+
+
 def test_flip_flopping_pair_is_reported_once() -> None:
     rows = [signin(at(0, 8 + i * 0.5), "alice", **(LONDON if i % 2 == 0 else SYDNEY)) for i in range(6)]
     assert len(run(_detector(), [batch(rows)])) == 1

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import polars as pl
+
+from autosoc.detect.baselines import _views as V
 from autosoc.detect.baselines import build_baselines
 from autosoc.normalize import fields as F
-from tests.detect.baselines.events import at, by_day, dicts, event, run, signin
+from autosoc.schema import EventBatch
+from tests.detect.baselines.events import at, batch, by_day, dicts, event, run, signin
 
 HOME = {F.SRC_ASN: "100", F.SRC_ASN_ORG: "ISP A", F.SRC_COUNTRY: "RO", F.SRC_CITY: "Bucharest",
         F.SRC_IP: "81.0.0.1", F.SRC_LAT: "44.43", F.SRC_LONG: "26.10", F.APP_NAME: "Outlook",
@@ -63,3 +67,24 @@ def test_a_later_batch_is_not_read_through_an_earlier_view() -> None:
     detector.process(first)
     detector.process(second)
     assert sorted(detector.snapshot()) == ["carol", "dave"]
+
+
+def test_a_view_is_its_events_in_time_order_ties_by_event_id() -> None:
+    rows = [_proc(2, "C:\\a.exe"), _proc(1, "C:\\b.exe"), _conn(1, "198.51.100.1", 443), _proc(1, "C:\\c.exe"),
+            _proc(1, "C:\\b.exe"), {**_proc(0, "C:\\d.exe"), F.TIME: None}]  # a twin (same id), no time
+    events = batch(rows).events
+    view = V.processes(events)
+    # as if the whole batch were sorted, then sliced (the twins keep their order), without the untimed event
+    expected = events.sort([F.TIME, F.EVENT_ID], nulls_last=True, maintain_order=True).filter(
+        (pl.col(F.CLASS_UID) == 1007) & pl.col(F.TIME).is_not_null())
+    assert view[F.ORIGIN_RECORD].to_list() == expected[F.ORIGIN_RECORD].to_list()
+    assert view[F.ORIGIN_RECORD].to_list()[-1] == 1 and sorted(view[F.ORIGIN_RECORD].to_list()[:3]) == [2, 4, 5]
+    assert view[V.SECONDS].to_list() == [int(t.timestamp()) for t in expected[F.TIME]]
+    assert view[V.IMAGE].to_list()[-1] == "c:\\a.exe" and V.processes(events) is view  # built once per batch
+
+
+def test_the_baselines_read_only_the_columns_of_read() -> None:
+    batches = by_day(_rows())
+    narrow = [EventBatch(events=b.events.select(V.READ), raw=b.raw) for b in batches]
+    full, only_read = build_baselines(CONFIG), build_baselines(CONFIG)
+    assert [dicts(run(d, narrow)) for d in only_read] == [dicts(run(d, batches)) for d in full]

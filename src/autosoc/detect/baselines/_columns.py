@@ -6,7 +6,9 @@ version, a versioned install folder, the user profile in a path) is not novelty.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+from collections.abc import Callable
 
 import polars as pl
 
@@ -78,6 +80,7 @@ def path_shape(column: str) -> pl.Expr:
     return _blank_to_null(text)
 
 
+@functools.lru_cache(maxsize=65_536)  # a batch's destinations are mostly the last batch's
 def network_of(ip: str, v4_prefix: int = 24, v6_prefix: int = 48) -> str | None:
     """The /24 (IPv4) or /48 (IPv6) network holding ``ip``; None when it is not an address."""
     try:
@@ -90,8 +93,8 @@ def network_of(ip: str, v4_prefix: int = 24, v6_prefix: int = 48) -> str | None:
     return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
 
 
-def map_distinct(series: pl.Series, func: object) -> pl.Series:
-    """Apply a Python function once per distinct value of a string series (None for nulls)."""
-    values = series.drop_nulls().unique().to_list()
-    mapping = {v: func(v) for v in values}  # type: ignore[operator]
-    return series.replace_strict(mapping, default=None, return_dtype=pl.String)
+def map_distinct(column: str, values: pl.Series, func: Callable[[str], str | None]) -> pl.Expr:
+    """``column`` mapped by a Python function, as an expression; ``func`` is called once per distinct
+    value of ``values`` (the column's values), nulls stay null."""
+    mapping = {v: func(v) for v in values.unique().to_list() if v is not None}
+    return pl.col(column).replace_strict(mapping, default=None, return_dtype=pl.String)

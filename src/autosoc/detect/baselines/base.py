@@ -14,13 +14,14 @@ crash + restart gives exactly the signals of an uninterrupted run.  So every det
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
+from autosoc.detect.baselines._query import collect
 from autosoc.errors import Origin, StoreError
 from autosoc.keyed_state import KeyedState
 from autosoc.normalize import fields as F
@@ -139,36 +140,67 @@ class EntityStore(KeyedState):
 
 # --- evidence -----------------------------------------------------------------------------------
 
-#: aggregation expressions that collect the first events of a group (frame pre-sorted by time, id)
-EVIDENCE_AGGS = (
+#: the first events of a group, as :func:`evidence` reads them
+_CITED = (
     pl.col(F.EVENT_ID).head(MAX_EVIDENCE).alias("_ids"),
     pl.col(F.ORIGIN_SOURCE).head(MAX_EVIDENCE).alias("_osrc"),
     pl.col(F.ORIGIN_PATH).head(MAX_EVIDENCE).alias("_opath"),
     pl.col(F.ORIGIN_RECORD).head(MAX_EVIDENCE).alias("_orec"),
 )
+_WANTED = "_wanted"
 
 
-def sort_events(events: pl.DataFrame) -> pl.DataFrame:
-    """Events in time order (ties by event id): the order every detector reads them in.
+def group_rows(frame: pl.DataFrame, keys: Sequence[pl.Expr], values: Sequence[tuple[Any, ...]],
+               columns: Sequence[pl.Expr]) -> list[dict[str, Any]]:
+    """Groups of ``frame`` as their signals cite them, in one query: for each of ``values`` (the
+    ``keys`` of a group, in order), ``columns`` on the group's first event (with the keys as columns
+    under their names) and the event ids and origins of its first :data:`MAX_EVIDENCE` events.
 
-    The detectors of one batch all ask for the same frame: it is sorted once (the last answer is
-    kept, with the frame it was for, so an id is never mistaken for another frame's)."""
-    if _SORTED and _SORTED[0] is events:
-        return _SORTED[1]
-    ordered = events.sort([F.TIME, F.EVENT_ID], nulls_last=True, maintain_order=True)
-    _SORTED[:] = [events, ordered]
-    return ordered
+    A group is the rows whose ``keys`` equal its values, in the order of ``frame``.  A detector's
+    aggregation of a batch reads only what its state update needs (times, counts); the rest is read
+    here, for the few groups that make a signal."""
+    names = [key.meta.output_name() for key in keys]
+    wanted = pl.DataFrame(list(values), schema=frame.lazy().select(keys).collect_schema(), orient="row")
+    query = (frame.lazy().with_columns(keys)
+             .join(wanted.with_row_index(_WANTED).lazy(), on=names, how="inner", maintain_order="left")
+             .group_by(_WANTED).agg(*(column.first() for column in columns), *_CITED)
+             .sort(_WANTED))
+    return collect(query).rows(named=True)
 
 
-_SORTED: list[pl.DataFrame] = []
+class Drafts:
+    """A batch's signals before what they cite is read.
+
+    A detector's update loop decides to alert and changes its state there and then; it adds the
+    group's key values and a function that makes the signal of the group's row (of
+    :func:`group_rows`), computed from what the state held at that moment.  :meth:`signals` reads
+    the rows of all of them in one query, however many the batch made."""
+
+    __slots__ = ("_columns", "_keys", "_makers", "_values")
+
+    def __init__(self, keys: Sequence[pl.Expr], columns: Sequence[pl.Expr]) -> None:
+        self._keys, self._columns = keys, columns
+        self._values: list[tuple[Any, ...]] = []
+        self._makers: list[Callable[[dict[str, Any]], Signal]] = []
+
+    def add(self, values: tuple[Any, ...], make: Callable[[dict[str, Any]], Signal]) -> None:
+        self._values.append(values)
+        self._makers.append(make)
+
+    def signals(self, frame: pl.DataFrame) -> list[Signal]:
+        """The signals, in the order they were added, citing their groups of ``frame``."""
+        if not self._values:
+            return []
+        rows = group_rows(frame, self._keys, self._values, self._columns)
+        return [make(row) for make, row in zip(self._makers, rows, strict=True)]
 
 
 def rows_of(frame: pl.DataFrame, *names: str) -> Iterator[tuple[Any, ...]]:
     """The values of the columns ``names``, row by row.
 
-    The state update of every group reads a few scalar columns; the evidence lists and texts are
-    read only for the groups that make a signal (``frame.row(index, named=True)``).  Reading every
-    column of every group with ``iter_rows`` cost more than the updates themselves."""
+    The state update of every group reads a few scalar columns; the evidence and texts are read
+    only for the groups that make a signal (:func:`group_rows`).  A column's ``to_list`` is cheaper
+    than ``rows`` or ``iter_rows`` over the same columns."""
     return zip(*(frame.get_column(name).to_list() for name in names), strict=True)
 
 

@@ -14,6 +14,7 @@ is more telling than the tenth).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -23,11 +24,12 @@ from pydantic import Field
 
 from autosoc.detect.baselines import _columns as C
 from autosoc.detect.baselines import _views as V
+from autosoc.detect.baselines._query import grouped
 from autosoc.detect.baselines.base import (
     DAY,
-    EVIDENCE_AGGS,
     BaselineConfig,
     BaselineDetector,
+    Drafts,
     EntityStore,
     StatefulBase,
     baselines,
@@ -35,7 +37,6 @@ from autosoc.detect.baselines.base import (
     history_days,
     make_signal,
     rows_of,
-    sort_events,
 )
 from autosoc.normalize import fields as F
 from autosoc.schema import Entity, EventBatch, Signal
@@ -58,12 +59,17 @@ class Feature:
 
     name: str
     entity_kind: str  # user | host | ip
-    #: events -> columns _entity, _value, _user, _host, _ip (+ time, evidence and ``reads`` columns)
-    select: Callable[[pl.DataFrame], pl.DataFrame]
-    #: the value as the explanation shows it, from ``_value`` and the ``reads`` columns of the first
-    #: event of an (entity, value) group: it is computed per group, not per event
+    #: events -> the slice the feature reads (a view of :mod:`~autosoc.detect.baselines._views`)
+    view: Callable[[pl.DataFrame], pl.DataFrame]
+    #: over the view: the entity, the value, and (for a signal) the user, host and source address
+    entity: pl.Expr
+    value: pl.Expr
+    user: pl.Expr
+    host: pl.Expr
+    ip: pl.Expr
+    #: the value as the explanation shows it, from ``_value`` and the columns of the first event of
+    #: an (entity, value) group: it is computed for a signal, not per event
     detail: pl.Expr
-    reads: tuple[str, ...]
     #: "first sign-in of {entity} from {detail}" (the history clause is appended)
     phrase: str
     title: str
@@ -72,10 +78,13 @@ class Feature:
     tags: tuple[str, ...]
 
 
-def _signins(events: pl.DataFrame, value: pl.Expr) -> pl.DataFrame:
-    return V.signins(events).with_columns(
-        pl.col(V.USER_KEY).alias("_entity"), value.alias("_value"),
-        pl.col(F.USER).alias("_user"), pl.lit(None, pl.String).alias("_host"), C.text(F.SRC_IP).alias("_ip"))
+_NONE = pl.lit(None, pl.String)
+#: entity, user, host and address of the features of each view
+_SIGNIN = (pl.col(V.USER_KEY), pl.col(F.USER), _NONE, C.text(F.SRC_IP))
+_PROCESS = (pl.col(V.HOST_KEY), pl.col(F.USER), pl.col(F.HOST), _NONE)
+_CONNECTION = (pl.col(V.SOURCE), pl.col(F.USER), pl.col(F.HOST), pl.col(V.SOURCE))
+#: column of the view of ``server_dst_network``: the destination's network
+_NETWORK = "_network"
 
 
 def _asn_detail() -> pl.Expr:
@@ -86,47 +95,16 @@ def _asn_detail() -> pl.Expr:
     return pl.when(inner.str.len_chars() > 0).then(head + pl.lit(" (") + inner + pl.lit(")")).otherwise(head)
 
 
-def _user_asn(events: pl.DataFrame) -> pl.DataFrame:
+def _asn() -> pl.Expr:
     asn = C.text(F.SRC_ASN).str.replace(r"^(?i:as)", "")
-    value = pl.when(asn.is_not_null()).then(pl.lit("AS") + asn).otherwise(
+    return pl.when(asn.is_not_null()).then(pl.lit("AS") + asn).otherwise(
         pl.lit("org:") + C.text(F.SRC_ASN_ORG).str.to_lowercase())
-    return _signins(events, value)
 
 
-def _user_country(events: pl.DataFrame) -> pl.DataFrame:
-    return _signins(events, C.text(F.SRC_COUNTRY).str.to_uppercase())
-
-
-def _user_device(events: pl.DataFrame) -> pl.DataFrame:
-    return _signins(events, C.text(F.DEVICE_UID).str.to_lowercase())
-
-
-def _user_agent(events: pl.DataFrame) -> pl.DataFrame:
-    return _signins(events, C.user_agent_shape())
-
-
-def _processes(events: pl.DataFrame, value: pl.Expr) -> pl.DataFrame:
-    return V.processes(events).with_columns(
-        pl.col(V.HOST_KEY).alias("_entity"), value.alias("_value"),
-        pl.col(F.USER).alias("_user"), pl.col(F.HOST).alias("_host"), pl.lit(None, pl.String).alias("_ip"))
-
-
-def _host_process(events: pl.DataFrame) -> pl.DataFrame:
-    return _processes(events, pl.col(V.IMAGE))
-
-
-def _host_parent_child(events: pl.DataFrame) -> pl.DataFrame:
-    return _processes(events, C.path_shape(F.PARENT_PATH) + pl.lit(" -> ") + pl.col(V.IMAGE))
-
-
-def _connections(events: pl.DataFrame, value: str) -> pl.DataFrame:
+def _destinations(events: pl.DataFrame) -> pl.DataFrame:
     frame = V.connections(events)
-    if value == "network":
-        frame = frame.with_columns(C.map_distinct(frame[F.DST_IP], C.network_of).alias("_value"))
-    else:
-        frame = frame.with_columns(C.text(F.DST_PORT).alias("_value"))
-    return frame.with_columns(pl.col(V.SOURCE).alias("_entity"), pl.col(F.USER).alias("_user"),
-                              pl.col(F.HOST).alias("_host"), pl.col(V.SOURCE).alias("_ip"))
+    # a Python function of the address (see network_of): once per distinct address, not per event
+    return frame.with_columns(C.map_distinct(F.DST_IP, frame[F.DST_IP], C.network_of).alias(_NETWORK))
 
 
 def _endpoint() -> pl.Expr:
@@ -135,32 +113,33 @@ def _endpoint() -> pl.Expr:
 
 
 FEATURES: dict[str, Feature] = {f.name: f for f in (
-    Feature("user_country", "user", _user_country, pl.col("_value"), (),
-            "first successful sign-in of {entity} from country {detail}",
+    Feature("user_country", "user", V.signins, _SIGNIN[0], C.text(F.SRC_COUNTRY).str.to_uppercase(), *_SIGNIN[1:],
+            pl.col("_value"), "first successful sign-in of {entity} from country {detail}",
             "First sign-in from a new country", "countries", 12, _INITIAL_ACCESS),
-    Feature("user_asn", "user", _user_asn, _asn_detail(), (F.SRC_ASN, F.SRC_ASN_ORG, F.SRC_COUNTRY),
+    Feature("user_asn", "user", V.signins, _SIGNIN[0], _asn(), *_SIGNIN[1:], _asn_detail(),
             "first successful sign-in of {entity} from {detail}",
             "First sign-in from a new network (ASN)", "networks", 8, _INITIAL_ACCESS),
-    Feature("user_device", "user", _user_device, C.text(F.DEVICE_UID), (F.DEVICE_UID,),
-            "first successful sign-in of {entity} from device {detail}",
+    Feature("user_device", "user", V.signins, _SIGNIN[0], C.text(F.DEVICE_UID).str.to_lowercase(), *_SIGNIN[1:],
+            C.text(F.DEVICE_UID), "first successful sign-in of {entity} from device {detail}",
             "First sign-in from a new device", "devices", 8, _INITIAL_ACCESS),
-    Feature("user_agent", "user", _user_agent, C.text(F.USER_AGENT).str.slice(0, 200), (F.USER_AGENT,),
-            "first successful sign-in of {entity} with user agent '{detail}'",
+    Feature("user_agent", "user", V.signins, _SIGNIN[0], C.user_agent_shape(), *_SIGNIN[1:],
+            C.text(F.USER_AGENT).str.slice(0, 200), "first successful sign-in of {entity} with user agent '{detail}'",
             "First sign-in with a new user agent", "user agents", 4, _INITIAL_ACCESS),
-    Feature("host_process", "host", _host_process, C.text(F.PROCESS_PATH), (F.PROCESS_PATH,),
-            "first run of process image '{detail}' on host {entity}",
+    Feature("host_process", "host", V.processes, _PROCESS[0], pl.col(V.IMAGE), *_PROCESS[1:],
+            C.text(F.PROCESS_PATH), "first run of process image '{detail}' on host {entity}",
             "New process image on a host", "process images", 6, ("attack.execution",)),
-    Feature("host_parent_child", "host", _host_parent_child,
+    Feature("host_parent_child", "host", V.processes, _PROCESS[0],
+            C.path_shape(F.PARENT_PATH) + pl.lit(" -> ") + pl.col(V.IMAGE), *_PROCESS[1:],
             pl.lit("'") + C.text(F.PARENT_PATH) + pl.lit("' started '") + C.text(F.PROCESS_PATH) + pl.lit("'"),
-            (F.PARENT_PATH, F.PROCESS_PATH), "first time {detail} on host {entity}",
+            "first time {detail} on host {entity}",
             "New parent-child process pair on a host", "parent-child pairs", 8, ("attack.execution",)),
-    Feature("server_dst_network", "ip", lambda e: _connections(e, "network"),
+    Feature("server_dst_network", "ip", _destinations, _CONNECTION[0], pl.col(_NETWORK), *_CONNECTION[1:],
             pl.lit("network ") + pl.col("_value") + pl.lit(" (") + _endpoint() + pl.lit(":")
-            + pl.col(F.DST_PORT).fill_null("?") + pl.lit(")"), (F.DST_IP, F.DST_PORT),
+            + pl.col(F.DST_PORT).fill_null("?") + pl.lit(")"),
             "first outbound connection from {entity} to {detail}",
             "New outbound destination network", "destination networks", 6, ("attack.command-and-control",)),
-    Feature("server_dst_port", "ip", lambda e: _connections(e, "port"),
-            pl.lit("port ") + pl.col("_value") + pl.lit(" (") + C.text(F.DST_IP) + pl.lit(")"), (F.DST_IP,),
+    Feature("server_dst_port", "ip", V.connections, _CONNECTION[0], C.text(F.DST_PORT), *_CONNECTION[1:],
+            pl.lit("port ") + pl.col("_value") + pl.lit(" (") + C.text(F.DST_IP) + pl.lit(")"),
             "first outbound connection from {entity} to {detail}",
             "New outbound destination port", "destination ports", 8,
             ("attack.command-and-control", "attack.t1571")),
@@ -210,6 +189,10 @@ class FirstSeenDetector(StatefulBase):
         self.rule_id = f"baseline.first_seen.{feature.name}"
         self.store = EntityStore(config.max_entities)
         self.retention = int(config.retention_days * DAY)
+        self._keys = (feature.entity.alias("_entity"), feature.value.alias("_value"))
+        #: what a signal reads of its group's first event
+        self._cited = (feature.detail.alias("_detail"), feature.user.alias("_user"), feature.host.alias("_host"),
+                       feature.ip.alias("_ip"))
         #: per entity, a lower bound of its values' last-seen times (derived, not state): while it is
         #: within the retention no value can have aged out, and the values need not be scanned
         self._oldest: dict[str, int] = {}
@@ -218,23 +201,15 @@ class FirstSeenDetector(StatefulBase):
         events = batch.events
         if events.height == 0:
             return []
-        frame = self.feature.select(sort_events(events)).filter(
-            pl.col("_entity").is_not_null() & pl.col("_value").is_not_null() & pl.col(F.TIME).is_not_null())
+        frame = self.feature.view(events)
         if frame.height == 0:
             return []
-        groups = (frame.with_columns(C.epoch_seconds().alias("_t"))
-                  .group_by(["_entity", "_value"], maintain_order=True)
-                  .agg(pl.col("_t").min().alias("t0"), pl.col("_t").max().alias("t1"), pl.len().alias("n"),
-                       *(pl.col(c).first() for c in self.feature.reads), pl.col("_user").first(),
-                       pl.col("_host").first(), pl.col("_ip").first(), *EVIDENCE_AGGS)
-                  .with_columns(self.feature.detail.alias("_detail"))
-                  .sort(["t0", "_entity", "_value"]))
-        signals: list[Signal] = []
-        for index, (key, value, t0, t1, n) in enumerate(rows_of(groups, "_entity", "_value", "t0", "t1", "n")):
-            signal = self._update(key, value, t0, t1, n, groups, index)
-            if signal is not None:
-                signals.append(signal)
-        self.store.expire(int(groups["t1"].max()) - self.retention)  # type: ignore[arg-type]
+        # groups with a null entity or value are skipped below, not filtered out here: one query less
+        groups = grouped(frame, self._keys, (V.FIRST, V.LAST, V.COUNT), ["t0", "_entity", "_value"])
+        signals, latest = self._learn(groups, frame)
+        if latest is None:
+            return signals
+        self.store.expire(latest - self.retention)
         self.store.evict()
         if len(self._oldest) > 2 * len(self.store) + 1024:
             self._oldest = {k: v for k, v in self._oldest.items() if k in self.store}
@@ -244,60 +219,72 @@ class FirstSeenDetector(StatefulBase):
         super().restore(state)
         self._oldest.clear()
 
-    def _update(self, key: str, value: str, t0: int, t1: int, n: int, groups: pl.DataFrame,
-                index: int) -> Signal | None:
-        state = self.store.get(key)
-        if state is None:
-            state = {"t": t1, "f": t0, "d": [1, day_of(t0)], "v": {}, "a": [0, 0]}
-            self.store.put(key, state)
-            oldest = None
-        else:
-            oldest = self._oldest.get(key)
-        values: dict[str, list[int]] = state["v"]
-        horizon = t0 - self.retention
-        if oldest is None or oldest < horizon:  # some value may have aged out
-            for stale in [v for v, (last, _) in values.items() if last < horizon]:
-                del values[stale]
-            oldest = self._oldest[key] = min((last for last, _ in values.values()), default=t1)
-        signal = None
-        known = values.get(value)
-        if known is not None:
-            if t1 > known[0]:
-                known[0] = t1
-            known[1] += n
-        else:
-            if values:
-                signal = self._maybe_alert(state, t0, groups, index)
-            values[value] = [t1, n]
-            if t1 < oldest:
-                self._oldest[key] = t1
-        if len(values) > self.config.max_values:
-            _trim(values, self.config.max_values)
-        if t1 > state["t"]:
-            state["t"] = t1
-        if t0 < state["f"]:
-            state["f"] = t0
-        days, last_day = state["d"]
-        if t1 // DAY > last_day:
-            state["d"] = [days + 1, t1 // DAY]
-        self.store.touch(key)
-        return signal
+    def _learn(self, groups: pl.DataFrame, frame: pl.DataFrame) -> tuple[list[Signal], int | None]:
+        """Update the state with each (entity, value) group in turn; the signals and the last time seen.
 
-    def _maybe_alert(self, state: dict[str, Any], t0: int, groups: pl.DataFrame, index: int) -> Signal | None:
-        cfg, feature = self.config, self.feature
+        The loop runs once per group of every batch: what it reads is bound to locals."""
+        store, oldest_of = self.store, self._oldest
+        entities, touch = store.data, store.touch
+        retention, cap = self.retention, self.config.max_values
+        drafts = Drafts(self._keys, self._cited)
+        latest = None
+        for key, value, t0, t1, n in rows_of(groups, "_entity", "_value", "t0", "t1", "n"):
+            if key is None or value is None:
+                continue
+            if latest is None or t1 > latest:
+                latest = t1
+            state = entities.get(key)
+            if state is None:
+                state = {"t": t1, "f": t0, "d": [1, day_of(t0)], "v": {}, "a": [0, 0]}
+                store.put(key, state)
+                oldest = None
+            else:
+                oldest = oldest_of.get(key)
+            values: dict[str, list[int]] = state["v"]
+            horizon = t0 - retention
+            if oldest is None or oldest < horizon:  # some value may have aged out
+                for stale in [v for v, (last, _) in values.items() if last < horizon]:
+                    del values[stale]
+                oldest = oldest_of[key] = min((last for last, _ in values.values()), default=t1)
+            known = values.get(value)
+            if known is not None:
+                if t1 > known[0]:
+                    known[0] = t1
+                known[1] += n
+            else:
+                if values:
+                    self._maybe_alert(state, key, value, t0, drafts)
+                values[value] = [t1, n]
+                if t1 < oldest:
+                    oldest_of[key] = t1
+            if len(values) > cap:
+                _trim(values, cap)
+            if t1 > state["t"]:
+                state["t"] = t1
+            if t0 < state["f"]:
+                state["f"] = t0
+            days, last_day = state["d"]
+            if t1 // DAY > last_day:
+                state["d"] = [days + 1, t1 // DAY]
+            touch(key)
+        return drafts.signals(frame), latest
+
+    def _maybe_alert(self, state: dict[str, Any], key: str, value: str, t0: int, drafts: Drafts) -> None:
+        cfg = self.config
         days = history_days(state["f"], t0)
         if days < cfg.learning_days or state["d"][0] < cfg.min_active_days:
-            return None
+            return
         today = day_of(t0)
         sent_day, sent = state["a"]
         if sent_day == today and sent >= cfg.max_signals_per_day:
-            return None
+            return
         state["a"] = [today, sent + 1 if sent_day == today else 1]
-        known = len(state["v"])
-        row = groups.row(index, named=True)
+        drafts.add((key, value), functools.partial(self._signal, key, value, t0, days, len(state["v"])))
+
+    def _signal(self, entity: str, value: str, t0: int, days: float, known: int, row: dict[str, Any]) -> Signal:
+        feature = self.feature
         risk = min(30, round(feature.base_risk * (1 + 2 / (1 + known))))
-        entity = row["_entity"]
-        detail = row["_detail"] or row["_value"]
+        detail = row["_detail"] or value
         explanation = (feature.phrase.format(entity=entity, detail=detail)
                        + f" in {days:.0f} days of history ({feature.noun} known: {known})")
         entities = [Entity("ip", entity)] if feature.entity_kind == "ip" else []
@@ -307,6 +294,6 @@ class FirstSeenDetector(StatefulBase):
             rule_id=self.rule_id, title=feature.title, level="medium" if risk >= 25 else "low", risk=risk,
             tags=list(feature.tags), row=row, time=t0, explanation=explanation,
             user=row["_user"] or None, host=row["_host"] or None, entities=entities,
-            matched={"feature": feature.name, "value": str(row["_value"]), "detail": str(detail)},
+            matched={"feature": feature.name, "value": str(value), "detail": str(detail)},
             description=f"Baseline: first-seen {feature.name.replace('_', ' ')}.",
         )

@@ -11,6 +11,7 @@ their peers.  Values common in the department are ordinary novelty and stay sile
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -20,11 +21,12 @@ from pydantic import Field
 
 from autosoc.detect.baselines import _columns as C
 from autosoc.detect.baselines import _views as V
+from autosoc.detect.baselines._query import grouped
 from autosoc.detect.baselines.base import (
     DAY,
-    EVIDENCE_AGGS,
     BaselineConfig,
     BaselineDetector,
+    Drafts,
     EntityStore,
     StatefulBase,
     baselines,
@@ -32,7 +34,6 @@ from autosoc.detect.baselines.base import (
     history_days,
     make_signal,
     rows_of,
-    sort_events,
 )
 from autosoc.normalize import fields as F
 from autosoc.schema import Entity, EventBatch, Signal
@@ -46,36 +47,28 @@ USERS_PER_VALUE = 64
 @dataclass(frozen=True, slots=True)
 class PeerFeature:
     name: str
-    select: Callable[[pl.DataFrame], pl.DataFrame]  # -> _entity (the canonical user), _value, _detail
+    #: events -> the slice the feature reads (a view of :mod:`~autosoc.detect.baselines._views`)
+    view: Callable[[pl.DataFrame], pl.DataFrame]
+    #: over the view: the canonical user, the value, and the value as a signal shows it
+    entity: pl.Expr
+    value: pl.Expr
+    detail: pl.Expr
     noun: str  # "application"
     verb: str  # "signed in to"
     tags: tuple[str, ...]
 
 
-def _signins(events: pl.DataFrame, value: pl.Expr, detail: pl.Expr) -> pl.DataFrame:
-    return V.signins(events).with_columns(
-        pl.col(V.USER_KEY).alias("_entity"), value.alias("_value"), detail.alias("_detail"))
-
-
-def _user_app(events: pl.DataFrame) -> pl.DataFrame:
-    return _signins(events, C.text(F.APP_NAME).str.to_lowercase(), C.text(F.APP_NAME))
-
-
-def _user_country(events: pl.DataFrame) -> pl.DataFrame:
-    country = C.text(F.SRC_COUNTRY).str.to_uppercase()
-    return _signins(events, country, country)
-
-
-def _user_process(events: pl.DataFrame) -> pl.DataFrame:
-    return V.processes(events).with_columns(
-        C.canonical_user().alias("_entity"), pl.col(V.IMAGE).alias("_value"), C.text(F.PROCESS_PATH).alias("_detail"))
-
+_COUNTRY = C.text(F.SRC_COUNTRY).str.to_uppercase()
 
 PEER_FEATURES: dict[str, PeerFeature] = {f.name: f for f in (
-    PeerFeature("user_app", _user_app, "application", "signed in to", ("attack.initial-access", "attack.t1078")),
-    PeerFeature("user_country", _user_country, "country", "signed in from", ("attack.initial-access", "attack.t1078")),
-    PeerFeature("user_process", _user_process, "process image", "ran", ("attack.execution",)),
+    PeerFeature("user_app", V.signins, pl.col(V.USER_KEY), C.text(F.APP_NAME).str.to_lowercase(), C.text(F.APP_NAME),
+                "application", "signed in to", ("attack.initial-access", "attack.t1078")),
+    PeerFeature("user_country", V.signins, pl.col(V.USER_KEY), _COUNTRY, _COUNTRY, "country", "signed in from",
+                ("attack.initial-access", "attack.t1078")),
+    PeerFeature("user_process", V.processes, C.canonical_user(), pl.col(V.IMAGE), C.text(F.PROCESS_PATH),
+                "process image", "ran", ("attack.execution",)),
 )}
+_DEPARTMENT = C.text(F.USER_DEPARTMENT)
 
 
 @baselines.register("peer_group")
@@ -127,32 +120,36 @@ class PeerGroupDetector(StatefulBase):
         self.rule_id = f"baseline.peer_group.{feature.name}"
         self.store = EntityStore(config.max_entities)
         self.retention = int(config.retention_days * DAY)
+        self._keys = (feature.entity.alias("_entity"), _DEPARTMENT.str.to_lowercase().alias("_dept"),
+                      feature.value.alias("_value"))
+        #: what a signal reads of its group's first event
+        self._cited = (feature.detail.alias("_detail"), pl.col(F.USER).alias("_user"), pl.col(F.HOST).alias("_host"),
+                       C.text(F.SRC_IP).alias("_ip"), _DEPARTMENT.alias("_dept_name"))
 
     def process(self, batch: EventBatch) -> list[Signal]:
         if batch.events.height == 0:
             return []
-        frame = self.feature.select(sort_events(batch.events)).with_columns(
-            C.text(F.USER_DEPARTMENT).str.to_lowercase().alias("_dept"))
-        frame = frame.filter(pl.col("_entity").is_not_null() & pl.col("_dept").is_not_null()
-                             & pl.col("_value").is_not_null() & pl.col(F.TIME).is_not_null())
+        frame = self.feature.view(batch.events)
         if frame.height == 0:
             return []
-        groups = (frame.with_columns(C.epoch_seconds().alias("_t"))
-                  .group_by(["_entity", "_dept", "_value"], maintain_order=True)
-                  .agg(pl.col("_t").min().alias("t0"), pl.col("_t").max().alias("t1"),
-                       pl.col("_detail").first(), pl.col(F.USER).first().alias("_user"),
-                       pl.col(F.HOST).first().alias("_host"), C.text(F.SRC_IP).first().alias("_ip"),
-                       C.text(F.USER_DEPARTMENT).first().alias("_dept_name"), *EVIDENCE_AGGS)
-                  .sort(["t0", "_entity", "_dept", "_value"]))
-        signals = [s for index, (user, dept, value, t0, t1)
-                   in enumerate(rows_of(groups, "_entity", "_dept", "_value", "t0", "t1"))
-                   if (s := self._update(user, dept, value, t0, t1, groups, index)) is not None]
-        self.store.expire(int(groups["t1"].max()) - self.retention)  # type: ignore[arg-type]
+        # groups with a null key are skipped below, not filtered out here: one query less
+        groups = grouped(frame, self._keys, (V.FIRST, V.LAST), ["t0", "_entity", "_dept", "_value"])
+        drafts = Drafts(self._keys, self._cited)
+        latest = None
+        for user, dept, value, t0, t1 in rows_of(groups, "_entity", "_dept", "_value", "t0", "t1"):
+            if user is None or dept is None or value is None:
+                continue
+            self._update(user, dept, value, t0, t1, drafts)
+            if latest is None or t1 > latest:
+                latest = t1
+        signals = drafts.signals(frame)
+        if latest is None:
+            return signals
+        self.store.expire(latest - self.retention)
         self.store.evict()
         return signals
 
-    def _update(self, user: str, dept: str, value: str, t0: int, t1: int, groups: pl.DataFrame,
-                index: int) -> Signal | None:
+    def _update(self, user: str, dept: str, value: str, t0: int, t1: int, drafts: Drafts) -> None:
         ukey, gkey = f"u:{user}", f"g:{dept}"
         person = self.store.get(ukey)
         if person is None:
@@ -174,9 +171,8 @@ class PeerGroupDetector(StatefulBase):
             group["p"] = day_of(t0)
         mine: dict[str, int] = person["v"]
         known = mine.get(value)
-        signal = None
         if known is None or known < horizon:
-            signal = self._judge(person, group, user, value, t0, horizon, groups, index)
+            self._judge(person, group, user, dept, value, t0, horizon, drafts)
         cfg = self.config
         mine[value] = max(known or 0, t1)
         if len(mine) > cfg.max_values:
@@ -198,31 +194,35 @@ class PeerGroupDetector(StatefulBase):
         days, last_day = person["d"]
         if day_of(t1) > last_day:
             person["d"] = [days + 1, day_of(t1)]
-        return signal
 
-    def _judge(self, person: dict[str, Any], group: dict[str, Any], user: str, value: str, t0: int, horizon: int,
-               groups: pl.DataFrame, index: int) -> Signal | None:
-        cfg, feature = self.config, self.feature
+    def _judge(self, person: dict[str, Any], group: dict[str, Any], user: str, dept_key: str, value: str, t0: int,
+               horizon: int, drafts: Drafts) -> None:
+        cfg = self.config
         days = history_days(person["f"], t0)
         if (days < cfg.learning_days or person["d"][0] < cfg.min_active_days
                 or history_days(group["f"], t0) < cfg.learning_days):
-            return None
+            return
         members = sum(1 for u, last in group["m"].items() if u != user and last >= horizon)
         if members < cfg.min_peers:
-            return None
+            return
         peers = sum(1 for u, last in group["v"].get(value, {}).items() if u != user and last >= horizon)
         share = peers / members
         if share > cfg.max_peer_share:
-            return None
+            return
         today = day_of(t0)
         sent_day, sent = person["a"]
         if sent_day == today and sent >= cfg.max_signals_per_day:
-            return None
+            return
         person["a"] = [today, sent + 1 if sent_day == today else 1]
-        row = groups.row(index, named=True)
+        drafts.add((user, dept_key, value),
+                   functools.partial(self._signal, user, dept_key, value, t0, share, peers, members))
+
+    def _signal(self, user: str, dept_key: str, value: str, t0: int, share: float, peers: int, members: int,
+                row: dict[str, Any]) -> Signal:
+        cfg, feature = self.config, self.feature
         rarity = 1 - share / cfg.max_peer_share if cfg.max_peer_share else 1.0
         risk = round(10 + 10 * rarity)
-        dept = row["_dept_name"] or row["_dept"]
+        dept = row["_dept_name"] or dept_key
         detail = row["_detail"] or value
         explanation = (f"{user} ({dept}) {feature.verb} {feature.noun} '{detail}' for the first time; "
                        f"{peers} of {members} {dept} peers did in the last {cfg.retention_days:.0f} days")

@@ -13,18 +13,21 @@ An hour is judged once (the first batch that shows it); at most one signal per u
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal
 
 import polars as pl
 from pydantic import Field
 
 from autosoc.detect.baselines import _columns as C
+from autosoc.detect.baselines import _views as V
+from autosoc.detect.baselines._query import grouped
 from autosoc.detect.baselines.base import (
     DAY,
-    EVIDENCE_AGGS,
     HOUR,
     BaselineConfig,
     BaselineDetector,
+    Drafts,
     EntityStore,
     StatefulBase,
     baselines,
@@ -32,7 +35,6 @@ from autosoc.detect.baselines.base import (
     history_days,
     make_signal,
     rows_of,
-    sort_events,
 )
 from autosoc.normalize import fields as F
 from autosoc.schema import Entity, EventBatch, Signal
@@ -41,6 +43,11 @@ DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sun
 _WEIGHTS = ((0, 1.0), (1, 0.5), (-1, 0.5), (2, 0.25), (-2, 0.25), (3, 0.125), (-3, 0.125))
 
 Activity = Literal["signin", "api"]
+#: a group of a user's activity: the user (by name, else by id) and the hour
+_KEYS = (pl.coalesce(pl.col(V.USER_KEY), C.canonical_user(F.USER_UID)).alias("_entity"),
+         (pl.col(V.SECONDS) // HOUR).alias("_hour"))
+#: what a signal reads of its group's first event
+_CITED = (pl.col(F.USER).alias("_user"), C.text(F.SRC_IP).alias("_ip"))
 
 
 @baselines.register("rare_time")
@@ -108,39 +115,33 @@ class RareTimeDetector(StatefulBase):
         self.rule_id = "baseline.rare_time.user_activity"
         self.store = EntityStore(config.max_entities)
         self._growth_per_hour = 2.0 ** (1 / (config.half_life_days * 24))
-
-    def _activity(self, events: pl.DataFrame) -> pl.DataFrame:
-        classes, wanted = [], pl.lit(False)
-        if "signin" in self.config.activity:
-            classes.append(C.AUTHENTICATION)
-            wanted = wanted | (C.is_class(C.AUTHENTICATION) & C.is_success())
-        if "api" in self.config.activity:
-            classes.append(C.API_ACTIVITY)
-            wanted = wanted | C.is_class(C.API_ACTIVITY)
-        user = pl.coalesce(C.canonical_user(F.USER), C.canonical_user(F.USER_UID))
-        # the classes first: the status is lower-cased on their events only, not on every event
-        return events.filter(pl.col(F.CLASS_UID).is_in(classes)).filter(wanted).with_columns(user.alias("_entity"))
+        self._signins = "signin" in config.activity
+        self._api_calls = "api" in config.activity
 
     def process(self, batch: EventBatch) -> list[Signal]:
-        if batch.events.height == 0:
+        if batch.events.height == 0 or not (self._signins or self._api_calls):
             return []
-        frame = self._activity(sort_events(batch.events)).filter(
-            pl.col("_entity").is_not_null() & pl.col(F.TIME).is_not_null())
+        frame = V.activity(batch.events, signin=self._signins, api=self._api_calls)
         if frame.height == 0:
             return []
-        groups = (frame.with_columns(C.epoch_seconds().alias("_t"))
-                  .with_columns((pl.col("_t") // HOUR).alias("_hour"))
-                  .group_by(["_entity", "_hour"], maintain_order=True)
-                  .agg(pl.col("_t").min().alias("t0"), pl.col("_t").max().alias("t1"), pl.len().alias("n"),
-                       pl.col(F.USER).first().alias("_user"), C.text(F.SRC_IP).first().alias("_ip"), *EVIDENCE_AGGS)
-                  .sort(["_hour", "_entity"]))
-        signals = [s for index, (key, hour, t0, t1) in enumerate(rows_of(groups, "_entity", "_hour", "t0", "t1"))
-                   if (s := self._update(key, hour, t0, t1, groups, index)) is not None]
-        self.store.expire(int(groups["t1"].max()) - int(self.config.retention_days * DAY))  # type: ignore[arg-type]
+        # groups without a user are skipped below, not filtered out here: one query less
+        groups = grouped(frame, _KEYS, (V.FIRST, V.LAST, V.COUNT), ["_hour", "_entity"])
+        drafts = Drafts(_KEYS, _CITED)
+        latest = None
+        for key, hour, t0, t1, n in rows_of(groups, "_entity", "_hour", "t0", "t1", "n"):
+            if key is None:
+                continue
+            self._update(key, hour, t0, t1, n, drafts)
+            if latest is None or t1 > latest:
+                latest = t1
+        signals = drafts.signals(frame)
+        if latest is None:
+            return signals
+        self.store.expire(latest - int(self.config.retention_days * DAY))
         self.store.evict()
         return signals
 
-    def _update(self, key: str, hour: int, t0: int, t1: int, groups: pl.DataFrame, index: int) -> Signal | None:
+    def _update(self, key: str, hour: int, t0: int, t1: int, n: int, drafts: Drafts) -> None:
         state = self.store.get(key)
         if state is None:
             state = {"t": t1, "f": t0, "r": hour, "lh": hour - 1, "n": 0, "d": [0, -1], "a": -1, "h": [0.0] * 168}
@@ -149,7 +150,7 @@ class RareTimeDetector(StatefulBase):
         state["f"] = min(state["f"], t0)
         self.store.touch(key)
         if hour <= state["lh"]:
-            return None  # this hour (or an older one) is already in the profile
+            return  # this hour (or an older one) is already in the profile
         cells: list[float] = state["h"]
         # Decay without touching every cell: newer hours weigh more (x2 per half-life) instead of
         # older ones less; shares are ratios, so only the scale differs. Rescale before it overflows.
@@ -157,41 +158,43 @@ class RareTimeDetector(StatefulBase):
         if weight > 1e12:
             state["h"] = cells = [c / weight for c in cells]
             state["r"], weight = hour, 1.0
-        signal = self._judge(state, hour, t0, groups, index)
+        self._judge(state, key, hour, t0, n, drafts)
         cells[hour_of_week(hour)] += weight
         state["lh"] = hour
         state["n"] += 1
         days, last_day = state["d"]
         if day_of(t0) > last_day:
             state["d"] = [days + 1, day_of(t0)]
-        return signal
 
-    def _judge(self, state: dict[str, Any], hour_bucket: int, t0: int, groups: pl.DataFrame,
-               index: int) -> Signal | None:
+    def _judge(self, state: dict[str, Any], user: str, hour_bucket: int, t0: int, n: int, drafts: Drafts) -> None:
         cfg = self.config
         days = history_days(state["f"], t0)
         if (days < cfg.learning_days or state["n"] < cfg.min_active_hours or state["d"][0] < cfg.min_active_days
                 or state["a"] == day_of(t0)):
-            return None
+            return
         cells: list[float] = state["h"]
         total = sum(cells)
         how = hour_of_week(hour_bucket)
         share = support(cells, how) / total if total > 0 else 0.0
         if share >= cfg.max_share:
-            return None
+            return
         state["a"] = day_of(t0)
-        row = groups.row(index, named=True)
-        risk = round(8 + 12 * (1 - share / cfg.max_share))
         day, hour = divmod(how, 24)
-        user = row["_entity"]
+        # the profile as it is now: the batch's later hours change it before the signal is made
         explanation = (f"{user} was active on {DAYS[day]} at {hour:02d}:00 UTC, an hour holding "
                        f"{share:.2%} of their activity in {days:.0f} days of history "
                        f"(usually {usual_hours(cells)})")
+        drafts.add((user, hour_bucket), functools.partial(self._signal, user, t0, n, share, how, explanation))
+
+    def _signal(self, user: str, t0: int, n: int, share: float, how: int, explanation: str,
+                row: dict[str, Any]) -> Signal:
+        risk = round(8 + 12 * (1 - share / self.config.max_share))
+        day, hour = divmod(how, 24)
         return make_signal(
             rule_id=self.rule_id, title="Activity at an unusual time for the user", level="low", risk=risk,
             tags=["attack.initial-access", "attack.t1078"], row=row, time=t0, explanation=explanation,
             user=row["_user"] or user, entities=[Entity("ip", row["_ip"])] if row["_ip"] else [],
             matched={"hour_of_week": f"{DAYS[day][:3]} {hour:02d}", "share": f"{share:.4f}",
-                     "events": str(row["n"])},
+                     "events": str(n)},
             description="Baseline: user activity outside their hour-of-week profile.",
         )

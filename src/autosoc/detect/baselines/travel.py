@@ -13,6 +13,7 @@ is reported once per pair and ``repeat_after_days``, not on every flip.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 from typing import Any, Literal
@@ -22,18 +23,18 @@ from pydantic import Field, field_validator
 
 from autosoc.detect.baselines import _columns as C
 from autosoc.detect.baselines import _views as V
+from autosoc.detect.baselines._query import collect
 from autosoc.detect.baselines.base import (
     DAY,
-    EVIDENCE_AGGS,
     BaselineConfig,
     BaselineDetector,
+    Drafts,
     EntityStore,
     StatefulBase,
     baselines,
     history_days,
     make_signal,
     rows_of,
-    sort_events,
 )
 from autosoc.errors import ConfigError
 from autosoc.normalize import fields as F
@@ -42,6 +43,30 @@ from autosoc.schema import Entity, EventBatch, Signal
 EARTH_RADIUS_KM = 6371.0088
 #: reported pairs kept per user at most
 MAX_PAIRS = 32
+#: source addresses whose range test is remembered at most (the memo is cleared when it outgrows it)
+_MEMO_SIZE = 65_536
+_LAT = pl.col(F.SRC_LAT).str.strip_chars().cast(pl.Float64, strict=False)
+_LON = pl.col(F.SRC_LONG).str.strip_chars().cast(pl.Float64, strict=False)
+_ASN = C.text(F.SRC_ASN).str.to_uppercase().str.replace("^AS", "")
+_PLACED = (pl.col(V.USER_KEY).is_not_null() & _LAT.is_between(-90, 90) & _LON.is_between(-180, 180)
+           & ~((_LAT == 0) & (_LON == 0)))  # 0,0 is "unknown", not the Gulf of Guinea
+_RUN_ORDER = [V.USER_KEY, V.SECONDS, F.EVENT_ID]
+#: the run of sign-ins at one place a sign-in is in, in a frame in :data:`_RUN_ORDER`: a run starts
+#: at each user's first sign-in and where the place changes (numbered over all users: a run is
+#: keyed by user and number, so the numbers need not restart for each user)
+_RUN_NUMBER = ((pl.col(V.USER_KEY).shift(1) != pl.col(V.USER_KEY)) | (_LAT.shift(1) != _LAT)
+               | (_LON.shift(1) != _LON)).fill_null(True).cum_sum().alias("_run")
+#: the keys of a run in the frame of :meth:`ImpossibleTravelDetector._signins`
+_RUN = (pl.col(V.USER_KEY), pl.col("_run"))
+_RUN_KEYS = (pl.col(V.USER_KEY).alias("_entity"), pl.col("_run"))
+#: a run's arrival (first) and departure (last) time and place
+_RUN_AGGS = (pl.col(V.SECONDS).first().alias("t0"), pl.col(V.SECONDS).last().alias("t1"),
+             _LAT.first().alias("_lat"), _LON.first().alias("_lon"), pl.col(F.USER).first().alias("_user"),
+             C.text(F.SRC_COUNTRY).first().str.to_uppercase().alias("_country"),
+             C.text(F.SRC_CITY).first().alias("_city"), C.text(F.SRC_IP).first().alias("_ip"),
+             C.text(F.SRC_ASN_ORG).first().alias("_org"),
+             pl.col(F.EVENT_ID).last().alias("_lid"), pl.col(F.ORIGIN_SOURCE).last().alias("_lsrc"),
+             pl.col(F.ORIGIN_PATH).last().alias("_lpath"), pl.col(F.ORIGIN_RECORD).last().alias("_lrec"))
 
 
 @baselines.register("impossible_travel")
@@ -102,6 +127,11 @@ class ImpossibleTravelDetector(StatefulBase):
         except ValueError as exc:  # pragma: no cover - the validator already checked
             raise ConfigError(str(exc), code="bad_cidr") from exc
         self._asns = {a.strip().upper().removeprefix("AS") for a in config.ignore_asns}
+        #: source address -> whether it is in an ignored range (derived, not state)
+        self._memo: dict[str, bool] = {}
+        self._wanted = _PLACED
+        if self._asns:
+            self._wanted = self._wanted & ~_ASN.is_in(sorted(self._asns)).fill_null(False)
 
     def _ignored(self, ip: str) -> bool:
         try:
@@ -112,89 +142,86 @@ class ImpossibleTravelDetector(StatefulBase):
             addr = addr.ipv4_mapped
         return any(addr.version == net.version and addr in net for net in self._networks)
 
+    def _ignored_addresses(self, frame: pl.DataFrame) -> list[str]:
+        """The source addresses of ``frame`` in an ignored range (as the log has them; :meth:`_ignored`
+        strips them).  Sign-ins come from few addresses, again and again: each is looked up once."""
+        memo = self._memo
+        if len(memo) > _MEMO_SIZE:
+            memo.clear()
+        skip = []
+        for ip in frame.get_column(F.SRC_IP).unique().to_list():
+            if ip is None:
+                continue
+            ignored = memo.get(ip)
+            if ignored is None:
+                ignored = memo[ip] = self._ignored(ip)
+            if ignored:
+                skip.append(ip)
+        return sorted(skip)
+
     def _signins(self, events: pl.DataFrame) -> pl.DataFrame:
-        lat = pl.col(F.SRC_LAT).str.strip_chars().cast(pl.Float64, strict=False)
-        lon = pl.col(F.SRC_LONG).str.strip_chars().cast(pl.Float64, strict=False)
-        frame = V.signins(events).with_columns(
-            pl.col(V.USER_KEY).alias("_entity"), lat.alias("_lat"), lon.alias("_lon"), C.text(F.SRC_IP).alias("_ip"),
-            C.text(F.SRC_ASN).str.to_uppercase().str.replace("^AS", "").alias("_asn"))
-        frame = frame.filter(
-            pl.col("_entity").is_not_null() & pl.col(F.TIME).is_not_null()
-            & pl.col("_lat").is_between(-90, 90) & pl.col("_lon").is_between(-180, 180)
-            & ~((pl.col("_lat") == 0) & (pl.col("_lon") == 0)))  # 0,0 is "unknown", not the Gulf of Guinea
-        if self._asns:
-            frame = frame.filter(~pl.col("_asn").is_in(sorted(self._asns)).fill_null(False))
+        """The user's sign-ins with a place, in the order runs are read: by user, then time (in
+        seconds; ties by event id), with ``_run``: the run of sign-ins at one place it is in
+        (:data:`_RUN_NUMBER`)."""
+        frame = V.signins(events)
+        wanted = [self._wanted]
         if self._networks and frame.height:
-            ips = frame["_ip"].drop_nulls().unique().to_list()
-            skip = sorted(ip for ip in ips if self._ignored(ip))
+            skip = self._ignored_addresses(frame)
             if skip:
-                frame = frame.filter(~pl.col("_ip").is_in(skip).fill_null(False))
-        return frame
+                wanted.append(~pl.col(F.SRC_IP).is_in(skip).fill_null(False))
+        return collect(frame.lazy().filter(*wanted).sort(_RUN_ORDER, maintain_order=True).with_columns(_RUN_NUMBER))
 
     def process(self, batch: EventBatch) -> list[Signal]:
         if batch.events.height == 0:
             return []
-        frame = self._signins(sort_events(batch.events))
+        frame = self._signins(batch.events)
         if frame.height == 0:
             return []
-        # runs of consecutive sign-ins at one place, per user: arrival (first) and departure (last) time
-        frame = (frame.with_columns(C.epoch_seconds().alias("_t"))
-                 .sort(["_entity", "_t", F.EVENT_ID], maintain_order=True)
-                 .with_columns(((pl.col("_lat") != pl.col("_lat").shift(1)) | (pl.col("_lon") != pl.col("_lon")
-                                .shift(1))).fill_null(True).over("_entity").alias("_moved"))
-                 .with_columns(pl.col("_moved").cum_sum().over("_entity").alias("_run")))
-        runs = (frame.group_by(["_entity", "_run"], maintain_order=True)
-                .agg(pl.col("_t").first().alias("t0"), pl.col("_t").last().alias("t1"),
-                     pl.col("_lat").first(), pl.col("_lon").first(), pl.col(F.USER).first().alias("_user"),
-                     C.text(F.SRC_COUNTRY).first().str.to_uppercase().alias("_country"),
-                     C.text(F.SRC_CITY).first().alias("_city"), pl.col("_ip").first(),
-                     C.text(F.SRC_ASN_ORG).first().alias("_org"), *EVIDENCE_AGGS,
-                     pl.col(F.EVENT_ID).last().alias("_lid"), pl.col(F.ORIGIN_SOURCE).last().alias("_lsrc"),
-                     pl.col(F.ORIGIN_PATH).last().alias("_lpath"), pl.col(F.ORIGIN_RECORD).last().alias("_lrec"))
-                .sort(["_entity", "_run"]))
-        signals = [s for index, values in enumerate(rows_of(runs, *_SCALARS))
-                   if (s := self._update(dict(zip(_SCALARS, values, strict=True)), runs, index)) is not None]
+        # a run's arrival (first) and departure (last) time and place; the frame is in (user, run)
+        # order, so the runs are too
+        runs = frame.group_by(_RUN_KEYS, maintain_order=True).agg(_RUN_AGGS)
+        drafts = Drafts(_RUN, ())
+        for values in rows_of(runs, *_SCALARS):
+            self._update(dict(zip(_SCALARS, values, strict=True)), drafts)
+        signals = drafts.signals(frame)
         signals.sort(key=lambda s: (s.time, s.user or "", s.signal_id))
         self.store.expire(int(runs["t1"].max()) - int(self.config.retention_days * DAY))  # type: ignore[arg-type]
         self.store.evict()
         return signals
 
-    def _update(self, row: dict[str, Any], runs: pl.DataFrame, index: int) -> Signal | None:
-        """``row``: the :data:`_SCALARS` of run ``index`` of ``runs``."""
+    def _update(self, row: dict[str, Any], drafts: Drafts) -> None:
+        """``row``: the :data:`_SCALARS` of a run."""
         key, t0, t1 = row["_entity"], row["t0"], row["t1"]
         here = [row["_lat"], row["_lon"], row["_country"], row["_city"], row["_ip"], row["_org"]]
         state = self.store.get(key)
         if state is None:
             self.store.put(key, {"t": t1, "f": t0, "loc": here, "p": {}, "ev": _departure(row)})
-            return None
+            return
         self.store.touch(key)
-        signal = None
         if t0 >= state["t"]:
-            signal = self._judge(state, row, here, runs, index)
+            self._judge(state, row, here, drafts)
             state["loc"], state["t"], state["ev"] = here, t1, _departure(row)
         state["f"] = min(state["f"], t0)
-        return signal
 
-    def _judge(self, state: dict[str, Any], row: dict[str, Any], here: list[Any], runs: pl.DataFrame,
-               index: int) -> Signal | None:
+    def _judge(self, state: dict[str, Any], row: dict[str, Any], here: list[Any], drafts: Drafts) -> None:
         cfg = self.config
         t0 = row["t0"]
         if history_days(state["f"], t0) < cfg.learning_days:
-            return None
+            return
         before = state["loc"]
         distance = great_circle_km(before[0], before[1], here[0], here[1])
         effective = distance - cfg.accuracy_km
         if effective < cfg.min_distance_km:
-            return None
+            return
         hours = (t0 - state["t"]) / 3600
         speed = effective / hours if hours > 0 else math.inf
         if speed <= cfg.max_speed_kmh:
-            return None
+            return
         pair = "|".join(sorted((_place(before), _place(here))))
         pairs: dict[str, int] = state["p"]
         today = t0 // DAY
         if pair in pairs and today - pairs[pair] < cfg.repeat_after_days:
-            return None
+            return
         pairs[pair] = today
         if len(pairs) > MAX_PAIRS:
             for old in sorted(pairs, key=lambda p: (pairs[p], p))[: len(pairs) - MAX_PAIRS]:
@@ -207,21 +234,25 @@ class ImpossibleTravelDetector(StatefulBase):
         explanation = (f"{user} signed in from {_describe(here)} {gap} after signing in from {_describe(before)}: "
                        f"{distance:,.0f} km, {speed_text} (limit {cfg.max_speed_kmh:,.0f} km/h)")
         entities = [Entity("ip", ip) for ip in dict.fromkeys((before[4], here[4])) if ip]
-        row = runs.row(index, named=True)
-        return make_signal(
-            rule_id=self.rule_id, title="Impossible travel between sign-ins", level="medium", risk=risk,
-            tags=["attack.initial-access", "attack.t1078"], row=row, time=t0, explanation=explanation,
-            user=row["_user"] or user, entities=entities,
-            matched={"from": _describe(before), "to": _describe(here), "distance_km": f"{distance:.0f}",
-                     "speed_kmh": "inf" if math.isinf(speed) else f"{speed:.0f}"},
-            evidence_rows=[_evidence(state["ev"]), row],
-            description="Baseline: consecutive sign-ins farther apart than travel allows.",
-        )
+        signal = {
+            "rule_id": self.rule_id, "title": "Impossible travel between sign-ins", "level": "medium", "risk": risk,
+            "tags": ["attack.initial-access", "attack.t1078"], "row": None, "time": t0, "explanation": explanation,
+            "user": row["_user"] or user, "entities": entities,
+            "matched": {"from": _describe(before), "to": _describe(here), "distance_km": f"{distance:.0f}",
+                        "speed_kmh": "inf" if math.isinf(speed) else f"{speed:.0f}"},
+            "description": "Baseline: consecutive sign-ins farther apart than travel allows.",
+        }
+        # the departure's event is in the state (it may be of an earlier batch), the arrival's run in the batch
+        drafts.add((user, row["_run"]), functools.partial(_cite, signal, _evidence(state["ev"])))
 
 
 #: the columns of a run that every update reads (the evidence lists are read only for a signal)
-_SCALARS = ("_entity", "t0", "t1", "_lat", "_lon", "_country", "_city", "_ip", "_org", "_user",
+_SCALARS = ("_entity", "_run", "t0", "t1", "_lat", "_lon", "_country", "_city", "_ip", "_org", "_user",
             "_lid", "_lsrc", "_lpath", "_lrec")
+
+
+def _cite(signal: dict[str, Any], departure: dict[str, Any], arrival: dict[str, Any]) -> Signal:
+    return make_signal(**signal, evidence_rows=[departure, arrival])
 
 
 def _departure(row: dict[str, Any]) -> list[Any]:

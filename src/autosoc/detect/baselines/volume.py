@@ -20,6 +20,7 @@ a baseline of zero failures).
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,19 +30,20 @@ import polars as pl
 from pydantic import Field
 
 from autosoc.detect.baselines import _columns as C
+from autosoc.detect.baselines import _views as V
+from autosoc.detect.baselines._query import grouped
 from autosoc.detect.baselines.base import (
     DAY,
-    EVIDENCE_AGGS,
     HOUR,
     BaselineConfig,
     BaselineDetector,
+    Drafts,
     EntityStore,
     StatefulBase,
     baselines,
     day_of,
     make_signal,
     rows_of,
-    sort_events,
 )
 from autosoc.normalize import fields as F
 from autosoc.schema import Entity, EventBatch, Signal
@@ -54,9 +56,14 @@ ALL_METRICS: tuple[MetricName, ...] = ("failed_logons", "bytes_out", "api_calls"
 class Metric:
     name: str
     entity_kind: str  # user | ip | cloud_principal | host
-    #: events -> rows with _entity, _v (what the aggregation reads), _user, _host, _ip
-    select: Callable[[pl.DataFrame], pl.DataFrame]
-    aggregate: pl.Expr  # over a group's _v -> the hour's contribution
+    #: events -> the slice the metric counts (a view of :mod:`~autosoc.detect.baselines._views`)
+    view: Callable[[pl.DataFrame], pl.DataFrame]
+    #: over the view: the entity, and (for a signal) the user, host and source address
+    entity: pl.Expr
+    user: pl.Expr
+    host: pl.Expr
+    ip: pl.Expr
+    aggregate: pl.Expr  # over a group of the view -> the hour's contribution
     min_value: float
     scale_floor: float
     title: str
@@ -65,45 +72,23 @@ class Metric:
     tags: tuple[str, ...]
 
 
-def _none() -> pl.Expr:
-    return pl.lit(None, pl.String)
-
-
-def _failed_logons(events: pl.DataFrame) -> pl.DataFrame:
-    return events.filter(C.is_class(C.AUTHENTICATION)).with_columns(
-        C.canonical_user().alias("_entity"), C.is_failure().fill_null(False).cast(pl.Float64).alias("_v"),
-        pl.col(F.USER).alias("_user"), _none().alias("_host"), C.text(F.SRC_IP).alias("_ip"))
-
-
-def _bytes_out(events: pl.DataFrame) -> pl.DataFrame:
-    sent = pl.col(F.BYTES_OUT).str.strip_chars().cast(pl.Float64, strict=False)
-    return events.filter(C.is_class(C.NETWORK_ACTIVITY)).with_columns(
-        C.text(F.SRC_IP).alias("_entity"), sent.fill_null(0).clip(lower_bound=0).alias("_v"),
-        pl.col(F.USER).alias("_user"), pl.col(F.HOST).alias("_host"), C.text(F.SRC_IP).alias("_ip"))
-
-
-def _api_calls(events: pl.DataFrame) -> pl.DataFrame:
-    principal = pl.coalesce(C.text(F.USER_UID), C.text(F.USER)).str.to_lowercase()
-    return events.filter(C.is_class(C.API_ACTIVITY)).with_columns(
-        principal.alias("_entity"), pl.lit(1.0).alias("_v"), pl.col(F.USER).alias("_user"),
-        _none().alias("_host"), C.text(F.SRC_IP).alias("_ip"))
-
-
-def _files_touched(events: pl.DataFrame) -> pl.DataFrame:
-    return events.filter(C.is_class(C.FILE_ACTIVITY)).with_columns(
-        C.canonical_host().alias("_entity"), C.text(F.FILE_PATH).str.to_lowercase().alias("_v"),
-        pl.col(F.USER).alias("_user"), pl.col(F.HOST).alias("_host"), _none().alias("_ip"))
-
+_NONE = pl.lit(None, pl.String)
+_PRINCIPAL = pl.coalesce(C.text(F.USER_UID), C.text(F.USER)).str.to_lowercase()
+_SENT = pl.col(F.BYTES_OUT).str.strip_chars().cast(pl.Float64, strict=False).fill_null(0).clip(lower_bound=0)
 
 METRICS: dict[str, Metric] = {m.name: m for m in (
-    Metric("failed_logons", "user", _failed_logons, pl.col("_v").sum(), 20, 1.0,
+    Metric("failed_logons", "user", V.authentications, pl.col(V.USER_KEY), pl.col(F.USER), _NONE, C.text(F.SRC_IP),
+           C.is_failure().fill_null(False).cast(pl.Float64).sum(), 20, 1.0,
            "Burst of failed sign-ins for a user", "failed sign-ins for {entity}", "",
            ("attack.credential-access", "attack.t1110")),
-    Metric("bytes_out", "ip", _bytes_out, pl.col("_v").sum(), 500e6, 1e6,
+    Metric("bytes_out", "ip", V.network, pl.col(V.SOURCE), pl.col(F.USER), pl.col(F.HOST), pl.col(V.SOURCE),
+           _SENT.sum(), 500e6, 1e6,
            "Unusual volume of data sent by a host", "sent by {entity}", "bytes", ("attack.exfiltration",)),
-    Metric("api_calls", "cloud_principal", _api_calls, pl.col("_v").sum(), 300, 1.0,
+    Metric("api_calls", "cloud_principal", V.api_calls, _PRINCIPAL, pl.col(F.USER), _NONE, C.text(F.SRC_IP),
+           pl.len().cast(pl.Float64), 300, 1.0,
            "Burst of cloud API calls by a principal", "API calls by {entity}", "", ("attack.discovery",)),
-    Metric("files_touched", "host", _files_touched, pl.col("_v").drop_nulls().n_unique().cast(pl.Float64), 500,
+    Metric("files_touched", "host", V.file_activity, pl.col(V.HOST_KEY), pl.col(F.USER), pl.col(F.HOST), _NONE,
+           C.text(F.FILE_PATH).str.to_lowercase().drop_nulls().n_unique().cast(pl.Float64), 500,
            1.0, "Burst of file activity on a host", "files touched on {entity}", "",
            ("attack.collection", "attack.impact")),
 )}
@@ -157,81 +142,106 @@ class VolumeDetector(StatefulBase):
         self.store = EntityStore(config.max_entities)
         self.min_value = config.min_values.get(metric.name, metric.min_value)  # type: ignore[call-overload]
         self.window = int(config.window_days * 24)
+        self._keys = (metric.entity.alias("_entity"), (pl.col(V.SECONDS) // HOUR).alias("_hour"))
+        self._value = metric.aggregate.alias("_value")
+        #: what a signal reads of its group's first event
+        self._cited = (metric.user.alias("_user"), metric.host.alias("_host"), metric.ip.alias("_ip"))
 
     def process(self, batch: EventBatch) -> list[Signal]:
         if batch.events.height == 0:
             return []
-        frame = self.metric.select(sort_events(batch.events)).filter(
-            pl.col("_entity").is_not_null() & pl.col(F.TIME).is_not_null())
+        frame = self.metric.view(batch.events)
         if frame.height == 0:
             return []
-        groups = (frame.with_columns(C.epoch_seconds().alias("_t"))
-                  .with_columns((pl.col("_t") // HOUR).alias("_hour"))
-                  .group_by(["_entity", "_hour"], maintain_order=True)
-                  .agg(pl.col("_t").min().alias("t0"), pl.col("_t").max().alias("t1"),
-                       self.metric.aggregate.alias("_value"), pl.col("_user").first(), pl.col("_host").first(),
-                       pl.col("_ip").first(), *EVIDENCE_AGGS)
-                  .sort(["_hour", "_entity"]))
-        signals = [s for index, (key, hour, value, t1) in enumerate(rows_of(groups, "_entity", "_hour", "_value", "t1"))
-                   if (s := self._update(key, hour, float(value or 0.0), t1, groups, index)) is not None]
-        self.store.expire(int(groups["t1"].max()) - int(self.config.window_days * DAY))  # type: ignore[arg-type]
+        # groups without an entity are skipped below, not filtered out here: one query less
+        groups = grouped(frame, self._keys, (V.FIRST, V.LAST, self._value), ["_hour", "_entity"])
+        signals, latest = self._learn(groups, frame)
+        if latest is None:
+            return signals
+        self.store.expire(latest - int(self.config.window_days * DAY))
         self.store.evict()
         return signals
 
-    def _update(self, key: str, hour: int, value: float, t1: int, groups: pl.DataFrame, index: int) -> Signal | None:
-        state = self.store.get(key)
-        if state is None:
-            state = {"t": t1, "f": hour, "b": [], "al": [], "a": [0, 0]}
-            self.store.put(key, state)
-        self.store.touch(key)
-        state["t"] = max(state["t"], t1)
-        state["f"] = min(state["f"], hour)
-        buckets: list[list[float]] = state["b"]
-        horizon = max(hour, int(buckets[-1][0]) if buckets else hour) - self.window
-        while buckets and buckets[0][0] < horizon:
-            buckets.pop(0)
-        if state["al"] and min(state["al"]) < horizon:
-            state["al"] = [h for h in state["al"] if h >= horizon]
-        if hour < horizon:
-            return None
-        at = bisect.bisect_left(buckets, hour, key=_hour_of)
-        if value > 0:
-            if at < len(buckets) and int(buckets[at][0]) == hour:
-                buckets[at][1] += value
-            else:
-                buckets.insert(at, [hour, value])
-        if at < len(buckets) and int(buckets[at][0]) == hour:
-            current = buckets[at][1]
-        else:
-            return None
-        return self._judge(state, groups, index, hour, current, buckets, at)
+    def _learn(self, groups: pl.DataFrame, frame: pl.DataFrame) -> tuple[list[Signal], int | None]:
+        """Add each (entity, hour) group to its entity's buckets in turn and judge the hour; the
+        signals and the last time seen.
 
-    def _judge(self, state: dict[str, Any], groups: pl.DataFrame, index: int, hour: int, current: float,
-               buckets: list[list[float]], at: int) -> Signal | None:
+        The loop runs once per group of every batch: what it reads is bound to locals."""
+        store = self.store
+        entities, touch = store.data, store.touch
+        window = self.window
+        drafts = Drafts(self._keys, self._cited)
+        latest = None
+        for key, hour, value, t0, t1 in rows_of(groups, "_entity", "_hour", "_value", "t0", "t1"):
+            if key is None:
+                continue
+            if latest is None or t1 > latest:
+                latest = t1
+            value = float(value or 0.0)
+            state = entities.get(key)
+            if state is None:
+                state = {"t": t1, "f": hour, "b": [], "al": [], "a": [0, 0]}
+                store.put(key, state)
+            touch(key)
+            if t1 > state["t"]:
+                state["t"] = t1
+            if hour < state["f"]:
+                state["f"] = hour
+            buckets: list[list[float]] = state["b"]
+            horizon = max(hour, int(buckets[-1][0]) if buckets else hour) - window
+            while buckets and buckets[0][0] < horizon:
+                buckets.pop(0)
+            if state["al"] and min(state["al"]) < horizon:
+                state["al"] = [h for h in state["al"] if h >= horizon]
+            if hour < horizon:
+                continue
+            # bisect_left, but the hours are ascending and a batch's are mostly the newest, or new
+            newest = int(buckets[-1][0]) if buckets else None
+            if newest is None or newest < hour:
+                at = len(buckets)
+            elif newest == hour and (len(buckets) == 1 or int(buckets[-2][0]) < hour):
+                at = len(buckets) - 1
+            else:
+                at = bisect.bisect_left(buckets, hour, key=_hour_of)
+            if value > 0:
+                if at < len(buckets) and int(buckets[at][0]) == hour:
+                    buckets[at][1] += value
+                else:
+                    buckets.insert(at, [hour, value])
+            if at < len(buckets) and int(buckets[at][0]) == hour:
+                self._judge(state, key, t0, hour, buckets[at][1], buckets, at, drafts)
+        return drafts.signals(frame), latest
+
+    def _judge(self, state: dict[str, Any], entity: str, t0: int, hour: int, current: float,
+               buckets: list[list[float]], at: int, drafts: Drafts) -> None:
         """Judge ``hour`` (``current``, at ``buckets[at]``) against the buckets before it."""
         cfg = self.config
         if current < self.min_value or hour in state["al"]:
-            return None
+            return
         start = max(state["f"], hour - self.window)
         span = hour - start
         if span < cfg.learning_days * 24 or span <= 0:
-            return None
+            return
         nonzero = [b[1] for b in buckets[:at] if b[0] >= start]
         median, mad = robust_stats(nonzero, max(0, span - len(nonzero)))
         peak = max(nonzero, default=0.0)
         scale = max(1.4826 * mad, self.metric.scale_floor)
         z = (current - median) / scale
         if z < cfg.z_threshold or current <= cfg.peak_ratio * peak:
-            return None
-        row = groups.row(index, named=True)
-        today = day_of(row["t0"])
+            return
+        today = day_of(t0)
         sent_day, sent = state["a"]
         if sent_day == today and sent >= cfg.max_signals_per_day:
-            return None
+            return
         state["a"] = [today, sent + 1 if sent_day == today else 1]
         state["al"].append(hour)
+        drafts.add((entity, hour), functools.partial(self._signal, entity, t0, hour, current, median, mad, peak, z,
+                                                     span))
+
+    def _signal(self, entity: str, t0: int, hour: int, current: float, median: float, mad: float, peak: float,
+                z: float, span: int, row: dict[str, Any]) -> Signal:
+        cfg, metric = self.config, self.metric
         risk = min(45, round(15 + 6 * math.log2(max(1.0, z / cfg.z_threshold))))
-        metric, entity = self.metric, row["_entity"]
         show = _bytes if metric.unit == "bytes" else _count
         start_h = hour % 24
         subject = metric.what.format(entity=entity + (f" ({row['_host']})" if row["_host"] else ""))
@@ -244,7 +254,7 @@ class VolumeDetector(StatefulBase):
             entities.append(Entity("ip", row["_ip"]))
         return make_signal(
             rule_id=self.rule_id, title=metric.title, level="medium" if risk >= 25 else "low", risk=risk,
-            tags=list(metric.tags), row=row, time=row["t0"], explanation=explanation,
+            tags=list(metric.tags), row=row, time=t0, explanation=explanation,
             user=user or (entity if metric.entity_kind == "user" else None),
             host=row["_host"] or (entity if metric.entity_kind == "host" else None), entities=entities,
             matched={"metric": metric.name, "value": f"{current:g}", "median": f"{median:g}", "mad": f"{mad:g}",
