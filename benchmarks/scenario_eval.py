@@ -223,8 +223,6 @@ def _score(args: argparse.Namespace, truth: dict[str, Any], meta: dict[str, Any]
         "steps": stats.steps,
         "checkpoints": stats.checkpoints,
         "phase_seconds": {k: round(v, 2) for k, v in sorted(stats.phases.items())},
-        # the commit thread's seconds (lake files and state transactions), beside the busy time
-        "commit_thread_s": round(stats.committing, 2),
         "records_replayed": records,
         "users": args.users,
         "days": args.days,

@@ -3,19 +3,14 @@
 The one place that builds the running pipeline from :class:`~autosoc.settings.Settings`.
 
 Exactly-once, across crashes: nothing is committed between checkpoints.  A checkpoint writes the
-lake files of its events under its sequence number (encoded in a background thread as the batches
-arrive, so the checkpoint mostly waits for nothing), then commits in ONE state-store transaction
+lake files of its events under its sequence number (encoded by a background thread as the batches
+arrive, so the checkpoint mostly only closes and renames them), then commits in ONE state-store transaction
 the file cursors, every stateful component's changed state (correlation windows, baselines,
 entity risk and incidents), the signals, incidents and dead letters, and the checkpoint row.  On
 start the pipeline drops lake files of checkpoints that never committed, restores every component
 from the store and continues from the saved cursors.  Since batching restarts at a checkpoint
 boundary and every component is deterministic, a killed and restarted run ends with the same
 signals and incidents as an uninterrupted one.
-
-A checkpoint is taken in the pipeline's thread (the components' changed state, the incidents, the
-signals and cursors so far) and written in a commit thread while detection goes on; the next one
-waits for it, so checkpoints commit in order, one at a time, and a failed commit stops the
-pipeline at its next step.  ``on_checkpoint`` is called from the commit thread, after the commit.
 
 Records are normalized and detected in groups of at least ``batch_size`` (many small files
 together: per-frame costs are paid once), sorted by event time within the group, so that live
@@ -31,7 +26,6 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -72,7 +66,6 @@ class RunStats:
     dead_letters: Counter[str] = field(default_factory=Counter)
     signals_by_detector: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0  # busy seconds of this process
-    committing: float = 0.0  # seconds of the commit thread (lake files and state transactions), beside ``seconds``
     waiting: float = 0.0  # seconds this process waited for the front process
     #: busy seconds per phase (poll, normalize, enrich, sigma, baselines, correlate, checkpoint; the first
     #: three are the front process's own when it runs apart)
@@ -133,10 +126,7 @@ class Pipeline:
         self._last_commit = time.monotonic()
         self._front: Front | FrontProcess | None = None  # built by open(), from the committed cursors
         self._seq = 0
-        self._lake_stage: LakeStage | None = None  # the lake files of the next checkpoint
-        self._committer: ThreadPoolExecutor | None = None  # commits checkpoints while detection goes on
-        self._committing: Future[int] | None = None  # the checkpoint being committed
-        self._committed = 0  # the last committed checkpoint's sequence number
+        self._lake_stage: LakeStage | None = None  # the lake files of the next checkpoint, being written
 
     @property
     def stateful(self) -> list[Stateful]:
@@ -147,8 +137,7 @@ class Pipeline:
     def open(self) -> None:
         """Migrate the state DB, drop uncommitted lake files, restore every component and cursor."""
         self.store.migrate()
-        self._finish_commits()
-        self._seq = self._committed = self.store.last_checkpoint()
+        self._seq = self.store.last_checkpoint()
         self._abort_lake_stage()
         if self.lake is not None:
             dropped = self.lake.discard_after(self._seq)
@@ -166,22 +155,10 @@ class Pipeline:
 
     def close(self) -> None:
         self._close_front()
-        try:
-            self._finish_commits()
-        finally:
-            self._abort_lake_stage()
+        self._abort_lake_stage()
         if self.lake is not None:
             self.lake.close()
         self.store.close()
-
-    def _finish_commits(self) -> None:
-        """Wait for the checkpoint in flight (raising its failure) and stop the commit thread."""
-        committer, self._committer = self._committer, None
-        try:
-            self.wait_committed()
-        finally:
-            if committer is not None:
-                committer.shutdown(wait=True)
 
     def _abort_lake_stage(self) -> None:
         stage, self._lake_stage = self._lake_stage, None
@@ -219,8 +196,6 @@ class Pipeline:
 
     def _step(self, final: bool) -> int:
         started = time.perf_counter()
-        if self._committing is not None and self._committing.done():
-            self.wait_committed()  # a failed commit stops the pipeline now, not at the next checkpoint
         self.stats.steps += 1
         read = 0
         front = self._front
@@ -272,7 +247,6 @@ class Pipeline:
         else:
             if not self._pending.empty():
                 self.checkpoint()
-            self.wait_committed()
         return self.stats
 
     # -- processing ------------------------------------------------------------------------------
@@ -319,73 +293,44 @@ class Pipeline:
         due = (time.monotonic() - self._last_commit >= settings.checkpoint_seconds
                or (settings.checkpoint_on_incident and bool(self._pending.incidents)))
         if (force or due) and not self._pending.empty():
-            with self.stats.timed("checkpoint"):
-                self._submit()
+            self.checkpoint()
 
     def checkpoint(self) -> int:
-        """Commit everything pending; returns the last committed checkpoint's sequence number, which is
-        durable when this returns."""
+        """Commit everything pending; returns the new checkpoint sequence number."""
         with self.stats.timed("checkpoint"):
-            self._submit()
-            return self.wait_committed()
+            return self._commit()
 
-    def wait_committed(self) -> int:
-        """Wait for the checkpoint being committed in the background, if any; raises its failure.
-        Returns the last committed sequence number."""
-        job, self._committing = self._committing, None
-        if job is not None:
-            self._committed = job.result()
-        return self._committed
-
-    def _submit(self) -> None:
-        """Take what is pending as the next checkpoint and commit it in the commit thread.
-
-        What the checkpoint holds is taken here, in this thread (the components' changed state,
-        the incidents as they are now); the commit thread writes it while detection goes on. The
-        checkpoint before must have committed first (its failure is raised here), so checkpoints
-        commit in order and at most one is in flight."""
-        self.wait_committed()
+    def _commit(self) -> int:
         pending, self._pending = self._pending, _Pending()
         seq = self._seq + 1
         stage, self._lake_stage = self._lake_stage, None
-        incident_of = {sid: iid for sid in (s.signal_id for s in pending.signals)
-                       if (iid := self.incidents.incident_of(sid)) is not None}
-        states = {component.name: component.snapshot(dirty_only=True) for component in self.stateful}
-        for component in self.stateful:
-            component.mark_clean()  # a failed commit stops the pipeline: the restart restores from the store
-        self._seq = seq
-        self._last_commit = time.monotonic()
-        self.stats.checkpoints += 1
-        self.stats.incidents_changed += len(pending.incidents)
-        for letter in pending.dead:
-            self.stats.dead_letters[f"{letter.stage}:{letter.code}"] += 1
-        prune = self.lake is not None and bool(self.settings.lake.retention_days) and self.stats.checkpoints % 100 == 1
-        if self._committer is None:
-            self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autosoc-commit")
-        self._committing = self._committer.submit(self._commit, seq, pending, stage, states, incident_of, prune)
-
-    def _commit(self, seq: int, pending: _Pending, stage: LakeStage | None, states: dict[str, dict[str, bytes]],
-                incident_of: dict[str, str], prune: bool) -> int:
-        """In the commit thread: the lake files of checkpoint ``seq``, then its one state-store transaction."""
-        started = time.perf_counter()
         if stage is not None:
             try:
                 stage.commit()
             finally:
                 stage.abort()  # nothing left after a commit; the temporary files after a failure
-        incidents = list(pending.incidents.values())
+        incident_of = {sid: iid for sid in (s.signal_id for s in pending.signals)
+                       if (iid := self.incidents.incident_of(sid)) is not None}
         with self.store.transaction() as tx:
             tx.put_cursors(SOURCE_KEY, pending.cursors)
-            tx.put_component_states(states)
+            tx.put_component_states({component.name: component.snapshot(dirty_only=True)
+                                     for component in self.stateful})
             tx.upsert_signals(pending.signals, incident_of)
-            tx.upsert_incidents(incidents)
+            tx.upsert_incidents(list(pending.incidents.values()))
             tx.add_dead_letters(pending.dead)
             committed = tx.add_checkpoint(seq=seq, events=pending.events, signals=len(pending.signals))
-        if prune and self.lake is not None:
+        for component in self.stateful:
+            component.mark_clean()
+        self._seq = committed
+        self._last_commit = time.monotonic()
+        self.stats.checkpoints += 1
+        self.stats.incidents_changed += len(pending.incidents)
+        for letter in pending.dead:
+            self.stats.dead_letters[f"{letter.stage}:{letter.code}"] += 1
+        if self.lake is not None and self.settings.lake.retention_days and self.stats.checkpoints % 100 == 1:
             self.lake.prune(datetime.now(UTC))
-        self.stats.committing += time.perf_counter() - started
         if self.on_checkpoint is not None:
-            self.on_checkpoint(committed, incidents, pending.signals)
+            self.on_checkpoint(committed, list(pending.incidents.values()), pending.signals)
         return committed
 
 
