@@ -12,7 +12,7 @@ Environment overrides use ``AUTOSOC_`` and ``__`` between levels, e.g.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -36,6 +36,10 @@ class TailSourceSettings(_Strict):
     input_format: str | None = Field(None, description="Force a reader (evtx, jsonl, cloudtrail, syslog, csv, ...).")
     settle_seconds: float = Field(2.0, ge=0, description="Whole-document files (EVTX, CloudTrail, .gz) are read "
                                   "once their size and mtime have not changed for this long.")
+    watch: Literal["auto", "inotify", "poll"] = Field("auto", description="How a poll finds what changed: inotify "
+                                                      "(Linux) looks only at folders and files it heard of, with a "
+                                                      "full walk every 30 s; poll walks every folder on every poll; "
+                                                      "auto is inotify where there is one.")
 
 
 class LakeSettings(_Strict):

@@ -8,6 +8,7 @@ import logging
 import os
 import random
 import shutil
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -193,6 +194,45 @@ def test_rotation_reads_the_rest_of_the_old_file_then_the_new_one(tmp_path: Path
     os.unlink(tmp_path / "auth.log.1")
     drain(src, cursors)
     assert src.stats.gone == [k for k, c in cursors.items() if c.path.endswith("auth.log.1")]
+
+
+def test_a_renamed_file_with_nothing_new_moves_its_cursor_once(tmp_path: Path) -> None:
+    path = tmp_path / "app.jsonl"
+    path.write_bytes(b'{"n": 1}\n')
+    src = TailSource([tmp_path], settle_seconds=0)
+    cursors: dict[str, FileCursor] = {}
+    drain(src, cursors)
+    os.rename(path, tmp_path / "app.jsonl.1")
+    (moved,) = drain(src, cursors)
+    assert (len(moved), moved.path) == (0, str(tmp_path / "app.jsonl.1"))
+    assert [c.path for c in cursors.values()] == [str(tmp_path / "app.jsonl.1")]
+    assert drain(src, cursors) == [] and drain(src, cursors) == []
+    assert src.stats.events["renamed"] == 1
+
+
+@pytest.mark.parametrize("watch", ["poll", "inotify"])
+def test_a_name_that_leads_to_another_file_when_read_waits_for_the_next_poll(tmp_path: Path, watch: str) -> None:
+    if watch == "inotify" and not sys.platform.startswith("linux"):
+        pytest.skip("inotify needs Linux")
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_bytes(b'{"n": 1}\n')
+    b.write_bytes(b'{"n": 2}\n')
+    src = TailSource([tmp_path], settle_seconds=0, watch=watch)  # type: ignore[arg-type]
+    cursors: dict[str, FileCursor] = {}
+    drain(src, cursors)
+    append(a, b'{"n": 3}\n')
+    append(b, b'{"n": 4}\n')
+    polled = src.poll(cursors)
+    batch, cursor = next(polled)  # a.jsonl; both files were listed before this
+    assert batch.path == str(a)
+    cursors[cursor.key] = cursor
+    os.rename(b, tmp_path / "b.jsonl.1")  # rotated while the poll reads a.jsonl
+    b.write_bytes(b'{"n": 5}\n')
+    assert list(polled) == []  # b.jsonl is another file now: left to the next poll
+    assert src.stats.events["vanished"] == 1
+    got = drain(src, cursors)
+    assert sorted((Path(x.path).name, p) for x in got for p in x.positions) == [("b.jsonl", 1), ("b.jsonl.1", 2)]
+    assert sorted(r["n"] for x in got for r in x.records) == [4, 5]
 
 
 # -- CSV -----------------------------------------------------------------------------------------------

@@ -66,7 +66,8 @@ class Front:
         if settings.enrich.identities is not None:
             self.enrichers.append(settings.enrich.identities.build())
         self.sources = [TailSource(s.paths, include=s.include, exclude=s.exclude, input_format=s.input_format,
-                                   batch_size=settings.pipeline.batch_size, settle_seconds=s.settle_seconds)
+                                   batch_size=settings.pipeline.batch_size, settle_seconds=s.settle_seconds,
+                                   watch=s.watch)
                         for s in settings.sources]
         self.cursors: dict[str, FileCursor] = dict(cursors or {})
 

@@ -19,7 +19,26 @@ right after the last batch committed: no record lost, none read twice.
   bytes (:mod:`autosoc.ingest.tail.cursor`).  A renamed file keeps its cursor, whether it is
   still among the watched files or was renamed beside its old path (``auth.log`` ->
   ``auth.log.1`` when only ``auth.log`` is watched): the rest of it is read before the new
-  file.  A truncated or rewritten file is read again from the start (WARNING, counted).
+  file; a renamed file with nothing new yields an empty batch, so that its cursor takes the
+  new name.  A name that leads to another file by the time it is opened (renamed in between,
+  another file in its place) is left to the next poll (``vanished``).  A truncated or rewritten
+  file is read again from the start (WARNING, counted).
+* **Watching** (``watch``): a poll must know every file of the watched paths and its ``stat``.
+  ``"poll"`` walks every folder on every poll (one ``scandir`` a folder, one ``stat`` a file).
+  ``"inotify"`` (Linux) keeps the last poll's listing and an inotify watch on every folder
+  (:mod:`autosoc.ingest.tail.watch`): a poll lists again only the folders whose listing changed,
+  stats only the files named by an event, and looks only at those and at the files that still
+  wait for something without an event (a partial last line or a document not settled yet, a
+  cursor short of the file's end, a file no reader took yet, an unreadable one).  It yields what
+  ``"poll"`` yields.  A full walk is still done on the first poll, after the event queue
+  overflowed, and every ``rescan_seconds`` (None: never), so that what inotify cannot see (a
+  network file system, a write through ``mmap``) is found all the same.  Folders beyond the
+  watch limit (``fs.inotify.max_user_watches``; WARNING once, ``watch_limit``) are walked on
+  every poll.  If inotify fails (WARNING once, ``watch_error``) the source walks on every poll
+  and tries again after ``rescan_seconds``.  ``"auto"`` (the default) is ``"inotify"`` where the platform has it, else
+  ``"poll"``.  The inotify descriptor is made by the first poll (a source built before a fork
+  is safe to use in the child, which makes its own) and closed by :meth:`TailSource.close` or
+  when the source is collected.
 
 Files that vanish between discovery and reading are logged (WARNING, ``vanished``) and
 skipped; an unreadable file yields one ``unreadable_file`` dead letter per source object.
@@ -28,6 +47,7 @@ Batches hold at most ``batch_size`` records; memory does not grow with file size
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -36,20 +56,26 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from autosoc.errors import ConfigError, InputError, Origin
 from autosoc.ingest._open import BOM, GZIP_MAGIC, HEAD_SIZE, read_head
 from autosoc.ingest.base import DEFAULT_BATCH_SIZE, FileReader, readers
 from autosoc.ingest.files import detect_reader, discover_names
 from autosoc.ingest.jsonl import is_json_lines, read_json_lines
+from autosoc.ingest.tail import inotify
 from autosoc.ingest.tail.cursor import FileCursor, Mode, file_key, fingerprint, same_prefix
 from autosoc.ingest.tail.ranged import RangeInput
+from autosoc.ingest.tail.watch import Pair, WatchedFiles
 from autosoc.schema import DeadLetter, RawBatch
 
 logger = logging.getLogger(__name__)
 
 SCAN_BLOCK = 1 << 16
+WATCH_MODES = ("auto", "inotify", "poll")
+Watch = Literal["auto", "inotify", "poll"]
+#: after inotify failed, how long a source walks before it tries again (when rescan_seconds is None)
+RETRY_SECONDS = 30.0
 
 
 @dataclass(slots=True)
@@ -57,9 +83,12 @@ class TailStats:
     """What the source has seen (counts since it was built; ``gone`` for the last poll only)."""
 
     polls: int = 0
+    #: polls that walked every watched folder (all of them with ``watch="poll"``)
+    walks: int = 0
     batches: int = 0
     records: int = 0
-    #: truncated, replaced, renamed, rotated, vanished, unreadable_file, missing_path
+    #: truncated, replaced, renamed, rotated, vanished, unreadable_file, missing_path; watch_error,
+    #: watch_overflow, watch_limit (see ``watch``)
     events: Counter[str] = field(default_factory=Counter)
     #: files no reader recognises, with the reason (each listed once)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
@@ -163,10 +192,18 @@ class TailSource:
         batch_size: int = DEFAULT_BATCH_SIZE,
         settle_seconds: float = 2.0,
         partial_line_seconds: float | None = 60.0,
+        watch: Watch = "auto",
+        rescan_seconds: float | None = 30.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1, not {batch_size}", code="bad_option")
+        if watch not in WATCH_MODES:
+            raise ConfigError(f"watch must be one of {', '.join(WATCH_MODES)}, not {watch!r}", code="bad_option")
+        if rescan_seconds is not None and rescan_seconds < 0:
+            raise ConfigError(f"rescan_seconds must not be negative, not {rescan_seconds}", code="bad_option")
+        if watch == "inotify" and not inotify.available():
+            raise ConfigError("watch: inotify needs Linux; use watch: auto or poll here", code="bad_option")
         if input_format:
             readers.get(input_format)  # an unknown format fails now, naming the known ones
         self.paths = [Path(p) for p in paths]
@@ -178,10 +215,26 @@ class TailSource:
         self.settle_seconds = settle_seconds
         #: a last line without line end is taken once the file is unchanged for this long (None: never)
         self.partial_line_seconds = partial_line_seconds
+        #: how a poll finds what changed: see the module docstring
+        self.watch: Watch = watch
+        #: with inotify, walk every folder anyway this often (None: only when inotify says so)
+        self.rescan_seconds = rescan_seconds
         self.stats = TailStats()
         self._clock = clock
         self._roots = [os.path.abspath(p) for p in self.paths]
         self._reported: set[tuple[str, str]] = set()  # (path or key, code) logged once
+        self._inotify = watch == "inotify" or (watch == "auto" and inotify.available())
+        self._watched: WatchedFiles | None = None  # made by the first poll
+        self._watch_retry = 0.0  # after inotify failed: not before this time
+        #: keys whose file was unchanged for their cursor (this one) at a poll, and has had no event since
+        self._judged: dict[str, FileCursor] = {}
+
+    def close(self) -> None:
+        """Close the inotify descriptor (a later poll makes a new one, and walks first)."""
+        if self._watched is not None:
+            self._watched.close()
+            self._watched = None
+        self._judged.clear()
 
     # -- the poll ----------------------------------------------------------------------------------
 
@@ -196,13 +249,36 @@ class TailSource:
         self.stats.polls += 1
         self.stats.gone = []
         now = self._clock()
-        present: dict[str, tuple[str | Path, os.stat_result]] = {}
-        for path, st in self._discover():
-            present.setdefault(file_key(st), (path, st))
+        present: dict[str, Pair] = {}
+        changed: set[str] = set()
+        watched = self._listing(now)
+        if watched is not None:
+            try:
+                walks = watched.walks
+                present, changed, missing = watched.update(now)
+                self.stats.walks += watched.walks - walks
+            except Exception as exc:  # whatever broke, a walk still finds the files
+                self._watch_failed(exc, now)
+                watched = None
+            else:
+                for code, what, message in watched.warnings:
+                    self._event(code, what, message)
+                watched.warnings.clear()
+                for index, root in enumerate(self.paths):
+                    if index in missing:
+                        self._event("missing_path", str(root), "A watched path does not exist (yet).")
+                    else:
+                        self._reported.discard((str(root), "missing_path"))
+        if watched is None:
+            present = {}
+            for name, st in self._discover():
+                present.setdefault(file_key(st), (name, st))
+            self.stats.walks += 1
         followed: list[tuple[str | Path, os.stat_result, FileCursor | None]] = []
         beside: dict[str, dict[str, tuple[Path, os.stat_result]]] = {}
-        for key, cursor in cursors.items():
-            if key in present or not self._owns(cursor.path):
+        unlisted = cursors.keys() - present.keys()  # most polls: none, told without a loop in Python
+        for key, cursor in cursors.items() if unlisted else ():
+            if key not in unlisted or not self._owns(cursor.path):
                 continue
             hit = self._find_beside(cursor, beside)
             if hit is None:
@@ -213,15 +289,88 @@ class TailSource:
                 self.stats.events["rotated"] += 1
                 logger.info("Following a rotated file.", extra={"path": str(hit[0]), "was": cursor.path})
             followed.append((hit[0], hit[1], cursor))
-        # most files of a large folder have nothing new: told from their stat alone, here
-        known = [(p, st, c) for k, (p, st) in present.items()
-                 if (c := cursors.get(k)) is not None and not _unchanged(p, st, c)]
-        new = [(p, st, None) for k, (p, st) in present.items() if k not in cursors]
+        known: list[tuple[str | Path, os.stat_result, FileCursor | None]]
+        new: list[tuple[str | Path, os.stat_result, FileCursor | None]]
+        if watched is None:
+            # most files of a large folder have nothing new: told from their stat alone, here
+            known = [(p, st, c) for k, (p, st) in present.items()
+                     if (c := cursors.get(k)) is not None and not _unchanged(p, st, c)]
+            new = [(p, st, None) for k, (p, st) in present.items() if k not in cursors]
+        else:
+            known, new = self._changed(watched, present, changed, cursors)
         for path, st, cursor in followed + known + new:
             for batch, after in self._file(path, st, cursor, final, now):
                 self.stats.batches += 1
                 self.stats.records += len(batch)
                 yield batch, after
+
+    def _changed(
+        self, watched: WatchedFiles, present: dict[str, Pair], changed: set[str], cursors: dict[str, FileCursor]
+    ) -> tuple[list[tuple[str | Path, os.stat_result, FileCursor | None]],
+               list[tuple[str | Path, os.stat_result, FileCursor | None]]]:
+        """``known`` and ``new`` of a poll from the files that changed since the last one: a file
+        judged unchanged for its cursor stays so while neither the file (no event) nor the cursor
+        changes; the others are judged again, in the walk's order."""
+        judged = self._judged
+        for key in changed:
+            judged.pop(key, None)
+        if judged and not judged.items() <= cursors.items():  # the caller changed some cursors
+            for key, cursor in list(judged.items()):
+                if cursors.get(key) != cursor:
+                    del judged[key]
+        candidates = present.keys() - judged.keys()
+        if len(candidates) * 4 > len(present):
+            keys = [key for key in present if key in candidates]
+        else:
+            keys = sorted(candidates, key=watched.order().__getitem__)
+        known: list[tuple[str | Path, os.stat_result, FileCursor | None]] = []
+        new: list[tuple[str | Path, os.stat_result, FileCursor | None]] = []
+        for key in keys:
+            path, st = present[key]
+            cursor = cursors.get(key)
+            if cursor is None:
+                new.append((path, st, None))
+            elif _unchanged(path, st, cursor):
+                judged[key] = cursor
+            else:
+                known.append((path, st, cursor))
+        return known, new
+
+    def _listing(self, now: float) -> WatchedFiles | None:
+        """The inotify listing (made now if need be), or None: walk."""
+        if not self._inotify:
+            return None
+        watched = self._watched
+        if watched is not None and watched.pid != os.getpid():
+            # a forked child: the descriptor is shared with the parent, whose events it would take
+            watched.close()
+            watched = self._watched = None
+        if watched is None:
+            if 0 < self._watch_retry - now <= (self.rescan_seconds or RETRY_SECONDS):
+                return None  # failed a moment ago: walk until then (a clock set back does not stop it)
+            self._judged.clear()
+            try:
+                watched = WatchedFiles(self.paths, include=self.include, exclude=self.exclude,
+                                       rescan_seconds=self.rescan_seconds)
+            except OSError as exc:
+                self._watch_failed(exc, now)
+                return None
+            self._watched = watched
+        return watched
+
+    def _watch_failed(self, exc: Exception, now: float) -> None:
+        """inotify failed: walk on every poll, and try again after ``rescan_seconds``."""
+        self.stats.events["watch_error"] += 1
+        if ("", "watch_error") not in self._reported:
+            self._reported.add(("", "watch_error"))
+            logger.warning("The inotify watch failed; walking the watched folders on every poll for now.",
+                           extra={"path": str(self.paths[0]) if self.paths else "", "code": "watch_error",
+                                  "error": f"{type(exc).__name__}: {exc}"})
+        if self._watched is not None:
+            self._watched.close()
+            self._watched = None
+        self._judged.clear()
+        self._watch_retry = now + (self.rescan_seconds or RETRY_SECONDS)
 
     def _discover(self) -> list[tuple[str, os.stat_result]]:
         found: list[tuple[str, os.stat_result]] = []
@@ -284,9 +433,13 @@ class TailSource:
             return
         path = Path(name)
         key = file_key(st)
+        given = cursor
         end, last = 0, False
         try:
             with open(path, "rb") as fh:
+                if file_key(os.fstat(fh.fileno())) != key:
+                    # renamed since it was listed, another file in its place: the next poll lists both
+                    raise FileNotFoundError(path)
                 cursor = self._check(path, st, cursor, fh)
                 reader: FileReader | None = None
                 if cursor is not None:
@@ -302,9 +455,17 @@ class TailSource:
                 if cursor.mode == "lines":
                     end, last = self._line_end(st, cursor, fh, final, now)
             if cursor.mode == "lines":
-                yield from self._read_lines(path, cursor, reader, end, last)
+                batches = self._read_lines(path, cursor, reader, end, last)
             else:
-                yield from self._read_document(path, st, cursor, reader, final, now)
+                batches = self._read_document(path, st, cursor, reader, final, now)
+            moved = given is not None and given.key == cursor.key and given.path != cursor.path
+            with contextlib.closing(batches):
+                for item in batches:
+                    moved = False
+                    yield item
+            if moved:  # renamed, nothing new: the cursor alone takes the new name (else: renamed on every poll)
+                done = cursor.offset if cursor.mode == "lines" else st.st_size
+                yield RawBatch(reader.name, str(path), reader.kind, [], [], [], done), cursor
         except FileNotFoundError:
             self._event("vanished", str(path), "A file vanished before it was read.", once=False)
         except OSError as exc:
@@ -389,6 +550,8 @@ class TailSource:
         prefix, prefix_lines = reader.header(path) if cursor.offset > 0 else (b"", 0)
         after = cursor
         with RangeInput(path, cursor.offset, end, prefix=prefix, prefix_lines=prefix_lines, final=last) as inp:
+            if file_key(os.fstat(inp.raw.fileno())) != cursor.key:
+                raise FileNotFoundError(path)  # renamed a moment ago, another file in its place
             for batch in _line_records(reader, path, inp, self.batch_size):
                 offset, lines = inp.position()
                 _shift(batch, base_line=cursor.line, base_offset=cursor.offset, prefix=len(prefix),
@@ -412,6 +575,8 @@ class TailSource:
         pending_records = pending_dead = 0
         top = high
         pending: RawBatch | None = None
+        if file_key(os.stat(path)) != cursor.key:
+            raise FileNotFoundError(path)  # renamed a moment ago, another file in its place
         for batch in reader.read(path, batch_size=self.batch_size):
             records, positions = [], []
             for record, position in zip(batch.records, batch.positions, strict=True):
