@@ -128,6 +128,11 @@ class EntityStore(KeyedState):
         for key in sorted(self.data, key=lambda k: (self.data[k]["t"], k))[:excess]:
             self.delete(key)
 
+    def prune(self, before: int) -> None:
+        """After a batch: :meth:`expire` what was last active before ``before``, then :meth:`evict`."""
+        self.expire(before)
+        self.evict()
+
     def snapshot(self, *, dirty_only: bool = False) -> dict[str, bytes]:
         out: dict[str, bytes] = {}
         self.snapshot_into(out, dirty_only=dirty_only)

@@ -209,8 +209,7 @@ class FirstSeenDetector(StatefulBase):
         signals, latest = self._learn(groups, frame)
         if latest is None:
             return signals
-        self.store.expire(latest - self.retention)
-        self.store.evict()
+        self.store.prune(latest - self.retention)
         if len(self._oldest) > 2 * len(self.store) + 1024:
             self._oldest = {k: v for k, v in self._oldest.items() if k in self.store}
         return signals

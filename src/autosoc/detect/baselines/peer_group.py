@@ -145,8 +145,7 @@ class PeerGroupDetector(StatefulBase):
         signals = drafts.signals(frame)
         if latest is None:
             return signals
-        self.store.expire(latest - self.retention)
-        self.store.evict()
+        self.store.prune(latest - self.retention)
         return signals
 
     def _update(self, user: str, dept: str, value: str, t0: int, t1: int, drafts: Drafts) -> None:

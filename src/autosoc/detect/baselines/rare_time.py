@@ -137,8 +137,7 @@ class RareTimeDetector(StatefulBase):
         signals = drafts.signals(frame)
         if latest is None:
             return signals
-        self.store.expire(latest - int(self.config.retention_days * DAY))
-        self.store.evict()
+        self.store.prune(latest - int(self.config.retention_days * DAY))
         return signals
 
     def _update(self, key: str, hour: int, t0: int, t1: int, n: int, drafts: Drafts) -> None:

@@ -185,8 +185,7 @@ class ImpossibleTravelDetector(StatefulBase):
             self._update(dict(zip(_SCALARS, values, strict=True)), drafts)
         signals = drafts.signals(frame)
         signals.sort(key=lambda s: (s.time, s.user or "", s.signal_id))
-        self.store.expire(int(runs["t1"].max()) - int(self.config.retention_days * DAY))  # type: ignore[arg-type]
-        self.store.evict()
+        self.store.prune(int(runs["t1"].max()) - int(self.config.retention_days * DAY))  # type: ignore[arg-type]
         return signals
 
     def _update(self, row: dict[str, Any], drafts: Drafts) -> None:

@@ -158,8 +158,7 @@ class VolumeDetector(StatefulBase):
         signals, latest = self._learn(groups, frame)
         if latest is None:
             return signals
-        self.store.expire(latest - int(self.config.window_days * DAY))
-        self.store.evict()
+        self.store.prune(latest - int(self.config.window_days * DAY))
         return signals
 
     def _learn(self, groups: pl.DataFrame, frame: pl.DataFrame) -> tuple[list[Signal], int | None]:
