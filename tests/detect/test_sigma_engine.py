@@ -147,6 +147,23 @@ def test_remote_computers_named_on_a_command_line_become_entities() -> None:
         assert remote_hosts(local) == []
 
 
+def test_the_remote_host_hint_passes_every_command_line_that_names_a_computer() -> None:
+    """Signals only run :func:`remote_hosts` on command lines the (Rust) hint matches: the hint must
+    match every line the Python regex finds a computer in, whatever the case or the neighbours."""
+    import random
+
+    from autosoc.detect.sigma.engine import _REMOTE_HINT, remote_hosts
+
+    rng = random.Random(5)
+    pieces = ["\\\\", "\\", "/node:", "/NODE:", "-ComputerName ", "-computername:", "-r:", "-R:", "-remote:",
+              "-Remote:", "'", '"', " ", "=", "FS-01", "10.0.0.5", "a", "Z9.corp", "-", ".", ":", "http://", "k"]
+    lines = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 8))) for _ in range(20000)]
+    hinted = pl.Series(lines).str.contains(_REMOTE_HINT).to_list()
+    named = [bool(remote_hosts(line)) for line in lines]
+    assert sum(named) > 1000  # the generator does produce such lines
+    assert all(hint for hint, found in zip(hinted, named, strict=True) if found)
+
+
 def test_columnar_ipv4_cidr_agrees_with_pythons_ipaddress() -> None:
     import ipaddress
     import random

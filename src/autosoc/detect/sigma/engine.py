@@ -67,6 +67,9 @@ _REMOTE_HOST = re.compile(
     r"|-r(?:emote)?:[\"']?(?:https?://)?([A-Za-z0-9][A-Za-z0-9.\-]{0,252})", re.IGNORECASE)
 _NOT_REMOTE = frozenset({"localhost", "127.0.0.1", ".", "?", "tsclient", "wsl$", "wsl.localhost"})
 _IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+#: what every command line :data:`_REMOTE_HOST` matches holds (a Rust regex: no lookahead), so
+#: only those lines go through it
+_REMOTE_HINT = r"(?i)\\\\[a-z0-9]|/node:|-computername|-r(?:emote)?:"
 
 
 def node_fields(node: Node) -> set[str]:
@@ -223,16 +226,21 @@ class SigmaEngine:
         signals: list[Signal] = []
         append = signals.append
         for rule, hit_rows in fired:
-            # the matched fields: only this rule's columns on only its rows
+            # the matched fields: only this rule's columns on only its rows (without a query: a
+            # select, or a Series' gather, costs one on a frame hundreds of columns wide)
             names = [f for f in dict.fromkeys(rule.fields) if f in raw_columns]
-            values = raw.select(names)[hit_rows].rows() if names else None
+            taken = pl.DataFrame([raw.get_column(name) for name in names])[hit_rows] if names else None
+            columns = [taken.to_series(i).to_list() for i in range(len(names))] if taken is not None else []
             tags = list(rule.tags)
             rule_id, title, level, status, path, description = (
                 rule.id, rule.title, rule.level, rule.status, rule.path, rule.description)
             for n, row in enumerate(hit_rows):
                 event_id, origin, time, host, user, entities = shared[position[row]]
-                matched = ({f: v if type(v) is str else str(v) for f, v in zip(names, values[n], strict=True)
-                            if v is not None} if values is not None else {})
+                matched = {}
+                for name, values in zip(names, columns, strict=True):
+                    value = values[n]
+                    if value is not None:
+                        matched[name] = value if type(value) is str else str(value)
                 append(Signal(rule_id, title, level, status, tags.copy(), [event_id], [origin], time, host, user,
                               matched, "sigma", path, description, entities.copy()))
         return signals
@@ -430,21 +438,35 @@ def with_columns(frame: pl.DataFrame, fields: set[str], lowered: set[str], *, ke
 def _row_parts(events: pl.DataFrame) -> list[tuple[str, Origin, datetime | None, str | None, str | None,
                                                      list[Entity]]]:
     """What every signal on one event shares, per row of ``events`` (the ``_SIGNAL_COLUMNS``):
-    event id, origin, time, host, user, further entities."""
+    event id, origin, time, host, user, further entities.  Built a column at a time: only the
+    command lines that may name another computer go through :func:`remote_hosts`."""
+    columns = [events.get_column(name) for name in _SIGNAL_COLUMNS]
+    event_ids, sources, paths, records, times, hosts, users, families, principals, src_ips, dst_ips, apps, _ = (
+        c.cast(pl.String).to_list() if name in (F.EVENT_ID, F.ORIGIN_SOURCE, F.ORIGIN_PATH) else c.to_list()
+        for name, c in zip(_SIGNAL_COLUMNS, columns, strict=True))
+    command = columns[-1]
+    remote: dict[int, list[Entity]] = {}
+    if command.dtype == pl.String:
+        maybe = command.str.contains(_REMOTE_HINT).fill_null(False)
+        if maybe.any():
+            found: dict[str, list[Entity]] = {}  # command lines repeat
+            for i, text in zip(maybe.arg_true().to_list(), command.filter(maybe).to_list(), strict=True):
+                named = found.get(text)
+                if named is None:
+                    named = found[text] = remote_hosts(text)
+                if named:
+                    remote[i] = named
     out = []
-    remote: dict[str, list[Entity]] = {}  # command line -> the computers it names (commands repeat)
-    for (event_id, source, path, record, time, host, user, family, principal, src_ip, dst_ip, app,
-         command) in events.iter_rows():
+    for i, (event_id, source, path, record, time, host, user, family, principal, src_ip, dst_ip, app) in enumerate(
+            zip(event_ids, sources, paths, records, times, hosts, users, families, principals, src_ips, dst_ips,
+                apps, strict=True)):
         entities = [Entity(kind, value) for value, kind in ((src_ip, "ip"), (dst_ip, "ip"), (app, "oauth_app"))
-                    if value]
-        if command and ("\\\\" in command or ":" in command):
-            hosts = remote.get(command)
-            if hosts is None:
-                hosts = remote[command] = remote_hosts(command)
-            entities += hosts
+                    if value] if src_ip or dst_ip or app else []
+        if i in remote:
+            entities += remote[i]
         if family == "cloudtrail" and principal:
             entities.append(Entity("cloud_principal", principal))
-        out.append((str(event_id), Origin(str(source), str(path), record if isinstance(record, int) else None),
+        out.append((event_id, Origin(source, path, record if type(record) is int else None),
                     time if isinstance(time, datetime) else None, host, user, entities))
     return out
 
