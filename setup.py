@@ -1,9 +1,10 @@
 """Build the optional C extensions; all other metadata lives in pyproject.toml.
 
 ``autosoc.normalize._flatten`` speeds up the per-event flattening, ``autosoc.normalize._columns``
-the building of the raw frame, the rows' JSON and their ids.  Both are optional: without a C
-compiler the install still succeeds and :mod:`autosoc.normalize.flatten` and
-:mod:`autosoc.normalize.columns` use their pure-Python code.
+the building of the raw frame, the rows' JSON and their ids, ``autosoc.normalize._decode`` both at
+once straight from the JSON lines of Windows events (it shares ``_rowbuf.h`` with ``_columns``).
+All are optional: without a C compiler the install still succeeds and
+:mod:`autosoc.normalize.flatten` and :mod:`autosoc.normalize.columns` use their pure-Python code.
 """
 
 from setuptools import Extension, setup
@@ -13,9 +14,10 @@ setup(
         Extension(
             f"autosoc.normalize.{name}",
             sources=[f"src/autosoc/normalize/{name}.c"],
+            depends=["src/autosoc/normalize/_rowbuf.h"],
             extra_compile_args=["-O2"],
             optional=True,
         )
-        for name in ("_flatten", "_columns")
+        for name in ("_flatten", "_columns", "_decode")
     ]
 )

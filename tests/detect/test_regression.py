@@ -68,3 +68,33 @@ def test_rule_fires_on_its_sample(engine: SigmaEngine, rule_id: str, kind: str, 
 
 def test_sigma_dir_constant_points_at_shared_data() -> None:
     assert SIGMA.name == "sigma"
+
+
+def test_the_samples_as_json_lines_give_the_same_signals_decoded_to_columns(
+        engine: SigmaEngine, regression_dir: Path, tmp_path: Path) -> None:
+    """Every JSON sample written as JSON lines, hunted through the reader's C decoder (raw columns
+    straight from the bytes) and through orjson and the Python flattening: the same signals."""
+    import orjson
+
+    from autosoc.normalize import decode
+
+    if not decode.NATIVE:
+        pytest.skip("the C decoder (autosoc.normalize._decode) is not built")
+    path = tmp_path / "samples.jsonl"
+    with path.open("wb") as out:
+        for _, kind, sample in CASES:
+            if kind == "json":
+                for raw in read_files([sample]):
+                    out.writelines(orjson.dumps(record) + b"\n" for record in raw.records)
+
+    def hunt(columnar: bool) -> tuple[list[dict[str, object]], int]:
+        signals, decoded = [], 0
+        for raw in read_files([path], batch_size=64, columnar=columnar):
+            decoded += raw.columns is not None
+            for batch in normalize(raw):
+                signals += [s.as_dict() for s in engine.detect(batch)]
+        return signals, decoded
+
+    (columnar, decoded), (plain, _) = hunt(True), hunt(False)
+    assert decoded, "the decoder declined every batch of the regression samples"
+    assert len(columnar) >= 202 and columnar == plain  # each sample fires its rule at least

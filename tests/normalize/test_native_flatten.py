@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import io
 import os
 import random
@@ -61,16 +62,32 @@ def _compiler() -> str | None:
     return shutil.which(cc) or shutil.which("cc") or shutil.which("gcc")
 
 
-def test_the_extension_is_built_where_a_compiler_is() -> None:
+#: every optional C extension setup.py builds
+EXTENSIONS = ("autosoc.normalize._flatten", "autosoc.normalize._columns", "autosoc.normalize._decode")
+
+
+@pytest.mark.parametrize("module", EXTENSIONS)
+def test_the_extension_is_built_where_a_compiler_is(module: str) -> None:
     compiler = _compiler()
-    if native is None and compiler:
-        pytest.fail(
-            f"autosoc.normalize._flatten did not build or import although a C compiler is here ({compiler}): "
-            "rebuild it with `.venv/bin/python -m pip install -e .` (scripts/bootstrap does on a change of "
-            "setup.py or _flatten.c) and read the compiler errors in its output"
-        )
-    if native is None:
-        pytest.skip("no C compiler: the pure-Python flatten serves, as intended")
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        if compiler:
+            pytest.fail(
+                f"{module} did not build or import although a C compiler is here ({compiler}): {exc}; "
+                "rebuild it with `.venv/bin/python -m pip install -e .` (scripts/bootstrap does on a change of "
+                "setup.py or of a C source or header) and read the compiler errors in its output"
+            )
+        pytest.skip("no C compiler: the pure-Python code serves, as intended")
+
+
+def test_setup_builds_every_extension_listed_here() -> None:
+    setup = (Path(__file__).parents[2] / "setup.py").read_text()
+    sources = sorted(p.relative_to(Path(__file__).parents[2] / "src").with_suffix("").as_posix().replace("/", ".")
+                     for p in (Path(__file__).parents[2] / "src").rglob("_*.c"))
+    assert sources == sorted(EXTENSIONS)
+    for module in EXTENSIONS:
+        assert module.rsplit(".", 1)[1] in setup
 
 
 def test_public_names_follow_native_and_the_switch() -> None:

@@ -35,6 +35,9 @@ class FileReader(ABC):
     kind: ClassVar[str]
     #: file name endings this reader claims without looking inside (".evtx"); sniff decides the rest
     suffixes: ClassVar[tuple[str, ...]] = ()
+    #: ``read`` takes ``columnar=True``: it may then yield batches of raw columns instead of
+    #: records (:attr:`~autosoc.schema.RawBatch.columns`), for a consumer that only normalizes them
+    columnar: ClassVar[bool] = False
 
     @classmethod
     @abstractmethod

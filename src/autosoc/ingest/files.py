@@ -194,10 +194,13 @@ def read_files(
     fmt: str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     skipped: list[tuple[Path, str]] | None = None,
+    columnar: bool = False,
 ) -> Iterator[RawBatch]:
     """Read ``files`` in order, yielding each file's batches.
 
-    ``fmt`` forces one reader for every file.  A file no reader recognises is appended to
+    ``fmt`` forces one reader for every file.  With ``columnar``, readers that can (see
+    :attr:`FileReader.columnar`) may yield raw columns instead of records: for a consumer that
+    only passes the batches to :func:`~autosoc.normalize.normalize`.  A file no reader recognises is appended to
     ``skipped`` as ``(path, reason)``; a file that cannot be opened or read (permission denied,
     vanished, I/O error) yields one batch holding only an ``unreadable_file`` dead letter.
     """
@@ -213,7 +216,10 @@ def read_files(
                 skipped.append((path, _reason(path)))
             continue
         try:
-            yield from reader().read(path, batch_size=batch_size)
+            if columnar and reader.columnar:
+                yield from reader().read(path, batch_size=batch_size, columnar=True)
+            else:
+                yield from reader().read(path, batch_size=batch_size)
         except OSError as exc:
             batch = _unreadable(path, reader.name, exc)
             batch.kind = reader.kind

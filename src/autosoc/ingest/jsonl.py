@@ -32,6 +32,7 @@ import orjson
 from autosoc.errors import Origin
 from autosoc.ingest._open import BOM, HEAD_SIZE, Input, open_input, raw_text, read_head, strip_gz
 from autosoc.ingest.base import DEFAULT_BATCH_SIZE, FileReader, readers
+from autosoc.normalize import decode
 from autosoc.schema import DeadLetter, RawBatch
 
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
@@ -276,83 +277,124 @@ def gzip_error(exc: Exception) -> tuple[str, str]:
 GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
 
 
-def read_json_lines(source: str, kind: str, path: Path, inp: Input, batch_size: int) -> Iterator[RawBatch]:
-    """Decode every line of ``inp`` with ``orjson``; position = 1-based line number."""
+def read_json_lines(
+    source: str, kind: str, path: Path, inp: Input, batch_size: int, *, columnar: bool = False
+) -> Iterator[RawBatch]:
+    """Decode every line of ``inp`` with ``orjson``; position = 1-based line number.
+
+    With ``columnar`` (and ``kind`` "json"), each batch's lines are first offered to
+    :func:`~autosoc.normalize.decode.decode_windows_lines`, which turns Windows events straight
+    into raw columns; a batch it declines is decoded line by line as usual.
+    """
     spath = str(path)
-    loads = orjson.loads
-    decode_errors = orjson.JSONDecodeError
-    records: list[dict[str, Any]] = []
-    positions: list[int] = []
-    dead: list[DeadLetter] = []
-    lineno = 0
-    offset = 0
+    lines = _LineDecoder(source, spath)
     try:
-        offset = inp.skip_bom()
+        lines.offset = inp.skip_bom()
+        if columnar and kind == "json" and decode.NATIVE:
+            yield from _columnar_batches(lines, kind, inp, batch_size)
+            return
         for line in inp.stream:
-            lineno += 1
-            try:
-                obj = loads(line)
-            except decode_errors as exc:
-                if not line.isspace():
-                    code, message = decode_error(line, exc)
-                    dead.append(
-                        DeadLetter(
-                            Origin(source, spath, lineno, offset), STAGE, code, message, raw_text(line)
-                        )
-                    )
-                    if len(dead) >= batch_size:
-                        yield RawBatch(source, spath, kind, records, positions, dead, inp.consumed())
-                        records, positions, dead = [], [], []
-                offset += len(line)
-                continue
-            if type(obj) is dict:
-                records.append(obj)
-                positions.append(lineno)
-            elif type(obj) is list:
-                for i, item in enumerate(obj, 1):
-                    if type(item) is dict:
-                        records.append(item)
-                        positions.append(lineno)
-                    else:
-                        dead.append(
-                            DeadLetter(
-                                Origin(source, spath, lineno, offset),
-                                STAGE,
-                                "not_an_object",
-                                f"element {i} of the array on this line is {json_type(item)}, not an object",
-                                raw_text(orjson.dumps(item)),
-                            )
-                        )
-            else:
-                dead.append(
-                    DeadLetter(
-                        Origin(source, spath, lineno, offset),
-                        STAGE,
-                        "not_an_object",
-                        f"the line is valid JSON but {json_type(obj)}, not an object",
-                        raw_text(line),
-                    )
-                )
-            offset += len(line)
-            if len(records) >= batch_size or len(dead) >= batch_size:
-                while len(records) > batch_size:  # a long array line: split it
-                    yield RawBatch(
-                        source,
-                        spath,
-                        kind,
-                        records[:batch_size],
-                        positions[:batch_size],
-                        dead,
-                        inp.consumed(),
-                    )
-                    records, positions, dead = records[batch_size:], positions[batch_size:], []
-                yield RawBatch(source, spath, kind, records, positions, dead, inp.consumed())
-                records, positions, dead = [], [], []
+            lines.take(line)
+            if len(lines.records) >= batch_size or len(lines.dead) >= batch_size:
+                yield from lines.batches(kind, batch_size, inp.consumed())
     except GZIP_ERRORS as exc:
+        lines.gzip_error(exc)
+    yield from lines.batches(kind, batch_size, inp.consumed())
+
+
+def _columnar_batches(lines: _LineDecoder, kind: str, inp: Input, batch_size: int) -> Iterator[RawBatch]:
+    stream = iter(inp.stream)
+    broken: Exception | None = None
+    while broken is None:
+        chunk: list[bytes] = []
+        try:
+            for line in stream:
+                chunk.append(line)
+                if len(chunk) >= batch_size:
+                    break
+        except GZIP_ERRORS as exc:  # what was read before the break is still decoded
+            broken = exc
+        if not chunk:
+            break
+        first = lines.lineno + 1
+        kept = [line for line in chunk if not line.isspace()]  # blank lines are skipped, as below
+        columns = decode.decode_windows_lines(kept) if kept else None
+        if columns is not None:
+            positions = (list(range(first, first + len(chunk))) if len(kept) == len(chunk)
+                         else [first + i for i, line in enumerate(chunk) if not line.isspace()])
+            lines.lineno += len(chunk)
+            lines.offset += sum(map(len, chunk))
+            yield RawBatch(lines.source, lines.path, kind, [], positions, [], inp.consumed(), columns)
+        else:
+            for line in chunk:
+                lines.take(line)
+            yield from lines.batches(kind, batch_size, inp.consumed())
+        if len(chunk) < batch_size:
+            break
+    if broken is not None:
+        lines.gzip_error(broken)
+        yield from lines.batches(kind, batch_size, inp.consumed())
+
+
+class _LineDecoder:
+    """Decodes JSON lines one at a time into records and dead letters, counting lines and bytes."""
+
+    __slots__ = ("dead", "lineno", "offset", "path", "positions", "records", "source")
+
+    def __init__(self, source: str, path: str) -> None:
+        self.source, self.path = source, path
+        self.records: list[dict[str, Any]] = []
+        self.positions: list[int] = []
+        self.dead: list[DeadLetter] = []
+        self.lineno = 0
+        self.offset = 0
+
+    def take(self, line: bytes) -> None:
+        self.lineno += 1
+        lineno, offset = self.lineno, self.offset
+        self.offset += len(line)
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            if not line.isspace():
+                code, message = decode_error(line, exc)
+                self.dead.append(DeadLetter(Origin(self.source, self.path, lineno, offset), STAGE, code, message,
+                                            raw_text(line)))
+            return
+        if type(obj) is dict:
+            self.records.append(obj)
+            self.positions.append(lineno)
+        elif type(obj) is list:
+            for i, item in enumerate(obj, 1):
+                if type(item) is dict:
+                    self.records.append(item)
+                    self.positions.append(lineno)
+                else:
+                    self.dead.append(DeadLetter(
+                        Origin(self.source, self.path, lineno, offset), STAGE, "not_an_object",
+                        f"element {i} of the array on this line is {json_type(item)}, not an object",
+                        raw_text(orjson.dumps(item))))
+        else:
+            self.dead.append(DeadLetter(
+                Origin(self.source, self.path, lineno, offset), STAGE, "not_an_object",
+                f"the line is valid JSON but {json_type(obj)}, not an object", raw_text(line)))
+
+    def gzip_error(self, exc: Exception) -> None:
         code, message = gzip_error(exc)
-        dead.append(DeadLetter(Origin(source, spath, lineno + 1, offset), STAGE, code, message))
-    if records or dead:
-        yield RawBatch(source, spath, kind, records, positions, dead, inp.consumed())
+        self.dead.append(DeadLetter(Origin(self.source, self.path, self.lineno + 1, self.offset), STAGE, code,
+                                    message))
+
+    def batches(self, kind: str, batch_size: int, consumed: int) -> Iterator[RawBatch]:
+        """What was decoded so far, in batches of at most ``batch_size`` records (a long array
+        line is split), and none when nothing was."""
+        records, positions, dead = self.records, self.positions, self.dead
+        while len(records) > batch_size:
+            yield RawBatch(self.source, self.path, kind, records[:batch_size], positions[:batch_size], dead,
+                           consumed)
+            records, positions, dead = records[batch_size:], positions[batch_size:], []
+        if records or dead:
+            yield RawBatch(self.source, self.path, kind, records, positions, dead, consumed)
+        self.records, self.positions, self.dead = [], [], []
 
 
 def read_json_documents(
@@ -448,6 +490,7 @@ def first_byte(head: bytes) -> bytes:
 class JsonReader(FileReader):
     name = "jsonl"
     kind = "json"
+    columnar = True
 
     @classmethod
     def sniff(cls, head: bytes, path: Path) -> int:
@@ -456,11 +499,11 @@ class JsonReader(FileReader):
             return 70 if suffix else 60
         return 10 if suffix and head.strip() else 0
 
-    def read(self, path: Path, *, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[RawBatch]:
+    def read(self, path: Path, *, batch_size: int = DEFAULT_BATCH_SIZE, columnar: bool = False) -> Iterator[RawBatch]:
         head = read_head(path)
         lines = is_json_lines(head[3:] if head.startswith(BOM) else head)
         with open_input(path) as inp:
             if lines:
-                yield from read_json_lines(self.name, self.kind, path, inp, batch_size)
+                yield from read_json_lines(self.name, self.kind, path, inp, batch_size, columnar=columnar)
             else:
                 yield from read_json_documents(self.name, self.kind, path, inp, batch_size)

@@ -49,17 +49,18 @@ def build_raw_frame(rows: list[dict[str, Any]], *, keep_json: bool = False, keep
             pass  # what the C code refuses, the reference decides (and raises where it always did)
         else:
             n = len(rows)
-            frame = pl.DataFrame([pl.Series(_view_array(n, *column)) for column in columns])
+            frame = pl.DataFrame([pl.Series(view_array(n, *column)) for column in columns])
             frame.columns = names  # set apart: Arrow schemas cut names at NUL, frames rename "" to column_0
             if text is not None:
-                frame = frame.with_columns(pl.Series(KEYWORD_TEXT, _view_array(n, None, *text, 0)))
-            ids = pl.Series("id", _view_array(n, None, id_views, id_data, 0))
-            texts = None if json is None else pl.Series("json", _view_array(n, None, *json, 0))
+                frame = frame.with_columns(pl.Series(KEYWORD_TEXT, view_array(n, None, *text, 0)))
+            ids = pl.Series("id", view_array(n, None, id_views, id_data, 0))
+            texts = None if json is None else pl.Series("json", view_array(n, None, *json, 0))
             return frame, ids, texts
     return _py_build_raw_frame(rows, keep_json=keep_json, keep_text=keep_text)
 
 
-def _view_array(n: int, validity: bytes | None, views: bytes, data: bytes, null_count: int) -> pa.Array:
+def view_array(n: int, validity: bytes | None, views: bytes, data: bytes, null_count: int) -> pa.Array:
+    """An Arrow string-view array over buffers the C code wrote (no copy)."""
     buffers = [None if validity is None else pa.py_buffer(validity), pa.py_buffer(views), pa.py_buffer(data)]
     return pa.Array.from_buffers(pa.string_view(), n, buffers, null_count=null_count)
 

@@ -19,7 +19,7 @@ from autosoc.normalize._exprs import NULL
 from autosoc.normalize.base import Parser, parsers
 from autosoc.normalize.columns import build_raw_frame
 from autosoc.normalize.flatten import flatten_dotted, flatten_windows, looks_like_cloudtrail
-from autosoc.schema import DeadLetter, EventBatch, RawBatch
+from autosoc.schema import DeadLetter, EventBatch, RawBatch, RawColumns
 
 WINDOWS = parsers.register("windows")(
     Parser("windows", flatten_windows, windows.ocsf_columns, windows.alias_columns))
@@ -52,12 +52,17 @@ def normalize_many(batches: Sequence[RawBatch], *, raw_json: bool = False) -> li
     Normalizing many small files at once pays the per-frame costs (column building, the OCSF
     expressions) once: the pipeline feeds whole groups of tailed files through here.  Rows keep
     their batch order; every row names its own file and record.  With ``raw_json`` the events
-    also carry ``F.RAW``, each record's flattened fields as JSON text (for the event lake).
+    also carry ``F.RAW``, each record's flattened fields as JSON text (for the event lake).  A
+    batch the reader decoded to raw columns (``RawBatch.columns``) becomes an EventBatch of its own.
     """
     groups: dict[str, _Group] = {}
     dead: list[DeadLetter] = []
+    out: list[EventBatch] = []
     for batch in batches:
         dead.extend(batch.dead_letters)
+        if batch.columns is not None:  # decoded straight to raw columns by the reader
+            out.append(_decoded(batch, batch.columns, raw_json))
+            continue
         kind = batch.kind
         # this batch's rows per family, added to the families' groups once per batch
         taken: dict[str, tuple[Parser, list[dict[str, Any]], list[int]]] = {}
@@ -77,7 +82,7 @@ def normalize_many(batches: Sequence[RawBatch], *, raw_json: bool = False) -> li
             if group is None:
                 group = groups[family] = _Group(parser)
             group.extend(flats, positions, batch)
-    out = [_frames(group, raw_json) for group in groups.values()]
+    out += [_frames(group, raw_json) for group in groups.values()]
     if not out:
         return [EventBatch(empty_events(), pl.DataFrame(), dead)] if dead else []
     out[0].dead_letters.extend(dead)
@@ -118,8 +123,21 @@ class _Group:
 
 
 def _frames(group: _Group, raw_json: bool = False) -> EventBatch:
-    parser = group.parser
     raw, ids, texts = build_raw_frame(group.rows, keep_json=raw_json, keep_text=True)
+    return _events(group.parser, raw, ids, texts, group.origin_columns(), group.positions)
+
+
+def _decoded(batch: RawBatch, columns: RawColumns, raw_json: bool) -> EventBatch:
+    if raw_json and columns.json is None:
+        raise ValueError(f"{batch.path}: a batch decoded to columns without their JSON cannot give F.RAW; "
+                         "read it with decode_windows_lines(keep_json=True) or as records")
+    origin = [pl.lit(batch.source).alias(F.ORIGIN_SOURCE), pl.lit(batch.path).alias(F.ORIGIN_PATH)]
+    return _events(parsers.get(columns.family), columns.frame, columns.ids, columns.json if raw_json else None,
+                   origin, batch.positions)
+
+
+def _events(parser: Parser, raw: pl.DataFrame, ids: pl.Series, texts: pl.Series | None,
+            origin: list[pl.Expr | pl.Series], positions: list[int]) -> EventBatch:
     raw = _prepared(parser, raw)
     mapped = {expr.meta.output_name(): expr for expr in parser.ocsf_columns(raw)}
     for name in F.OCSF_STRING_COLUMNS:
@@ -127,8 +145,8 @@ def _frames(group: _Group, raw_json: bool = False) -> EventBatch:
     events = raw.select(
         ids.alias(F.EVENT_ID),
         pl.lit(parser.family).alias(F.FAMILY),
-        *group.origin_columns(),
-        pl.Series(F.ORIGIN_RECORD, group.positions, dtype=pl.Int64),
+        *origin,
+        pl.Series(F.ORIGIN_RECORD, positions, dtype=pl.Int64),
         mapped[F.TIME], mapped[F.CLASS_UID], mapped[F.CATEGORY_UID],
         *(mapped[name] for name in F.OCSF_STRING_COLUMNS),
         *([texts.alias(F.RAW)] if texts is not None else []),

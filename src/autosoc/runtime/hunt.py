@@ -116,7 +116,7 @@ def hunt(
     gc.disable()
     with DeadLetterStore(options.dead_letters) as dead:
         for raw_batch in read_files(files, fmt=options.input_format, batch_size=options.batch_size,
-                                    skipped=stats.files_skipped):
+                                    skipped=stats.files_skipped, columnar=True):
             seen_files.add(raw_batch.path)
             stats.events += len(raw_batch)
             for batch in normalize(raw_batch):

@@ -1,7 +1,9 @@
 """Batches: the unit of work between stages.
 
 A :class:`RawBatch` is what a reader yields: decoded records (dicts) of one file, each with its
-position in that file.  A :class:`EventBatch` is what normalization yields: two frames of equal
+position in that file -- or, from a reader asked for columns, the same records already as raw
+columns (:class:`RawColumns`: what normalization would have built from the dicts).  An
+:class:`EventBatch` is what normalization yields: two frames of equal
 height, ``events`` (OCSF-shaped columns plus provenance) and ``raw`` (every raw field flattened
 to a string column, which is what Sigma rules match on).
 """
@@ -46,6 +48,19 @@ class DeadLetter:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class RawColumns:
+    """Records decoded straight into raw columns, for one family (see :mod:`autosoc.normalize.decode`):
+    the flattened fields as string columns ending with the keyword text, each row's content id
+    and, when the reader was asked for it, its sorted-keys JSON -- exactly what
+    :func:`~autosoc.normalize.columns.build_raw_frame` makes of the flattened dicts."""
+
+    family: str
+    frame: pl.DataFrame
+    ids: pl.Series
+    json: pl.Series | None = None
+
+
 @dataclass(slots=True)
 class RawBatch:
     """Decoded records of one file (never more than one file per batch)."""
@@ -57,9 +72,12 @@ class RawBatch:
     positions: list[int]  # record number per record (line, EventRecordID, index), same length
     dead_letters: list[DeadLetter] = field(default_factory=list)
     bytes_read: int = 0  # bytes of the file consumed so far (for progress)
+    #: the records as raw columns instead of dicts (``records`` is then empty; ``positions`` has
+    #: one entry per row)
+    columns: RawColumns | None = None
 
     def __len__(self) -> int:
-        return len(self.records)
+        return len(self.records) if self.columns is None else self.columns.frame.height
 
 
 @dataclass(slots=True)

@@ -1,0 +1,1286 @@
+/*
+ * autosoc.normalize._decode -- JSON lines of Windows events straight to the raw frame's buffers.
+ *
+ * windows_lines(lines, keep_json, keep_text) gives exactly what
+ *
+ *     _columns.build([flatten_windows(orjson.loads(line)) for line in lines], keep_json,
+ *                    columns._other_forms, keep_text)
+ *
+ * gives, or None when it will not say (the caller then takes that slow way): no Python object is
+ * made per event or per field.  Each line is parsed here into a tape of nodes (strings point into
+ * the line, or into a scratch copy when they hold escapes), flattened as _py_flatten_windows
+ * flattens the nested evtx-JSON shape into a small ordered map of (name, value) that mimics the
+ * dict's assignment (first position, last value) and setdefault, and written out by the code
+ * shared with _columns (_rowbuf.h): columns, keyword text, sorted JSON and its BLAKE2b-128 id.
+ *
+ * A call is accepted only when every line is; a line only when
+ *   - it is strict JSON as orjson reads it (valid UTF-8, no raw control characters in strings, no
+ *     lone surrogate escapes, no NaN, no trailing commas; whitespace around it is fine), an
+ *     object, nested at most MAX_DEPTH deep, with no key twice in any object, and with no float
+ *     and no int outside -2^63 .. 2^64-1 anywhere;
+ *   - "Event" is an object holding "System" or "EventData" (the first branch of the reference);
+ *   - what the flattening meets is one of the cases below, and the flat row is not empty.
+ * Implemented as the reference does them (anything else refuses the call):
+ *   System (an object; anything else is ignored, as by the reference): values str, int, bool,
+ *     null (kept); objects {"#attributes": {scalars}} (Key_attr); other objects as
+ *     _attr_children does (#attributes, #text as scalar() text, other '#' keys ignored, children
+ *     Key_child, nested objects recursively), with scalar leaves only; lists refuse.
+ *   EventData and UserData (_event_data): null (nothing); str / int / bool scalars ("Data" as
+ *     scalar() text); objects whose values are str, int, bool or null (also without spaces,
+ *     setdefault, where the key has any), '#' keys skipped, "#text" refused, nested objects
+ *     ({"#text": scalar} with at most one more key: the scalar; otherwise their members,
+ *     recursively), lists refused.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "_rowbuf.h"
+
+#define MAX_DEPTH 64
+
+/* ------------------------------------------------------------------------ the tape */
+
+enum { T_OBJ, T_ARR, T_STR, T_INT, T_TRUE, T_FALSE, T_NULL };
+
+/* A JSON value.  An object is its node, then for every member the key (a T_STR node) and the
+ * value's nodes; an array its node and the elements' nodes. */
+typedef struct {
+    const char *s;  /* T_STR: the decoded UTF-8; T_INT: the decimal digits */
+    uint64_t hash;  /* T_STR keys: key_hash(s) */
+    uint32_t len;   /* T_STR, T_INT: bytes; T_OBJ, T_ARR: members / elements */
+    uint32_t end;   /* the node after this value's */
+    uint8_t type;
+    uint8_t raw;    /* T_STR: no escapes, so s[-1] .. s[len] is the string's JSON as orjson writes it */
+} Node;
+
+/* the refusal of a line: not an error, only "not here" */
+#define REFUSE 1
+#define FAIL (-1)
+
+typedef struct {
+    const unsigned char *p, *end;
+    Node *nodes;
+    uint32_t count, cap;
+    char *scratch; /* decoded strings with escapes (never longer than the line) */
+    Py_ssize_t scratch_len, scratch_cap;
+    uint32_t *dup; /* an index of keys, for duplicates in large objects */
+    uint32_t dup_cap;
+} Parser;
+
+static inline uint64_t
+key_hash(const char *s, size_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n;
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
+        h ^= h >> 32;
+        s += 8;
+        n -= 8;
+    }
+    if (n) {
+        uint64_t w = 0;
+        memcpy(&w, s, n);
+        h = (h ^ w) * 0xC4CEB9FE1A85EC53ULL;
+    }
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 29;
+    return h;
+}
+
+static int
+push_node(Parser *ps, uint8_t type, uint32_t *at)
+{
+    if (ps->count == ps->cap) {
+        uint32_t cap = ps->cap ? ps->cap * 2 : 256;
+        if (cap < ps->cap) /* (past 2^31 nodes) */
+            return REFUSE;
+        Node *nodes = PyMem_Realloc(ps->nodes, (size_t)cap * sizeof(Node));
+        if (nodes == NULL) {
+            PyErr_NoMemory();
+            return FAIL;
+        }
+        ps->nodes = nodes;
+        ps->cap = cap;
+    }
+    *at = ps->count++;
+    ps->nodes[*at].type = type;
+    return 0;
+}
+
+static inline void
+skip_ws(Parser *ps)
+{
+    const unsigned char *p = ps->p, *end = ps->end;
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    ps->p = p;
+}
+
+/* the length of the valid UTF-8 sequence of a non-ASCII lead byte at p, or 0 */
+static inline int
+utf8_seq(const unsigned char *p, const unsigned char *end)
+{
+    unsigned char c = p[0];
+    if (c >= 0xC2 && c <= 0xDF)
+        return end - p >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (end - p < 3 || (p[2] & 0xC0) != 0x80)
+            return 0;
+        unsigned char lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+        return p[1] >= lo && p[1] <= hi ? 3 : 0;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (end - p < 4 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
+            return 0;
+        unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+        return p[1] >= lo && p[1] <= hi ? 4 : 0;
+    }
+    return 0;
+}
+
+static inline int
+hex4(const unsigned char *p, unsigned *out)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned char c = p[i];
+        unsigned d;
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            d = c - 'A' + 10;
+        else
+            return -1;
+        v = v << 4 | d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* whether any of the eight bytes is a control character, '"', '\\' or not ASCII */
+static inline int
+string_stop8(uint64_t w)
+{
+    return (w & HIGHS) || needs_escape8(w);
+}
+
+#ifdef B2_TWO_LANES /* SSE2 (emmintrin.h came with the hashing) */
+/* the number of bytes at p, up to 16 of them, before a control character, '"', '\\' or a byte
+ * that is not ASCII (16: none of these) */
+static inline int
+string_run16(const unsigned char *p)
+{
+    __m128i x = _mm_loadu_si128((const __m128i *)p);
+    /* signed: bytes from 0x80 up are negative, so below 0x20 as well */
+    __m128i stop = _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x20)),
+                                _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))));
+    unsigned mask = (unsigned)_mm_movemask_epi8(stop);
+    return mask ? __builtin_ctz(mask) : 16;
+}
+#endif
+
+/* a string, ps->p just after its opening quote: its text to n->s, n->len */
+static int
+parse_string(Parser *ps, Node *n)
+{
+    const unsigned char *p = ps->p, *end = ps->end, *start = p;
+    for (;;) {
+#ifdef B2_TWO_LANES
+        while (end - p >= 16) {
+            int run = string_run16(p);
+            p += run;
+            if (run < 16)
+                break;
+        }
+#endif
+        while (end - p >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            if (string_stop8(w))
+                break;
+            p += 8;
+        }
+        if (p >= end)
+            return REFUSE;
+        unsigned char c = *p;
+        if (c == '"')
+            break;
+        if (c == '\\')
+            goto escaped;
+        if (c < 0x20)
+            return REFUSE;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        int k = utf8_seq(p, end);
+        if (k == 0)
+            return REFUSE;
+        p += k;
+    }
+    if (p - start > UINT32_MAX)
+        return REFUSE;
+    n->s = (const char *)start;
+    n->len = (uint32_t)(p - start);
+    n->raw = 1;
+    ps->p = p + 1;
+    return 0;
+escaped: {
+    /* the rest decoded into the scratch buffer (big enough: decoding never lengthens) */
+    char *o0 = ps->scratch + ps->scratch_len, *o = o0;
+    memcpy(o, start, (size_t)(p - start));
+    o += p - start;
+    while (p < end) {
+        unsigned char c = *p;
+        if (c == '"') {
+            n->raw = 0;
+            n->s = o0;
+            n->len = (uint32_t)(o - o0);
+            ps->scratch_len += o - o0;
+            ps->p = p + 1;
+            return 0;
+        }
+        if (c == '\\') {
+            if (end - p < 2)
+                return REFUSE;
+            unsigned char e = p[1];
+            p += 2;
+            switch (e) {
+            case '"': *o++ = '"'; break;
+            case '\\': *o++ = '\\'; break;
+            case '/': *o++ = '/'; break;
+            case 'b': *o++ = '\b'; break;
+            case 'f': *o++ = '\f'; break;
+            case 'n': *o++ = '\n'; break;
+            case 'r': *o++ = '\r'; break;
+            case 't': *o++ = '\t'; break;
+            case 'u': {
+                unsigned u;
+                if (end - p < 4 || hex4(p, &u) < 0)
+                    return REFUSE;
+                p += 4;
+                if (u >= 0xDC00 && u <= 0xDFFF)
+                    return REFUSE; /* a lone low surrogate */
+                if (u >= 0xD800 && u <= 0xDBFF) {
+                    unsigned lo;
+                    if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &lo) < 0 || lo < 0xDC00 ||
+                        lo > 0xDFFF)
+                        return REFUSE; /* a lone high surrogate */
+                    p += 6;
+                    u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+                }
+                if (u < 0x80) {
+                    *o++ = (char)u;
+                }
+                else if (u < 0x800) {
+                    *o++ = (char)(0xC0 | u >> 6);
+                    *o++ = (char)(0x80 | (u & 0x3F));
+                }
+                else if (u < 0x10000) {
+                    *o++ = (char)(0xE0 | u >> 12);
+                    *o++ = (char)(0x80 | (u >> 6 & 0x3F));
+                    *o++ = (char)(0x80 | (u & 0x3F));
+                }
+                else {
+                    *o++ = (char)(0xF0 | u >> 18);
+                    *o++ = (char)(0x80 | (u >> 12 & 0x3F));
+                    *o++ = (char)(0x80 | (u >> 6 & 0x3F));
+                    *o++ = (char)(0x80 | (u & 0x3F));
+                }
+                break;
+            }
+            default:
+                return REFUSE;
+            }
+            continue;
+        }
+        if (c < 0x20)
+            return REFUSE;
+        if (c < 0x80) {
+            *o++ = (char)c;
+            p++;
+            continue;
+        }
+        int k = utf8_seq(p, end);
+        if (k == 0)
+            return REFUSE;
+        memcpy(o, p, (size_t)k);
+        o += k;
+        p += k;
+    }
+    return REFUSE;
+}
+}
+
+/* an int in orjson's range (-2^63 .. 2^64-1); floats refuse */
+static int
+parse_int(Parser *ps, Node *n)
+{
+    const unsigned char *p = ps->p, *end = ps->end, *start = p;
+    int negative = *p == '-';
+    if (negative)
+        p++;
+    const unsigned char *digits = p;
+    if (p >= end || *p < '0' || *p > '9')
+        return REFUSE;
+    if (*p == '0') {
+        p++;
+    }
+    else {
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if (p < end && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E'))
+        return REFUSE; /* a leading zero (invalid) or a float (not taken) */
+    size_t nd = (size_t)(p - digits);
+    if (negative) {
+        if (nd == 1 && digits[0] == '0') { /* -0: orjson reads the int 0 */
+            n->s = "0";
+            n->len = 1;
+            ps->p = p;
+            return 0;
+        }
+        if (nd > 19 || (nd == 19 && memcmp(digits, "9223372036854775808", 19) > 0))
+            return REFUSE;
+    }
+    else if (nd > 20 || (nd == 20 && memcmp(digits, "18446744073709551615", 20) > 0)) {
+        return REFUSE;
+    }
+    n->s = (const char *)start;
+    n->len = (uint32_t)(p - start);
+    ps->p = p;
+    return 0;
+}
+
+static int parse_value(Parser *ps, int depth);
+
+/* whether two key nodes hold the same text */
+static inline int
+same_text(const Node *a, const Node *b)
+{
+    return a->hash == b->hash && a->len == b->len && memcmp(a->s, b->s, a->len) == 0;
+}
+
+/* REFUSE when the object at `at` (its members parsed) names a key twice */
+static int
+check_duplicates(Parser *ps, uint32_t at)
+{
+    const Node *nodes = ps->nodes;
+    uint32_t count = nodes[at].len;
+    if (count < 2)
+        return 0;
+    if (count <= 16) {
+        uint32_t keys[16], k = at + 1;
+        for (uint32_t i = 0; i < count; i++) {
+            for (uint32_t j = 0; j < i; j++)
+                if (same_text(&nodes[keys[j]], &nodes[k]))
+                    return REFUSE;
+            keys[i] = k;
+            k = nodes[k + 1].end;
+        }
+        return 0;
+    }
+    uint32_t size = 64;
+    while (size < count * 2)
+        size *= 2;
+    if (size > ps->dup_cap) {
+        uint32_t *dup = PyMem_Realloc(ps->dup, (size_t)size * sizeof(uint32_t));
+        if (dup == NULL) {
+            PyErr_NoMemory();
+            return FAIL;
+        }
+        ps->dup = dup;
+        ps->dup_cap = size;
+    }
+    memset(ps->dup, 0, (size_t)size * sizeof(uint32_t));
+    uint32_t k = at + 1;
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t slot = (uint32_t)nodes[k].hash & (size - 1);
+        while (ps->dup[slot]) {
+            if (same_text(&nodes[ps->dup[slot] - 1], &nodes[k]))
+                return REFUSE;
+            slot = (slot + 1) & (size - 1);
+        }
+        ps->dup[slot] = k + 1;
+        k = nodes[k + 1].end;
+    }
+    return 0;
+}
+
+static int
+parse_object(Parser *ps, int depth)
+{
+    uint32_t at;
+    int r = push_node(ps, T_OBJ, &at);
+    if (r)
+        return r;
+    uint32_t count = 0;
+    ps->p++; /* '{' */
+    skip_ws(ps);
+    if (ps->p < ps->end && *ps->p == '}') {
+        ps->p++;
+    }
+    else {
+        for (;;) {
+            if (ps->p >= ps->end || *ps->p != '"')
+                return REFUSE;
+            ps->p++;
+            uint32_t key;
+            if ((r = push_node(ps, T_STR, &key)) != 0)
+                return r;
+            Node *k = &ps->nodes[key];
+            if ((r = parse_string(ps, k)) != 0)
+                return r;
+            k->hash = key_hash(k->s, k->len);
+            k->end = key + 1;
+            skip_ws(ps);
+            if (ps->p >= ps->end || *ps->p != ':')
+                return REFUSE;
+            ps->p++;
+            skip_ws(ps);
+            if ((r = parse_value(ps, depth)) != 0)
+                return r;
+            count++;
+            skip_ws(ps);
+            if (ps->p >= ps->end)
+                return REFUSE;
+            if (*ps->p == ',') {
+                ps->p++;
+                skip_ws(ps);
+                continue;
+            }
+            if (*ps->p != '}')
+                return REFUSE;
+            ps->p++;
+            break;
+        }
+    }
+    ps->nodes[at].len = count;
+    ps->nodes[at].end = ps->count;
+    return check_duplicates(ps, at);
+}
+
+static int
+parse_array(Parser *ps, int depth)
+{
+    uint32_t at;
+    int r = push_node(ps, T_ARR, &at);
+    if (r)
+        return r;
+    uint32_t count = 0;
+    ps->p++; /* '[' */
+    skip_ws(ps);
+    if (ps->p < ps->end && *ps->p == ']') {
+        ps->p++;
+    }
+    else {
+        for (;;) {
+            if ((r = parse_value(ps, depth)) != 0)
+                return r;
+            count++;
+            skip_ws(ps);
+            if (ps->p >= ps->end)
+                return REFUSE;
+            if (*ps->p == ',') {
+                ps->p++;
+                skip_ws(ps);
+                continue;
+            }
+            if (*ps->p != ']')
+                return REFUSE;
+            ps->p++;
+            break;
+        }
+    }
+    ps->nodes[at].len = count;
+    ps->nodes[at].end = ps->count;
+    return 0;
+}
+
+static inline int
+literal(Parser *ps, const char *word, size_t n, uint8_t type)
+{
+    if ((size_t)(ps->end - ps->p) < n || memcmp(ps->p, word, n) != 0)
+        return REFUSE;
+    ps->p += n;
+    uint32_t at;
+    int r = push_node(ps, type, &at);
+    if (r)
+        return r;
+    ps->nodes[at].end = at + 1;
+    return 0;
+}
+
+/* the value at ps->p (no whitespace before it), `depth` containers around it */
+static int
+parse_value(Parser *ps, int depth)
+{
+    if (ps->p >= ps->end)
+        return REFUSE;
+    unsigned char c = *ps->p;
+    uint32_t at;
+    int r;
+    switch (c) {
+    case '{':
+        return depth >= MAX_DEPTH ? REFUSE : parse_object(ps, depth + 1);
+    case '[':
+        return depth >= MAX_DEPTH ? REFUSE : parse_array(ps, depth + 1);
+    case '"':
+        ps->p++;
+        if ((r = push_node(ps, T_STR, &at)) != 0)
+            return r;
+        ps->nodes[at].end = at + 1;
+        return parse_string(ps, &ps->nodes[at]);
+    case 't':
+        return literal(ps, "true", 4, T_TRUE);
+    case 'f':
+        return literal(ps, "false", 5, T_FALSE);
+    case 'n':
+        return literal(ps, "null", 4, T_NULL);
+    default:
+        if (c == '-' || (c >= '0' && c <= '9')) {
+            if ((r = push_node(ps, T_INT, &at)) != 0)
+                return r;
+            ps->nodes[at].end = at + 1;
+            return parse_int(ps, &ps->nodes[at]);
+        }
+        return REFUSE;
+    }
+}
+
+/* the line's tape; REFUSE unless it is one JSON object and nothing else */
+static int
+parse_line(Parser *ps, const char *line, Py_ssize_t len)
+{
+    if (len >= UINT32_MAX / 2)
+        return REFUSE;
+    if (len > ps->scratch_cap) {
+        char *scratch = PyMem_Realloc(ps->scratch, (size_t)len);
+        if (scratch == NULL) {
+            PyErr_NoMemory();
+            return FAIL;
+        }
+        ps->scratch = scratch;
+        ps->scratch_cap = len;
+    }
+    ps->scratch_len = 0;
+    ps->count = 0;
+    ps->p = (const unsigned char *)line;
+    ps->end = ps->p + len;
+    skip_ws(ps);
+    if (ps->p >= ps->end || *ps->p != '{')
+        return REFUSE;
+    int r = parse_value(ps, 0);
+    if (r)
+        return r;
+    skip_ws(ps);
+    return ps->p == ps->end ? 0 : REFUSE;
+}
+
+/* ------------------------------------------------------------------------ the flat row */
+
+enum { V_STR, V_INT, V_TRUE, V_FALSE, V_NULL };
+
+typedef struct {
+    const char *k, *v;
+    uint64_t hash;
+    uint32_t klen, vlen;
+    uint8_t kind;
+    uint8_t raw; /* V_STR: v[-1] .. v[vlen] is its JSON (see Node) */
+} Entry;
+
+/* names made for the row (Provider_Name, keys without spaces): blocks that never move */
+typedef struct Block {
+    struct Block *next;
+    size_t cap, used;
+    char data[];
+} Block;
+
+typedef struct {
+    Entry *entries;
+    uint32_t count, cap;
+    uint32_t *slots, *stamps; /* open addressing: entry index, valid where stamps[i] == stamp */
+    uint32_t nslots, stamp;
+    Block *first, *current;
+} Row;
+
+static char *
+row_alloc(Row *r, size_t n)
+{
+    Block *b = r->current;
+    while (b != NULL && b->cap - b->used < n)
+        b = b->next; /* (a block too small for this one name stays for the next row) */
+    if (b == NULL) {
+        size_t cap = n > 8192 ? n : 8192;
+        b = PyMem_Malloc(sizeof(Block) + cap);
+        if (b == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        b->cap = cap;
+        b->used = 0;
+        b->next = r->first;
+        r->first = b;
+    }
+    r->current = b;
+    char *out = b->data + b->used;
+    b->used += n;
+    return out;
+}
+
+static void
+row_reset(Row *r)
+{
+    r->count = 0;
+    if (++r->stamp == 0) { /* wrapped: every slot stale for real */
+        memset(r->stamps, 0, (size_t)r->nslots * sizeof(uint32_t));
+        r->stamp = 1;
+    }
+    for (Block *b = r->first; b != NULL; b = b->next)
+        b->used = 0;
+    r->current = r->first;
+}
+
+static void
+row_free(Row *r)
+{
+    PyMem_Free(r->entries);
+    PyMem_Free(r->slots);
+    PyMem_Free(r->stamps);
+    Block *b = r->first;
+    while (b != NULL) {
+        Block *next = b->next;
+        PyMem_Free(b);
+        b = next;
+    }
+    memset(r, 0, sizeof(*r));
+}
+
+static int
+row_index(Row *r, uint32_t nslots)
+{
+    uint32_t *slots = PyMem_Malloc((size_t)nslots * sizeof(uint32_t));
+    uint32_t *stamps = PyMem_Calloc((size_t)nslots, sizeof(uint32_t));
+    if (slots == NULL || stamps == NULL) {
+        PyMem_Free(slots);
+        PyMem_Free(stamps);
+        PyErr_NoMemory();
+        return FAIL;
+    }
+    PyMem_Free(r->slots);
+    PyMem_Free(r->stamps);
+    r->slots = slots;
+    r->stamps = stamps;
+    r->nslots = nslots;
+    r->stamp = 1;
+    for (uint32_t e = 0; e < r->count; e++) {
+        uint32_t i = (uint32_t)r->entries[e].hash & (nslots - 1);
+        while (stamps[i] == 1)
+            i = (i + 1) & (nslots - 1);
+        stamps[i] = 1;
+        slots[i] = e;
+    }
+    return 0;
+}
+
+/* the entry named k, or NULL (its free slot to *slot when asked) */
+static inline Entry *
+row_lookup(const Row *r, const char *k, uint32_t klen, uint64_t hash, uint32_t *slot)
+{
+    uint32_t mask = r->nslots - 1, i = (uint32_t)hash & mask;
+    while (r->stamps[i] == r->stamp) {
+        Entry *e = &r->entries[r->slots[i]];
+        if (e->hash == hash && e->klen == klen && memcmp(e->k, k, klen) == 0)
+            return e;
+        i = (i + 1) & mask;
+    }
+    if (slot != NULL)
+        *slot = i;
+    return NULL;
+}
+
+/* the entry named k, or a new one at its end (*fresh set) */
+static Entry *
+row_find(Row *r, const char *k, uint32_t klen, uint64_t hash, int *fresh)
+{
+    uint32_t i;
+    Entry *found = row_lookup(r, k, klen, hash, &i);
+    if (found != NULL) {
+        *fresh = 0;
+        return found;
+    }
+    if (r->count == r->cap) {
+        uint32_t cap = r->cap ? r->cap * 2 : 64;
+        Entry *entries = PyMem_Realloc(r->entries, (size_t)cap * sizeof(Entry));
+        if (entries == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        r->entries = entries;
+        r->cap = cap;
+    }
+    Entry *e = &r->entries[r->count];
+    e->k = k;
+    e->klen = klen;
+    e->hash = hash;
+    r->stamps[i] = r->stamp;
+    r->slots[i] = r->count++;
+    *fresh = 1;
+    if (r->count * 2 > r->nslots && row_index(r, r->nslots * 2) < 0)
+        return NULL;
+    return &r->entries[r->count - 1];
+}
+
+/* out[k] = value (set: 1) or out.setdefault(k, value) (set: 0) */
+static int
+row_put(Row *r, const char *k, uint32_t klen, uint64_t hash, uint8_t kind, const char *v, uint32_t vlen, int set,
+        uint8_t raw)
+{
+    int fresh;
+    Entry *e = row_find(r, k, klen, hash, &fresh);
+    if (e == NULL)
+        return FAIL;
+    if (fresh || set) {
+        e->kind = kind;
+        e->v = v;
+        e->vlen = vlen;
+        e->raw = raw;
+    }
+    return 0;
+}
+
+/* the kind of a scalar node kept as it is; REFUSE for containers */
+static inline int
+value_kind(const Node *n, uint8_t *kind)
+{
+    switch (n->type) {
+    case T_STR: *kind = V_STR; return 0;
+    case T_INT: *kind = V_INT; return 0;
+    case T_TRUE: *kind = V_TRUE; return 0;
+    case T_FALSE: *kind = V_FALSE; return 0;
+    case T_NULL: *kind = V_NULL; return 0;
+    default: return REFUSE;
+    }
+}
+
+static inline int
+put_node(Row *r, const char *k, uint32_t klen, uint64_t hash, const Node *n, int set)
+{
+    uint8_t kind;
+    if (value_kind(n, &kind))
+        return REFUSE;
+    return row_put(r, k, klen, hash, kind, n->s, n->len, set, kind == V_STR && n->raw);
+}
+
+/* out[k] = scalar(node): str as is, int its digits, bool "true"/"false", null None (all str) */
+static int
+put_scalar_text(Row *r, const char *k, uint32_t klen, uint64_t hash, const Node *n)
+{
+    switch (n->type) {
+    case T_STR:
+    case T_INT: return row_put(r, k, klen, hash, V_STR, n->s, n->len, 1, n->type == T_STR && n->raw);
+    case T_TRUE: return row_put(r, k, klen, hash, V_STR, "true", 4, 1, 0);
+    case T_FALSE: return row_put(r, k, klen, hash, V_STR, "false", 5, 1, 0);
+    case T_NULL: return row_put(r, k, klen, hash, V_NULL, NULL, 0, 1, 0);
+    default: return REFUSE;
+    }
+}
+
+/* the member of object `obj` named `name`: its value's node index, or 0 */
+static uint32_t
+member(const Node *nodes, uint32_t obj, const char *name, uint32_t n)
+{
+    uint32_t k = obj + 1;
+    for (uint32_t i = 0; i < nodes[obj].len; i++) {
+        if (nodes[k].len == n && memcmp(nodes[k].s, name, n) == 0)
+            return k + 1;
+        k = nodes[k + 1].end;
+    }
+    return 0;
+}
+
+#define MEMBER(nodes, obj, lit) member((nodes), (obj), (lit), (uint32_t)(sizeof(lit) - 1))
+
+/* a + "_" + b, made for the row */
+static const char *
+joined(Row *r, const char *a, uint32_t alen, const char *b, uint32_t blen, uint32_t *len)
+{
+    if ((uint64_t)alen + blen + 1 > UINT32_MAX / 2)
+        return NULL;
+    char *out = row_alloc(r, (size_t)alen + blen + 1);
+    if (out == NULL)
+        return NULL;
+    memcpy(out, a, alen);
+    out[alen] = '_';
+    memcpy(out + alen + 1, b, blen);
+    *len = alen + blen + 1;
+    return out;
+}
+
+static inline int
+key_is(const Node *k, const char *lit, uint32_t n)
+{
+    return k->len == n && memcmp(k->s, lit, n) == 0;
+}
+
+/* _attr_children(name, obj, out) */
+static int
+attr_children(Row *r, const Node *nodes, const char *name, uint32_t nlen, uint32_t obj, int depth)
+{
+    int rc;
+    uint32_t len;
+    const char *k;
+    if (depth > MAX_DEPTH)
+        return REFUSE;
+    uint32_t attrs = MEMBER(nodes, obj, "#attributes");
+    if (attrs && nodes[attrs].type == T_OBJ) {
+        uint32_t a = attrs + 1;
+        for (uint32_t i = 0; i < nodes[attrs].len; i++) {
+            if ((k = joined(r, name, nlen, nodes[a].s, nodes[a].len, &len)) == NULL)
+                return PyErr_Occurred() ? FAIL : REFUSE;
+            if ((rc = put_node(r, k, len, key_hash(k, len), &nodes[a + 1], 1)) != 0)
+                return rc;
+            a = nodes[a + 1].end;
+        }
+    }
+    uint32_t text = MEMBER(nodes, obj, "#text");
+    if (text && (rc = put_scalar_text(r, name, nlen, key_hash(name, nlen), &nodes[text])) != 0)
+        return rc;
+    uint32_t c = obj + 1;
+    for (uint32_t i = 0; i < nodes[obj].len; i++) {
+        const Node *key = &nodes[c], *child = &nodes[c + 1];
+        if (key->len == 0 || key->s[0] != '#') {
+            if ((k = joined(r, name, nlen, key->s, key->len, &len)) == NULL)
+                return PyErr_Occurred() ? FAIL : REFUSE;
+            if (child->type == T_OBJ)
+                rc = attr_children(r, nodes, k, len, c + 1, depth + 1);
+            else
+                rc = put_node(r, k, len, key_hash(k, len), child, 1);
+            if (rc)
+                return rc;
+        }
+        c = child->end;
+    }
+    return 0;
+}
+
+static int
+system_fields(Row *r, const Node *nodes, uint32_t system)
+{
+    int rc;
+    uint32_t c = system + 1;
+    for (uint32_t i = 0; i < nodes[system].len; i++) {
+        const Node *key = &nodes[c], *value = &nodes[c + 1];
+        if (value->type == T_OBJ) {
+            uint32_t attrs = value->len == 1 ? MEMBER(nodes, c + 1, "#attributes") : 0;
+            if (attrs && nodes[attrs].type == T_OBJ) { /* the usual <Element a=".." b=".."/> */
+                uint32_t a = attrs + 1;
+                for (uint32_t j = 0; j < nodes[attrs].len; j++) {
+                    uint32_t len;
+                    const char *k = joined(r, key->s, key->len, nodes[a].s, nodes[a].len, &len);
+                    if (k == NULL)
+                        return PyErr_Occurred() ? FAIL : REFUSE;
+                    if ((rc = put_node(r, k, len, key_hash(k, len), &nodes[a + 1], 1)) != 0)
+                        return rc;
+                    a = nodes[a + 1].end;
+                }
+            }
+            else if ((rc = attr_children(r, nodes, key->s, key->len, c + 1, 1)) != 0) {
+                return rc;
+            }
+        }
+        else if ((rc = put_node(r, key->s, key->len, key->hash, value, 1)) != 0) { /* (lists refuse) */
+            return rc;
+        }
+        c = value->end;
+    }
+    return 0;
+}
+
+/* out.setdefault(key without its spaces, out.get(key)) for a key with a space */
+static int
+spaceless_default(Row *r, const Node *key)
+{
+    if (memchr(key->s, ' ', key->len) == NULL)
+        return 0;
+    char *k = row_alloc(r, key->len);
+    if (k == NULL)
+        return FAIL;
+    uint32_t len = 0;
+    for (uint32_t i = 0; i < key->len; i++)
+        if (key->s[i] != ' ')
+            k[len++] = key->s[i];
+    const Entry *e = row_lookup(r, key->s, key->len, key->hash, NULL);
+    uint8_t kind = V_NULL; /* out.get(key) of an absent key: None */
+    const char *v = NULL;
+    uint32_t vlen = 0;
+    uint8_t raw = 0;
+    if (e != NULL) {
+        kind = e->kind;
+        v = e->v;
+        vlen = e->vlen;
+        raw = e->raw;
+    }
+    return row_put(r, k, len, key_hash(k, len), kind, v, vlen, 0, raw);
+}
+
+/* _event_data(data, out) */
+static int
+event_data(Row *r, const Node *nodes, uint32_t data, int depth)
+{
+    int rc;
+    const Node *d = &nodes[data];
+    if (depth > MAX_DEPTH)
+        return REFUSE;
+    if (d->type == T_NULL)
+        return 0;
+    if (d->type == T_ARR)
+        return REFUSE;
+    if (d->type != T_OBJ)
+        return put_scalar_text(r, "Data", 4, key_hash("Data", 4), d);
+    uint32_t c = data + 1;
+    for (uint32_t i = 0; i < d->len; i++) {
+        uint32_t at = c + 1; /* the value's node */
+        const Node *key = &nodes[c], *value = &nodes[at];
+        int hashed = key->len > 0 && key->s[0] == '#';
+        c = value->end;
+        if ((value->type == T_STR || value->type == T_INT) && !hashed) { /* the usual Name: value */
+            if ((rc = put_node(r, key->s, key->len, key->hash, value, 1)) != 0)
+                return rc;
+            if ((rc = spaceless_default(r, key)) != 0)
+                return rc;
+            continue;
+        }
+        if (hashed && !key_is(key, "#text", 5))
+            continue;
+        if (value->type == T_ARR || key_is(key, "#text", 5))
+            return REFUSE; /* _data_list, "Data" from #text, a list's scalar(): not here */
+        if (value->type == T_OBJ) {
+            uint32_t text = MEMBER(nodes, at, "#text");
+            if (text && value->len <= 2) /* (the text as it is: str, int, bool or null) */
+                rc = put_node(r, key->s, key->len, key->hash, &nodes[text], 1);
+            else
+                rc = event_data(r, nodes, at, depth + 1);
+        }
+        else {
+            rc = put_node(r, key->s, key->len, key->hash, value, 1); /* null, bool */
+        }
+        if (rc)
+            return rc;
+        if ((rc = spaceless_default(r, key)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* the flat row of the tape (_py_flatten_windows' first branch) */
+static int
+flatten(Row *r, const Node *nodes)
+{
+    int rc;
+    uint32_t event = MEMBER(nodes, 0, "Event");
+    if (!event || nodes[event].type != T_OBJ)
+        return REFUSE;
+    uint32_t system = MEMBER(nodes, event, "System"), data = MEMBER(nodes, event, "EventData");
+    if (!system && !data)
+        return REFUSE;
+    uint32_t user = MEMBER(nodes, event, "UserData");
+    if (system && nodes[system].type == T_OBJ && (rc = system_fields(r, nodes, system)) != 0)
+        return rc;
+    if (data && (rc = event_data(r, nodes, data, 1)) != 0)
+        return rc;
+    if (user && (rc = event_data(r, nodes, user, 1)) != 0)
+        return rc;
+    return r->count ? 0 : REFUSE; /* an empty row is a dead letter */
+}
+
+/* ------------------------------------------------------------------------ shapes of flat rows */
+
+/* the shapes seen in this call, by their names' bytes: the index of each in b->shapes */
+typedef struct {
+    uint64_t hash;
+    uint32_t size;
+    Py_ssize_t shape;
+    char *sig; /* (uint32 length, bytes) per name */
+    size_t sig_len;
+} Known;
+
+typedef struct {
+    Known *items;
+    Py_ssize_t count, cap;
+    Py_ssize_t *slots; /* index + 1, 0 empty */
+    Py_ssize_t nslots;
+} KnownShapes;
+
+static void
+known_clear(KnownShapes *t)
+{
+    for (Py_ssize_t i = 0; i < t->count; i++)
+        PyMem_Free(t->items[i].sig);
+    PyMem_Free(t->items);
+    PyMem_Free(t->slots);
+    memset(t, 0, sizeof(*t));
+}
+
+static int
+known_matches(const Known *s, const Row *r)
+{
+    const char *p = s->sig;
+    for (uint32_t i = 0; i < r->count; i++) {
+        uint32_t len;
+        memcpy(&len, p, 4);
+        if (len != r->entries[i].klen || memcmp(p + 4, r->entries[i].k, len) != 0)
+            return 0;
+        p += 4 + len;
+    }
+    return 1;
+}
+
+static int
+known_index(KnownShapes *t)
+{
+    Py_ssize_t nslots = 16;
+    while (nslots < t->count * 2 + 2)
+        nslots *= 2;
+    Py_ssize_t *slots = PyMem_Calloc((size_t)nslots, sizeof(Py_ssize_t));
+    if (slots == NULL) {
+        PyErr_NoMemory();
+        return FAIL;
+    }
+    for (Py_ssize_t k = 0; k < t->count; k++) {
+        Py_ssize_t i = (Py_ssize_t)(t->items[k].hash & (uint64_t)(nslots - 1));
+        while (slots[i])
+            i = (i + 1) & (nslots - 1);
+        slots[i] = k + 1;
+    }
+    PyMem_Free(t->slots);
+    t->slots = slots;
+    t->nslots = nslots;
+    return 0;
+}
+
+/* the shape (in b->shapes) of the row's names, made when new; NULL on error */
+static Shape *
+shape_of(Build *b, KnownShapes *t, const Row *r)
+{
+    uint64_t hash = (uint64_t)r->count * 0x9E3779B97F4A7C15ULL;
+    for (uint32_t i = 0; i < r->count; i++)
+        hash = (hash ^ r->entries[i].hash) * 0x100000001B3ULL;
+    hash ^= hash >> 29;
+    if (t->nslots) {
+        for (Py_ssize_t i = (Py_ssize_t)(hash & (uint64_t)(t->nslots - 1));; i = (i + 1) & (t->nslots - 1)) {
+            Py_ssize_t at = t->slots[i];
+            if (at == 0)
+                break;
+            const Known *s = &t->items[at - 1];
+            if (s->hash == hash && s->size == r->count && known_matches(s, r))
+                return &b->shapes.items[s->shape];
+        }
+    }
+    /* a new shape: its names as str, once */
+    if (t->count == t->cap) {
+        Py_ssize_t cap = t->cap ? t->cap * 2 : 16;
+        Known *items = PyMem_Realloc(t->items, (size_t)cap * sizeof(Known));
+        if (items == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        t->items = items;
+        t->cap = cap;
+    }
+    size_t sig_len = 0;
+    for (uint32_t i = 0; i < r->count; i++)
+        sig_len += 4 + r->entries[i].klen;
+    char *sig = PyMem_Malloc(sig_len ? sig_len : 1);
+    PyObject **keys = PyMem_Calloc(r->count, sizeof(PyObject *));
+    Shape *shape = NULL;
+    if (sig == NULL || keys == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    char *p = sig;
+    for (uint32_t i = 0; i < r->count; i++) {
+        const Entry *e = &r->entries[i];
+        memcpy(p, &e->klen, 4);
+        memcpy(p + 4, e->k, e->klen);
+        p += 4 + e->klen;
+        if ((keys[i] = PyUnicode_DecodeUTF8(e->k, e->klen, "strict")) == NULL)
+            goto done;
+    }
+    shape = shape_new(b, keys, r->count, (Py_uhash_t)hash);
+    if (shape == NULL)
+        goto done;
+    Known *s = &t->items[t->count++];
+    s->hash = hash;
+    s->size = r->count;
+    s->shape = shape - b->shapes.items;
+    s->sig = sig;
+    s->sig_len = sig_len;
+    sig = NULL;
+    if (t->count * 2 + 2 > t->nslots) {
+        if (known_index(t) < 0)
+            shape = NULL;
+    }
+    else {
+        Py_ssize_t i = (Py_ssize_t)(hash & (uint64_t)(t->nslots - 1));
+        while (t->slots[i])
+            i = (i + 1) & (t->nslots - 1);
+        t->slots[i] = t->count;
+    }
+done:
+    if (keys != NULL) {
+        for (uint32_t i = 0; i < r->count; i++)
+            Py_XDECREF(keys[i]);
+        PyMem_Free(keys);
+    }
+    PyMem_Free(sig);
+    return shape;
+}
+
+/* ------------------------------------------------------------------------ windows_lines */
+
+static int
+emit_row(Build *b, Py_ssize_t row, Shape *shape, const Row *r, int keep_json, int keep_text)
+{
+    if (r->count > b->items_cap) {
+        Py_ssize_t cap = r->count * 2 + 8;
+        Item *items = PyMem_Realloc(b->items, (size_t)cap * sizeof(Item));
+        if (items == NULL) {
+            PyErr_NoMemory();
+            return FAIL;
+        }
+        b->items = items;
+        b->items_cap = cap;
+    }
+    Item *items = b->items;
+    for (uint32_t i = 0; i < r->count; i++) {
+        const Entry *e = &r->entries[i];
+        Item *it = &items[i];
+        switch (e->kind) {
+        case V_STR:
+            it->text = e->v;
+            it->text_len = e->vlen;
+            if (e->raw) { /* its JSON as it came */
+                it->json = e->v - 1;
+                it->json_len = (Py_ssize_t)e->vlen + 2;
+            }
+            else {
+                it->json = NULL;
+            }
+            break;
+        case V_INT:
+            it->text = it->json = e->v;
+            it->text_len = it->json_len = e->vlen;
+            break;
+        case V_TRUE:
+            it->text = it->json = "true";
+            it->text_len = it->json_len = 4;
+            break;
+        case V_FALSE:
+            it->text = it->json = "false";
+            it->text_len = it->json_len = 5;
+            break;
+        default:
+            it->text = NULL;
+            it->json = "null";
+            it->json_len = 4;
+            break;
+        }
+    }
+    return row_emit(b, row, shape, items, r->count, keep_json, keep_text);
+}
+
+static PyObject *
+m_windows_lines(PyObject *self, PyObject *args)
+{
+    PyObject *lines;
+    int keep_json, keep_text;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O!pp:windows_lines", &PyList_Type, &lines, &keep_json, &keep_text))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(lines);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!PyBytes_CheckExact(PyList_GET_ITEM(lines, i)))
+            Py_RETURN_NONE;
+    Build b;
+    Parser ps;
+    Row r;
+    KnownShapes known;
+    memset(&ps, 0, sizeof(ps));
+    memset(&r, 0, sizeof(r));
+    memset(&known, 0, sizeof(known));
+    PyObject *result = NULL;
+    int rc = FAIL;
+    if (build_start(&b, n, keep_json, keep_text) < 0 || row_index(&r, 128) < 0)
+        goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (PyList_GET_SIZE(lines) != n) { /* (nothing here runs Python code, but a collection could) */
+            PyErr_SetString(PyExc_RuntimeError, "the lines changed while they were decoded");
+            rc = FAIL;
+            goto done;
+        }
+        PyObject *line = Py_NewRef(PyList_GET_ITEM(lines, i));
+        if (!PyBytes_CheckExact(line)) {
+            Py_DECREF(line);
+            rc = REFUSE;
+            goto done;
+        }
+        row_reset(&r);
+        rc = parse_line(&ps, PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line));
+        if (rc == 0)
+            rc = flatten(&r, ps.nodes);
+        if (rc == 0) {
+            Shape *shape = shape_of(&b, &known, &r);
+            rc = shape == NULL ? FAIL : emit_row(&b, i, shape, &r, keep_json, keep_text);
+        }
+        Py_DECREF(line);
+        if (rc)
+            goto done;
+    }
+    result = build_result(&b, keep_json, keep_text);
+    rc = result == NULL ? FAIL : 0;
+done:
+    build_clear(&b);
+    known_clear(&known);
+    row_free(&r);
+    PyMem_Free(ps.nodes);
+    PyMem_Free(ps.scratch);
+    PyMem_Free(ps.dup);
+    if (rc == REFUSE)
+        Py_RETURN_NONE;
+    if (rc == FAIL && !PyErr_Occurred()) /* (a refusal cannot be told apart from this: never happens) */
+        PyErr_SetString(PyExc_SystemError, "windows_lines failed without an error");
+    return rc ? NULL : result;
+}
+
+static PyMethodDef methods[] = {
+    {"windows_lines", (PyCFunction)m_windows_lines, METH_VARARGS,
+     "windows_lines(lines, keep_json, keep_text)\n--\n\n"
+     "_columns.build([flatten_windows(orjson.loads(line)) for line in lines], keep_json, other, keep_text)\n"
+     "for JSON lines of nested evtx-JSON Windows events, parsed and flattened here, or None when any\n"
+     "line is not one this module takes (see its comment): then do it the slow way."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "autosoc.normalize._decode",
+    .m_doc = "JSON lines of Windows events -> the raw frame's Arrow string-view buffers, JSON and ids.",
+    .m_size = -1,
+    .m_methods = methods,
+};
+
+PyMODINIT_FUNC
+PyInit__decode(void)
+{
+    init_escapes();
+    return PyModule_Create(&module_def);
+}

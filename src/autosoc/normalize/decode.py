@@ -1,0 +1,53 @@
+"""JSON lines straight to raw columns: the reader's and normalization's per-event work in one C pass.
+
+For the common Windows shape (the evtx-JSON ``{"Event": {"System": ..., "EventData": ...}}`` that
+evtx_dump and the evtx package write), the C extension :mod:`autosoc.normalize._decode` parses
+each line and writes the flattened fields' Arrow columns, the keyword text, the sorted-keys JSON
+and the content ids directly, without a Python object per field: what ``orjson.loads``,
+:func:`~autosoc.normalize.flatten.flatten_windows` and
+:func:`~autosoc.normalize.columns.build_raw_frame` make of the same lines, exactly (the tests
+compare the two on every regression sample and on fuzzed lines).
+
+It decides per call: when any line is one it does not handle exactly (another shape, a float, a
+list, a duplicate key, invalid JSON or UTF-8 ...), :func:`decode_windows_lines` returns None and
+the caller takes the usual path, so a bad line is reported the usual way.  Without a C compiler,
+or with ``AUTOSOC_PURE_PYTHON=1``, it always returns None.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from types import ModuleType
+
+import polars as pl
+
+from autosoc.normalize.columns import view_array
+from autosoc.normalize.fields import KEYWORD_TEXT
+from autosoc.schema import RawColumns
+
+_native: ModuleType | None
+try:
+    from autosoc.normalize import _decode as _native
+except ImportError:  # built without a C compiler
+    _native = None
+
+#: True when decode_windows_lines can decode at all
+NATIVE: bool = _native is not None and os.environ.get("AUTOSOC_PURE_PYTHON") != "1"
+
+
+def decode_windows_lines(lines: Sequence[bytes], *, keep_json: bool = False) -> RawColumns | None:
+    """The lines' records as raw columns of the ``windows`` family (with each row's JSON when
+    ``keep_json``), or None (see the module docstring)."""
+    if not NATIVE or _native is None or not lines:
+        return None
+    decoded = _native.windows_lines(list(lines), keep_json, True)
+    if decoded is None:
+        return None
+    names, columns, id_views, id_data, json, text = decoded
+    n = len(lines)
+    frame = pl.DataFrame([pl.Series(view_array(n, *column)) for column in columns])
+    frame.columns = names  # set apart: Arrow schemas cut names at NUL, frames rename "" to column_0
+    frame = frame.with_columns(pl.Series(KEYWORD_TEXT, view_array(n, None, *text, 0)))
+    return RawColumns("windows", frame, pl.Series("id", view_array(n, None, id_views, id_data, 0)),
+                      None if json is None else pl.Series("json", view_array(n, None, *json, 0)))

@@ -1,0 +1,312 @@
+"""JSON lines of Windows events -> the raw frame in one C call (``autosoc.normalize._decode``)
+against the pure-Python path it replaces: ``orjson.loads``, ``_py_flatten_windows`` and the frame
+builders (the reference ``_py_build_raw_frame`` and the C ``_columns.build``).  The decoder may
+refuse a call (None); what it accepts must come out exactly as the reference has it."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from autosoc.normalize import columns, flatten
+from autosoc.normalize.fields import KEYWORD_TEXT
+
+try:
+    from autosoc.normalize import _decode
+except ImportError:  # built without a C compiler
+    _decode = None  # type: ignore[assignment]
+try:
+    from autosoc.normalize import _columns
+except ImportError:
+    _columns = None  # type: ignore[assignment]
+
+pytestmark = pytest.mark.skipif(
+    _decode is None or _columns is None,
+    reason="the C extensions autosoc.normalize._decode / _columns were not built (no C compiler at install time?)",
+)
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "sigma" / "regression_data"
+MODES = [(False, False), (True, False), (False, True), (True, True)]
+
+
+def _view_array(n: int, validity: bytes | None, views: bytes, data: bytes, null_count: int) -> pa.Array:
+    buffers = [None if validity is None else pa.py_buffer(validity), pa.py_buffer(views), pa.py_buffer(data)]
+    return pa.Array.from_buffers(pa.string_view(), n, buffers, null_count=null_count)
+
+
+def _frame_of(n: int, built: tuple[Any, ...]) -> tuple[pl.DataFrame, list[str], list[str] | None]:
+    """A build's buffers as build_raw_frame turns them into the frame, the ids and the JSON."""
+    names, cols, id_views, id_data, texts, text = built
+    frame = pl.DataFrame([pl.Series(_view_array(n, *column)) for column in cols])
+    frame.columns = names
+    if text is not None:
+        frame = frame.with_columns(pl.Series(KEYWORD_TEXT, _view_array(n, None, *text, 0)))
+    ids = pl.Series("id", _view_array(n, None, id_views, id_data, 0)).to_list()
+    jsons = None if texts is None else pl.Series("json", _view_array(n, None, *texts, 0)).to_list()
+    return frame, ids, jsons
+
+
+def _same(got: tuple[pl.DataFrame, list[str], list[str] | None],
+          want: tuple[pl.DataFrame, pl.Series, pl.Series | None]) -> None:
+    frame, ids, jsons = got
+    assert frame.columns == want[0].columns
+    assert frame.schema == want[0].schema
+    assert frame.rows() == want[0].rows()
+    assert ids == want[1].to_list()
+    assert jsons == (None if want[2] is None else want[2].to_list())
+
+
+def _reference_rows(lines: list[bytes]) -> list[dict[str, Any]]:
+    rows = []
+    for line in lines:
+        row = flatten._py_flatten_windows(orjson.loads(line))
+        assert row, f"accepted, but the reference has no row for {line[:200]!r}"
+        rows.append(row)
+    return rows
+
+
+def check(lines: list[bytes]) -> bool:
+    """The decoder against the references in every mode; whether it accepted the lines."""
+    accepted = None
+    for keep_json, keep_text in MODES:
+        got = _decode.windows_lines(lines, keep_json, keep_text)
+        if accepted is None:
+            accepted = got is not None
+        assert (got is not None) == accepted, "accepted in one mode, refused in another"
+        if got is None:
+            continue
+        rows = _reference_rows(lines)
+        # the very buffers _columns.build writes for the flattened rows ...
+        assert got == _columns.build(rows, keep_json, columns._other_forms, keep_text)
+        # ... and the same frame, ids and JSON as the pure-Python reference
+        _same(_frame_of(len(lines), got), columns._py_build_raw_frame(rows, keep_json=keep_json, keep_text=keep_text))
+    return bool(accepted)
+
+
+def accepts(*lines: bytes | str) -> bool:
+    return check([line.encode() if isinstance(line, str) else line for line in lines])
+
+
+def ev(system: Any = None, data: Any = None, **extra: Any) -> str:
+    event: dict[str, Any] = {}
+    if system is not None:
+        event["System"] = system
+    if data is not None:
+        event["EventData"] = data
+    event.update(extra)
+    return json.dumps({"Event": event}, ensure_ascii=False)
+
+
+SYSTEM = {"Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon", "Guid": "{5770385F}"}}, "EventID": 1,
+          "Version": 5, "Keywords": "0x8000000000000000",
+          "TimeCreated": {"#attributes": {"SystemTime": "2024-01-01T00:00:00.000000Z"}},
+          "Execution": {"#attributes": {"ProcessID": 3000, "ThreadID": 4000}}, "Channel": "Sysmon/Operational",
+          "Computer": "host", "Security": None, "Correlation": None}
+
+
+# ---------------------------------------------------------------------------- the regression samples
+
+def _regression_lines() -> list[bytes]:
+    if not SHARED.is_dir():
+        pytest.skip(f"the SigmaHQ regression data is not at {SHARED} (see ../shared/data/README)")
+    decoder = json.JSONDecoder()
+    lines = []
+    for path in sorted(SHARED.rglob("*.json")):
+        text = path.read_text(encoding="utf-8")
+        at = 0
+        while True:  # one pretty-printed document, or several one after the other
+            while at < len(text) and text[at].isspace():
+                at += 1
+            if at >= len(text):
+                break
+            record, at = decoder.raw_decode(text, at)
+            lines.append(orjson.dumps(record))
+    assert len(lines) > 200
+    return lines
+
+
+def test_every_regression_sample() -> None:
+    lines = _regression_lines()
+    accepted = [line for line in lines if check([line])]
+    refused = len(lines) - len(accepted)
+    print(f"\nregression samples: {len(accepted)} of {len(lines)} lines accepted, {refused} refused")
+    assert len(accepted) >= len(lines) - 5
+    assert check(accepted)  # all at once: shapes and columns across rows
+    assert check(accepted[::-1][::3])
+    assert not check(lines) if refused else check(lines)
+
+
+# ---------------------------------------------------------------------------- edge cases
+
+def test_usual_event() -> None:
+    assert accepts(ev(SYSTEM, {"Image": "C:\\Windows\\cmd.exe", "ProcessId": 42, "CommandLine": "cmd /c \"x\""}))
+
+
+def test_escapes_and_utf8() -> None:
+    for value in ('\\"', "\\\\", "\\/", "\\u00e9", "\\ud83d\\ude00", "\\u0000", "\\b\\f\\n\\r\\t", "\\u001f",
+                  "\\u007f", "\\u2028", "é€😀", "a\\u0041b", "\x7f", "\\uD83D\\uDE00", "\\u00E9"):
+        line = '{"Event":{"System":{"EventID":1},"EventData":{"V":"' + value + '","K\\u00e9y":"x"}}}'
+        assert accepts(line), value
+    # keys with escapes and controls, and the same key spelled two ways (a duplicate)
+    assert accepts('{"Event":{"System":{"a\\nb":"\\u0001"}}}')
+    assert not accepts('{"Event":{"System":{"e":1,"\\u0065":2}}}')
+
+
+def test_invalid_strings_are_refused() -> None:
+    for value in ("\\ud800", "\\udc00", "\\ud800\\u0041", "\\ud800x", "\\x", "\\u12", "\\u12g4", "\x01", "\t"):
+        assert not accepts('{"Event":{"System":{"EventID":"' + value + '"}}}'), value
+    for raw in (b"\xff", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc3", b"\xe2\x82",
+                b"\x80", b"\xf8\x88\x80\x80\x80"):
+        assert not accepts(b'{"Event":{"System":{"EventID":"a' + raw + b'b"}}}'), raw
+
+
+def test_ints() -> None:
+    for value in ("0", "-0", "7", "-7", "9223372036854775807", "-9223372036854775808", "9223372036854775808",
+                  "18446744073709551615", "123456789012"):
+        assert accepts('{"Event":{"System":{"EventID":' + value + '},"EventData":{"N":' + value + '}}}'), value
+    for value in ("18446744073709551616", "-9223372036854775809", "99999999999999999999999", "01", "-", "-01",
+                  "1.5", "1e3", "1E3", "-0.0", "1.", ".5", "+1", "NaN", "Infinity", "0x10"):
+        assert not accepts('{"Event":{"System":{"EventID":' + value + '}}}'), value
+    # a float anywhere refuses, even where the reference would not look
+    assert not accepts('{"Event":{"System":{"EventID":1}},"other":1.5}')
+
+
+def test_duplicate_keys_are_refused() -> None:
+    assert not accepts('{"Event":{"System":{"EventID":1,"EventID":2}}}')
+    assert not accepts('{"Event":{"System":{"EventID":1}},"Event":{"System":{}}}')
+    assert not accepts('{"Event":{"System":{"EventID":1},"EventData":{' + ",".join(
+        f'"k{i}":{i}' for i in range(40)) + ',"k7":1}}}')
+    assert accepts('{"Event":{"System":{"EventID":1},"EventData":{' + ",".join(
+        f'"k{i}":{i}' for i in range(40)) + "}}}")
+
+
+def test_system_values() -> None:
+    assert accepts(ev({"EventID": 1, "A": True, "B": False, "C": None, "D": "", "E": -3}))
+    assert accepts(ev({"Provider": {"#attributes": {"Name": "x", "T": True, "N": None, "I": 5}}}))
+    assert accepts(ev({"Provider": {"#attributes": {}}, "EventID": 4}))
+    assert accepts(ev({"Empty": {}, "EventID": 4}))
+    # _attr_children: #text, other attributes, children, nested children, '#' keys ignored
+    assert accepts(ev({"EventID": {"#attributes": {"Qualifiers": 0}, "#text": 4625}}))
+    for text in ("x", 5, True, False, None):
+        assert accepts(ev({"EventID": {"#text": text, "#other": [1, 2]}}))
+    assert accepts(ev({"T": {"#attributes": "not a dict", "child": "c", "kid": {"#attributes": {"a": 1}, "g": 2}}}))
+    # a later name overwrites an earlier one in place
+    assert accepts(ev({"Provider_Name": "first", "Provider": {"#attributes": {"Name": "second"}}, "EventID": 1},
+                      {"EventID": "from data", "Provider_Name": "x"}))
+    # System that is not an object is ignored, as by the reference
+    assert accepts(ev("a string", {"A": "b"}))
+    assert accepts('{"Event":{"System":null,"EventData":{"A":"b"}}}')
+    for bad in ([1, 2], ["a"], {"#attributes": {"a": [1]}}, {"#attributes": {"a": {"b": 1}}}, {"#text": [1]},
+                {"child": [1]}, 1.5):
+        assert not accepts(ev({"EventID": 1, "X": bad})), bad
+
+
+def test_event_data_values() -> None:
+    assert accepts(ev(SYSTEM, {"A": True, "B": False, "C": None, "D": "", "E": 0}))
+    assert accepts(ev(SYSTEM, {"Threat Name": "x", "Other Key  ": 5, "ThreatName": "y", "Null Key": None,
+                               "Bool Key": True, " ": "space"}))
+    assert accepts(ev(SYSTEM, {"ThreatName": "y", "Threat Name": "x"}))
+    assert accepts(ev(SYSTEM, {"#attributes": {"Name": "x"}, "#comment": "c", "#n": 5, "#x": [1], "A": "b"}))
+    assert accepts(ev(SYSTEM, {}))
+    assert accepts('{"Event":{"System":{"EventID":1},"EventData":null}}')
+    assert accepts(ev(SYSTEM))  # no EventData
+    assert accepts(ev(None, {"A": "b"}))  # no System
+    for scalar in ("text", 5, True, False):
+        assert accepts(ev(SYSTEM, scalar))
+    # nested objects: {"#text": ..} with one more key at most, or their members
+    assert accepts(ev(SYSTEM, {"Wrapped": {"#text": "t", "#attributes": {"a": 1}}, "Other": {"#text": 3}}))
+    assert accepts(ev(SYSTEM, {"Outer Key": {"Inner": "x", "Inner Two": 2}, "Key Gone": {"a": "b"}}))
+    assert accepts(ev(SYSTEM, {"Deep": {"Deeper": {"Deepest": "x"}}}))
+    for bad in ({"Data": [{"@Name": "a", "#text": "b"}]}, {"#text": "t"}, {"L": ["a"]}, {"F": 1.5},
+                {"Wrapped": {"#text": ["t"]}}, [1]):
+        assert not accepts(ev(SYSTEM, bad)), bad
+
+
+def test_user_data() -> None:
+    assert accepts(ev(SYSTEM, UserData={"EventXML": {"Param1": "x", "Param2": 3}}))
+    assert accepts(ev(SYSTEM, {"A": "1"}, UserData={"A": "2", "B": None}))
+    assert accepts('{"Event":{"UserData":{"A":"b"},"System":{"EventID":1}}}')  # System first all the same
+
+
+def test_other_shapes_are_refused() -> None:
+    for line in ('{"Event":{"UserData":{"A":"b"}}}', '{"Event":{}}', '{"Event":[]}', '{"Event":"x"}', "{}",
+                 '{"EventID":1,"Channel":"x"}', '{"winlog":{"event_id":1}}', "[]", '"x"', "1", "null",
+                 '{"Event":{"System":{}}}', '{"Event":{"System":{"Empty":{}},"EventData":{}}}'):
+        assert not accepts(line), line
+
+
+def test_whitespace_and_syntax() -> None:
+    assert accepts(' \t\r\n{ "Event" : { "System" : { "EventID" : 1 , "A" : [ 1 , { } , [ ] ] , "B" : "x" } } } \r\n'
+                   .replace('"A" : [ 1 , { } , [ ] ] ,', ""))
+    assert accepts('{"Event":{"System":{"EventID":1}},"x":[1,{"a":[true,false,null]},[]],"y":{}}')
+    for line in ('{"Event":{"System":{"EventID":1}}', '{"Event":{"System":{"EventID":1,}}}',
+                 '{"Event":{"System":{"EventID":1}}}}', '{"Event":{"System":{"EventID":1}}} x',
+                 '{"Event":{"System":{"EventID":tru}}}', '{"Event":{"System":{"EventID":True}}}',
+                 "{'Event':{}}", '{"Event":{"System":{"EventID" 1}}}', '{"Event":{"System":{"EventID":1}},"x":[1,]}',
+                 '{"Event":{"System":{"EventID":1}},"x":[1 2]}', '{"Event":{"System":{EventID:1}}}',
+                 '\ufeff{"Event":{"System":{"EventID":1}}}', '{"Event":{"System":{"EventID":1}}}\x00',
+                 '{"Event":{"System":{"EventID":1}}}\x0b', ""):
+        assert not accepts(line), line
+    deep = '{"Event":{"System":{"EventID":1}},"d":' + "[" * 63 + "]" * 63 + "}"  # 64 deep in all
+    assert accepts(deep)
+    assert not accepts(deep.replace("[", "[[", 1).replace("]", "]]", 1))
+
+
+def test_batches() -> None:
+    good = [ev(SYSTEM, {"A": str(i), "N": i}) for i in range(50)]
+    shapes = [ev({"EventID": i}, {f"K{i % 7}": "v", "Same": i}) for i in range(60)]
+    assert accepts(*good)
+    assert accepts(*shapes)
+    assert accepts(*good, *shapes, *good)
+    assert not accepts(*good, '{"Event":{"System":{"EventID":1.5}}}', *shapes)
+    assert not accepts(*good, "not json")
+    assert _decode.windows_lines([good[0].encode(), "a str"], False, False) is None
+    assert check([])
+    empty = _decode.windows_lines([], True, True)
+    assert empty == _columns.build([], True, columns._other_forms, True)
+    with pytest.raises(TypeError):
+        _decode.windows_lines((b"{}",), False, False)
+
+
+# ---------------------------------------------------------------------------- fuzz
+
+def test_fuzzed_lines() -> None:
+    rng = random.Random(20240611)
+    seeds = [
+        ev(SYSTEM, {"Image": "C:\\Windows\\cmd.exe", "Threat Name": "é€", "N": 123, "Z": None, "T": True}),
+        ev({"EventID": {"#attributes": {"Qualifiers": 0}, "#text": 4625}, "A": "\\u0000\n\"x\""}, {"Null": None},
+           UserData={"X": {"Y": "z"}}),
+        '{"Event":{"System":{"EventID":1,"S":"a\\u00e9\\ud83d\\ude00\\"\\\\\\/b"},"EventData":{"K":"-0"}}}',
+    ]
+    if SHARED.is_dir():
+        seeds += [line.decode() for line in _regression_lines()[::12]]
+    alphabet = [*'{}[]",:\\ 0123456789-.eEtrufalsn#u\x00\x1f\x7f', "é", "\ud83d", "😀"]
+    accepted = refused = 0
+    for _ in range(3000):
+        line = rng.choice(seeds).encode()
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(len(line) + 1)
+            kind = rng.randrange(4)
+            if kind == 0:
+                line = line[:at]
+            elif kind == 1 and at < len(line):
+                line = line[:at] + bytes([line[at] ^ (1 << rng.randrange(8))]) + line[at + 1:]
+            elif kind == 2:
+                line = line[:at] + rng.choice(alphabet).encode("utf-8", "surrogatepass") + line[at:]
+            elif at < len(line):
+                line = line[:at] + line[at + 1:]
+        got = _decode.windows_lines([line], True, True)
+        if got is None:
+            refused += 1
+            continue
+        accepted += 1
+        rows = _reference_rows([line])  # orjson reads it, the reference flattens it
+        assert got == _columns.build(rows, True, columns._other_forms, True), line
+    print(f"\nfuzz: {accepted} accepted, {refused} refused")
+    assert accepted > 100 and refused > 100
