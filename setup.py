@@ -20,4 +20,12 @@ setup(
         )
         for name in ("_flatten", "_columns", "_decode")
     ]
+    + [
+        Extension(
+            "autosoc.detect.sigma._match",
+            sources=["src/autosoc/detect/sigma/_match.c"],
+            extra_compile_args=["-O2"],
+            optional=True,
+        )
+    ]
 )

@@ -63,7 +63,8 @@ def _compiler() -> str | None:
 
 
 #: every optional C extension setup.py builds
-EXTENSIONS = ("autosoc.normalize._flatten", "autosoc.normalize._columns", "autosoc.normalize._decode")
+EXTENSIONS = ("autosoc.normalize._flatten", "autosoc.normalize._columns", "autosoc.normalize._decode",
+              "autosoc.detect.sigma._match")
 
 
 @pytest.mark.parametrize("module", EXTENSIONS)

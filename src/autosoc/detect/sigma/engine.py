@@ -21,6 +21,7 @@ from datetime import datetime
 import ahocorasick
 import polars as pl
 
+from autosoc.detect.sigma import native
 from autosoc.detect.sigma.exprs import (
     KEYWORD_COLUMN,
     ipv4_fields,
@@ -56,6 +57,7 @@ PREFILTER_PYTHON_MAX_ROWS = 2000
 #: value lists cost milliseconds of Python to rebuild: 13 ms for SigmaHQ's Office outbound rule):
 #: its prebuilt expression runs over its own candidate rows, taken out of the frame
 GATHER_MAX_PREDS = 24
+_SHIFT = 1 << 32  # (rule, row) pairs as one 64-bit key
 _SIGNAL_COLUMNS = (F.EVENT_ID, F.ORIGIN_SOURCE, F.ORIGIN_PATH, F.ORIGIN_RECORD, F.TIME, F.HOST, F.USER,
                    F.FAMILY, F.USER_UID, F.SRC_IP, F.DST_IP, F.APP_NAME, F.PROCESS_CMD)
 #: a remote computer named on a command line: a UNC path (\\host\share, sc \\host, psexec \\host),
@@ -109,6 +111,11 @@ class _Group:
     py_columns: dict[str, int] = field(default_factory=dict)
 
     automata: dict[str, ahocorasick.Automaton] = field(default_factory=dict)  # field -> its literals' automaton
+    # the rules the C matcher supports, as one program over ``py_columns`` (see .native); built on
+    # first use: per rule its number in the matcher, or -1
+    matcher: native.Matcher | None = None
+    native_ids: pl.Series | None = None
+    native_rules: list[int] = field(default_factory=list)  # per number in the matcher: the group's rule
 
     def automaton(self, name: str) -> ahocorasick.Automaton:
         """The field's literals as an Aho-Corasick automaton whose values are the rules they stand for."""
@@ -119,6 +126,16 @@ class _Group:
                 automaton.add_word(literal, tuple(rules))
             automaton.make_automaton()
         return automaton
+
+    def native_lookup(self) -> pl.Series | None:
+        """Per rule of the group its number in the C matcher (-1: not supported); None without one."""
+        if self.native_ids is None and native.NATIVE:
+            self.matcher = native.Matcher()
+            index = lambda c: self.py_columns.setdefault(c, len(self.py_columns))  # noqa: E731
+            numbers = [self.matcher.add(rule.detection, index) for rule in self.rules]
+            self.native_ids = pl.Series("nid", [-1 if n is None else n for n in numbers], dtype=pl.Int64)
+            self.native_rules = [rule for rule, n in enumerate(numbers) if n is not None]
+        return self.native_ids
 
     def python_test(self, index: int) -> RowTest | None:
         if index not in self.py_tests:
@@ -277,6 +294,13 @@ def _evaluate_group(group: _Group, sub: pl.DataFrame, gather_min_skipped: int = 
         fired += _run(group, distinct, group.full)
     pairs = (_candidates_python(group, distinct) if distinct.height <= prefilter_python_max_rows
              else _candidates(group, distinct))
+    lookup = group.native_lookup()
+    if pairs is not None and lookup is not None:
+        # every rule the C matcher supports is tested there on its own candidate rows
+        tagged = pairs.with_columns(pl.lit(lookup).gather(pl.col("rule")).alias("nid"))
+        fired += _run_native(group, distinct, tagged.filter(pl.col("nid") >= 0))
+        rest = tagged.filter(pl.col("nid") < 0)
+        pairs = rest.drop("nid") if rest.height else None
     if pairs is not None:
         by_rule = pairs.group_by("rule").agg(pl.col("pos").unique().sort()).sort("rule")
         union = pairs.get_column("pos").n_unique()
@@ -346,6 +370,28 @@ def _run_gathered(group: _Group, frame: pl.DataFrame,
             rows = rows.explode()
         out.append((group.rules[rule], rows.sort().to_list()))
     return out
+
+
+def _run_native(group: _Group, frame: pl.DataFrame, pairs: pl.DataFrame) -> list[tuple[CompiledRule, list[int]]]:
+    """The C matcher on (rule, candidate row) pairs of ``frame`` (``nid``: the rule's number in it)."""
+    if pairs.height == 0:
+        return []
+    assert group.matcher is not None
+    # a row holding several of a rule's literals is one pair; one 64-bit key per pair dedupes in
+    # half the time of two columns, and the matcher runs faster on pairs grouped by rule
+    key = (pl.col("nid").cast(pl.UInt64) * _SHIFT + pl.col("pos")).unique().sort()
+    keys = pairs.select(key.alias("key")).get_column("key")
+    unique = pl.select((keys // _SHIFT).cast(pl.UInt32).alias("nid"), (keys % _SHIFT).cast(pl.UInt32).alias("pos"))
+    truth = group.matcher.run([frame.get_column(c) for c in group.py_columns],
+                              unique.get_column("nid"), unique.get_column("pos"))
+    hits = unique.filter(truth)
+    if hits.height == 0:
+        return []
+    rows = hits.select("nid", frame.get_column(_ROW).gather(hits.get_column("pos")).alias(_ROW))
+    if rows.schema[_ROW] != pl.UInt32:  # distinct rows carry the list of batch rows they stand for
+        rows = rows.explode(_ROW)
+    grouped = rows.group_by("nid").agg(pl.col(_ROW).sort())
+    return [(group.rules[group.native_rules[nid]], hit_rows) for nid, hit_rows in grouped.iter_rows()]
 
 
 def _run_python(group: _Group, frame: pl.DataFrame,

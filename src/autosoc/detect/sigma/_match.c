@@ -1,0 +1,1260 @@
+/* Sigma rule tests over Arrow string columns, for autosoc.detect.sigma.native.
+ *
+ * A Rule is one rule's detection as a small tree of nodes (compiled in native.py): constants,
+ * and/or/not, null tests and text tests of one column (eq, contains, startswith, endswith of one
+ * literal; a wildcard glob; OR-ed literal sets as a trie or an Aho-Corasick automaton; IPv4 ranges).
+ * run() evaluates (rule, row) pairs straight on the columns' Arrow buffers (string_view, string or
+ * large_string), without copying them, and returns the truths as a bitmap.
+ *
+ * Semantics are those of the generated Python tests of pyeval.py: a null cell makes every text
+ * test false; comparisons are on the UTF-8 bytes; a glob's single wildcard is one code point.
+ */
+#define PY_SSIZE_T_CLEAN
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+enum {
+    OP_CONST = 0, OP_AND, OP_OR, OP_NOT, OP_NULL, OP_PRESENT, OP_EQ, OP_CONTAINS, OP_STARTS, OP_ENDS,
+    OP_GLOB, OP_SET, OP_CIDR4, OP_COUNT
+};
+enum { SET_EQ = 0, SET_CONTAINS, SET_STARTS, SET_ENDS };
+enum { COL_NULL = 0, COL_VIEW, COL_STRING, COL_LARGE };
+enum { TOK_ANY1 = 256, TOK_ANYN = 257 };
+
+typedef struct { int32_t op, a, b, c; } Node;
+
+typedef struct {
+    int kind;
+    int empty;          /* the empty literal is in the set */
+    int32_t nclass;
+    int32_t nstates;
+    uint16_t cls[256];  /* byte -> class (0: in no literal) */
+    uint8_t first[256]; /* contains: the byte leaves the root */
+    int32_t *trans;     /* nstates * nclass; -1: no way on (tries) */
+    uint8_t *term;
+} Set;
+
+/* a glob as segments between its TOK_ANYN runs; each segment's leading literal bytes found with memmem */
+typedef struct {
+    int32_t *tok;
+    Py_ssize_t n;
+    Py_ssize_t nseg;
+    Py_ssize_t *seg_start, *seg_len, *lead_len; /* in tokens */
+    uint8_t *lead;                                /* the tokens as bytes (valid in the leads) */
+    int has_any1_last;                            /* the last segment holds a TOK_ANY1 */
+    int open_start, open_end;                     /* the glob starts (ends) with TOK_ANYN */
+} Glob;
+typedef struct { uint32_t *lo, *hi; Py_ssize_t n; } Ranges;
+typedef struct { char *p; Py_ssize_t n; Py_ssize_t rare; } Lit; /* rare: its least common byte's index */
+
+typedef struct {
+    PyObject_HEAD
+    Node *nodes; Py_ssize_t nnodes;
+    int32_t *kids; Py_ssize_t nkids;
+    Lit *lits; Py_ssize_t nlits;
+    Set *sets; Py_ssize_t nsets;
+    Glob *globs; Py_ssize_t nglobs;
+    Ranges *ranges; Py_ssize_t nranges;
+    int32_t maxcol; /* -1: reads no column */
+    int32_t *cols;  /* the distinct columns it reads */
+    Py_ssize_t ncols;
+} RuleObject;
+
+typedef struct {
+    int kind;
+    Py_ssize_t offset;
+    const uint8_t *valid;
+    const uint8_t *main; Py_ssize_t main_len;
+    Py_ssize_t ndata;
+    const uint8_t **data; Py_ssize_t *data_len;
+} Col;
+
+/* ---------------------------------------------------------------- sets */
+
+static void set_free(Set *s) {
+    PyMem_Free(s->trans);
+    PyMem_Free(s->term);
+    s->trans = NULL;
+    s->term = NULL;
+}
+
+static int set_build(Set *s, int kind, Lit *const *lits, Py_ssize_t k) {
+    memset(s, 0, sizeof(*s));
+    s->kind = kind;
+    Py_ssize_t total = 1;
+    int32_t nclass = 1;
+    for (Py_ssize_t i = 0; i < k; i++) {
+        total += lits[i]->n;
+        for (Py_ssize_t j = 0; j < lits[i]->n; j++) {
+            uint8_t b = (uint8_t)lits[i]->p[j];
+            s->cls[b] = 1;
+        }
+    }
+    for (int b = 0; b < 256; b++)
+        if (s->cls[b]) s->cls[b] = (uint16_t)nclass++;
+    if (total > INT32_MAX / 257) {
+        PyErr_SetString(PyExc_ValueError, "literal set too large");
+        return -1;
+    }
+    s->nclass = nclass;
+    s->trans = PyMem_Malloc((size_t)total * (size_t)nclass * sizeof(int32_t));
+    s->term = PyMem_Calloc((size_t)total, 1);
+    if (!s->trans || !s->term) {
+        set_free(s);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < total * nclass; i++) s->trans[i] = -1;
+    int32_t n = 1;
+    for (Py_ssize_t i = 0; i < k; i++) {
+        int32_t st = 0;
+        Py_ssize_t len = lits[i]->n;
+        const uint8_t *p = (const uint8_t *)lits[i]->p;
+        for (Py_ssize_t j = 0; j < len; j++) {
+            uint8_t b = kind == SET_ENDS ? p[len - 1 - j] : p[j];
+            int32_t *t = &s->trans[(Py_ssize_t)st * nclass + s->cls[b]];
+            if (*t < 0) *t = n++;
+            st = *t;
+        }
+        s->term[st] = 1;
+        if (len == 0) s->empty = 1;
+    }
+    s->nstates = n;
+    if (kind == SET_CONTAINS) { /* Aho-Corasick: every missing way goes where the failure link does */
+        int32_t *fail = PyMem_Malloc((size_t)n * sizeof(int32_t));
+        int32_t *queue = PyMem_Malloc((size_t)n * sizeof(int32_t));
+        if (!fail || !queue) {
+            PyMem_Free(fail);
+            PyMem_Free(queue);
+            set_free(s);
+            PyErr_NoMemory();
+            return -1;
+        }
+        Py_ssize_t head = 0, tail = 0;
+        fail[0] = 0;
+        for (int32_t c = 0; c < nclass; c++) {
+            int32_t t = s->trans[c];
+            if (t < 0) {
+                s->trans[c] = 0;
+            } else {
+                fail[t] = 0;
+                queue[tail++] = t;
+            }
+        }
+        while (head < tail) {
+            int32_t st = queue[head++];
+            int32_t *row = &s->trans[(Py_ssize_t)st * nclass];
+            const int32_t *frow = &s->trans[(Py_ssize_t)fail[st] * nclass];
+            for (int32_t c = 0; c < nclass; c++) {
+                if (row[c] < 0) {
+                    row[c] = frow[c];
+                } else {
+                    int32_t t = row[c];
+                    fail[t] = frow[c];
+                    s->term[t] |= s->term[fail[t]];
+                    queue[tail++] = t;
+                }
+            }
+        }
+        PyMem_Free(fail);
+        PyMem_Free(queue);
+        for (int b = 0; b < 256; b++) s->first[b] = s->trans[s->cls[b]] != 0;
+    }
+    int32_t *shrunk = PyMem_Realloc(s->trans, (size_t)n * (size_t)nclass * sizeof(int32_t));
+    if (shrunk) s->trans = shrunk;
+    return 0;
+}
+
+static int set_test(const Set *s, const uint8_t *p, Py_ssize_t n) {
+    const int32_t *T = s->trans;
+    const int32_t nc = s->nclass;
+    const uint16_t *cls = s->cls;
+    int32_t st = 0;
+    switch (s->kind) {
+    case SET_EQ:
+        for (Py_ssize_t i = 0; i < n; i++) {
+            st = T[(Py_ssize_t)st * nc + cls[p[i]]];
+            if (st < 0) return 0;
+        }
+        return s->term[st];
+    case SET_STARTS:
+        if (s->empty) return 1;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            st = T[(Py_ssize_t)st * nc + cls[p[i]]];
+            if (st < 0) return 0;
+            if (s->term[st]) return 1;
+        }
+        return 0;
+    case SET_ENDS:
+        if (s->empty) return 1;
+        for (Py_ssize_t i = n - 1; i >= 0; i--) {
+            st = T[(Py_ssize_t)st * nc + cls[p[i]]];
+            if (st < 0) return 0;
+            if (s->term[st]) return 1;
+        }
+        return 0;
+    default: /* SET_CONTAINS */
+        if (s->empty) return 1;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (st == 0) {
+                while (i < n && !s->first[p[i]]) i++;
+                if (i == n) return 0;
+            }
+            st = T[(Py_ssize_t)st * nc + cls[p[i]]];
+            if (s->term[st]) return 1;
+        }
+        return 0;
+    }
+}
+
+/* ---------------------------------------------------------------- globs and addresses */
+
+static inline Py_ssize_t cp_len(uint8_t b) {
+    return b < 0x80 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+}
+
+/* the end of the segment tok[0..m) (bytes and TOK_ANY1) matched at s[i..], or -1 */
+static Py_ssize_t segment_at(const int32_t *tok, Py_ssize_t m, const uint8_t *s, Py_ssize_t n, Py_ssize_t i) {
+    for (Py_ssize_t p = 0; p < m; p++) {
+        if (i >= n) return -1;
+        if (tok[p] == TOK_ANY1) {
+            i += cp_len(s[i]);
+            if (i > n) i = n;
+        } else if (tok[p] != s[i]) {
+            return -1;
+        } else {
+            i++;
+        }
+    }
+    return i;
+}
+
+/* the whole text matches the glob: segments placed leftmost in turn (each after the previous), the
+ * first at the start unless the glob opens with a star, the last at the end unless it closes with one */
+static int glob_test(const Glob *g, const uint8_t *s, Py_ssize_t n) {
+    if (g->nseg == 0) return g->open_start || n == 0; /* only stars, or the empty glob */
+    Py_ssize_t i = 0;
+    for (Py_ssize_t k = 0; k < g->nseg; k++) {
+        const int32_t *tok = g->tok + g->seg_start[k];
+        Py_ssize_t m = g->seg_len[k];
+        int last = k == g->nseg - 1;
+        if (k == 0 && !g->open_start) {
+            Py_ssize_t e = segment_at(tok, m, s, n, 0);
+            if (e < 0) return 0;
+            if (last && !g->open_end) return e == n;
+            i = e;
+            continue;
+        }
+        if (last && !g->open_end) { /* at the very end, starting at i or later */
+            if (!g->has_any1_last) return n - i >= m && memcmp(s + n - m, g->lead + g->seg_start[k], (size_t)m) == 0;
+            for (Py_ssize_t j = i; j < n; j += cp_len(s[j]))
+                if (segment_at(tok, m, s, n, j) == n) return 1;
+            return 0;
+        }
+        Py_ssize_t lead = g->lead_len[k], found = -1, j = i;
+        if (lead > 0) {
+            const uint8_t *bytes = g->lead + g->seg_start[k];
+            while (j + m <= n) {
+                const uint8_t *hit = lead == 1 ? memchr(s + j, bytes[0], (size_t)(n - j))
+                                               : memmem(s + j, (size_t)(n - j), bytes, (size_t)lead);
+                if (!hit) return 0;
+                j = hit - s;
+                Py_ssize_t e = segment_at(tok, m, s, n, j);
+                if (e >= 0) {
+                    found = e;
+                    break;
+                }
+                j++;
+            }
+        } else {
+            for (; j < n; j += cp_len(s[j])) {
+                Py_ssize_t e = segment_at(tok, m, s, n, j);
+                if (e >= 0) {
+                    found = e;
+                    break;
+                }
+            }
+        }
+        if (found < 0) return 0;
+        i = found;
+    }
+    return 1;
+}
+
+/* splits g->tok into its segments */
+static int glob_prepare(Glob *g) {
+    Py_ssize_t n = g->n;
+    g->seg_start = PyMem_Calloc((size_t)n + 1, sizeof(Py_ssize_t));
+    g->seg_len = PyMem_Calloc((size_t)n + 1, sizeof(Py_ssize_t));
+    g->lead_len = PyMem_Calloc((size_t)n + 1, sizeof(Py_ssize_t));
+    g->lead = PyMem_Calloc((size_t)n + 1, 1);
+    if (!g->seg_start || !g->seg_len || !g->lead_len || !g->lead) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    g->open_start = n > 0 && g->tok[0] == TOK_ANYN;
+    g->open_end = n > 0 && g->tok[n - 1] == TOK_ANYN;
+    g->nseg = 0;
+    for (Py_ssize_t i = 0; i < n;) {
+        if (g->tok[i] == TOK_ANYN) {
+            i++;
+            continue;
+        }
+        Py_ssize_t start = i;
+        while (i < n && g->tok[i] != TOK_ANYN) {
+            g->lead[i] = g->tok[i] < 256 ? (uint8_t)g->tok[i] : 0;
+            i++;
+        }
+        Py_ssize_t lead = 0;
+        while (start + lead < i && g->tok[start + lead] < 256) lead++;
+        g->seg_start[g->nseg] = start;
+        g->seg_len[g->nseg] = i - start;
+        g->lead_len[g->nseg] = lead;
+        g->has_any1_last = lead < i - start;
+        g->nseg++;
+    }
+    return 0;
+}
+
+/* the code point at p (n bytes left), its length in *len; -1 for a broken sequence */
+static int32_t decode_at(const uint8_t *p, Py_ssize_t n, Py_ssize_t *len) {
+    Py_ssize_t l = cp_len(p[0]);
+    if (l > n) return -1;
+    *len = l;
+    if (l == 1) return p[0];
+    if (l == 2) return (p[0] & 0x1F) << 6 | (p[1] & 0x3F);
+    if (l == 3) return (p[0] & 0x0F) << 12 | (p[1] & 0x3F) << 6 | (p[2] & 0x3F);
+    return (p[0] & 0x07) << 18 | (p[1] & 0x3F) << 12 | (p[2] & 0x3F) << 6 | (p[3] & 0x3F);
+}
+
+/* Unicode White_Space: what Rust's str::trim takes off (pyeval._RUST_SPACE) */
+static int rust_space(int32_t c) {
+    return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680
+        || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F
+        || c == 0x3000;
+}
+
+/* pyeval.ipv4_number: a dotted quad without leading zeros, spaces around it; -1 for anything else */
+static int64_t ipv4_number(const uint8_t *p, Py_ssize_t n) {
+    Py_ssize_t a = 0, b = n, len;
+    while (a < b) {
+        int32_t c = decode_at(p + a, b - a, &len);
+        if (c < 0 || !rust_space(c)) break;
+        a += len;
+    }
+    while (a < b) {
+        Py_ssize_t start = b - 1;
+        while (start > a && (p[start] & 0xC0) == 0x80) start--;
+        int32_t c = decode_at(p + start, b - start, &len);
+        if (c < 0 || start + len != b || !rust_space(c)) break;
+        b = start;
+    }
+    uint32_t number = 0;
+    for (int octet = 0; octet < 4; octet++) {
+        if (octet) {
+            if (a >= b || p[a] != '.') return -1;
+            a++;
+        }
+        Py_ssize_t digits = 0;
+        uint32_t value = 0;
+        while (a < b && p[a] >= '0' && p[a] <= '9' && digits < 4) {
+            value = value * 10 + (uint32_t)(p[a] - '0');
+            digits++;
+            a++;
+        }
+        if (digits == 0 || digits > 3 || (digits > 1 && p[a - digits] == '0') || value > 255) return -1;
+        number = number << 8 | value;
+    }
+    return a == b ? (int64_t)number : -1;
+}
+
+static int ranges_test(const Ranges *r, const uint8_t *p, Py_ssize_t n) {
+    int64_t number = ipv4_number(p, n);
+    if (number < 0) return 0;
+    Py_ssize_t lo = 0, hi = r->n; /* the last range starting at or before the number */
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) / 2;
+        if (r->lo[mid] <= (uint32_t)number) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo > 0 && (uint32_t)number <= r->hi[lo - 1];
+}
+
+/* how common a byte is in (lower-cased) command lines, paths and registry keys, 0: rare .. 40 */
+static int byte_commonness(uint8_t b) {
+    static const char order[] = " e\\tas.oirnlcmpdh-u:/gwx\"fyb3k2v01=_'";  /* the most common first */
+    const char *at = b ? strchr(order, b) : NULL;
+    if (at) return 40 - (int)(at - order);
+    if (b >= 'a' && b <= 'z') return 2;
+    if (b >= '0' && b <= '9') return 2;
+    if (b >= 'A' && b <= 'Z') return 1;
+    return 0;
+}
+
+static void lit_prepare(Lit *l) {
+    l->rare = 0;
+    int best = 1000;
+    for (Py_ssize_t i = 0; i < l->n; i++) {
+        int c = byte_commonness((uint8_t)l->p[i]);
+        if (c < best) {
+            best = c;
+            l->rare = i;
+        }
+    }
+}
+
+/* the literal is in s: memchr for its rarest byte, then a comparison around each hit */
+static int lit_in(const Lit *l, const uint8_t *s, Py_ssize_t n) {
+    Py_ssize_t m = l->n, r = l->rare;
+    if (m == 0) return 1;
+    if (m > n) return 0;
+    const uint8_t rb = (uint8_t)l->p[r];
+    Py_ssize_t start = 0, last = n - m; /* the positions the literal may start at */
+    while (start <= last) {
+        const uint8_t *hit = memchr(s + start + r, rb, (size_t)(last - start + 1));
+        if (!hit) return 0;
+        Py_ssize_t at = hit - s - r;
+        if (memcmp(s + at, l->p, (size_t)m) == 0) return 1;
+        start = at + 1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- cells and evaluation */
+
+/* 1: the cell holds text (*p, *n); 0: null; -1: the buffers do not hold it */
+static inline int cell(const Col *c, Py_ssize_t row, const uint8_t **p, Py_ssize_t *n) {
+    if (c->kind == COL_NULL) return 0;
+    Py_ssize_t i = c->offset + row;
+    if (c->valid && !((c->valid[i >> 3] >> (i & 7)) & 1)) return 0;
+    if (c->kind == COL_VIEW) {
+        const uint8_t *v = c->main + 16 * i;
+        int32_t len, index, off;
+        memcpy(&len, v, 4);
+        if (len <= 12) {
+            if (len < 0) return -1;
+            *p = v + 4;
+            *n = len;
+            return 1;
+        }
+        memcpy(&index, v + 8, 4);
+        memcpy(&off, v + 12, 4);
+        if (index < 0 || index >= c->ndata || off < 0 || (Py_ssize_t)off + len > c->data_len[index]) return -1;
+        *p = c->data[index] + off;
+        *n = len;
+        return 1;
+    }
+    int64_t start, end;
+    if (c->kind == COL_STRING) {
+        int32_t s32, e32;
+        memcpy(&s32, c->main + 4 * i, 4);
+        memcpy(&e32, c->main + 4 * (i + 1), 4);
+        start = s32;
+        end = e32;
+    } else {
+        memcpy(&start, c->main + 8 * i, 8);
+        memcpy(&end, c->main + 8 * (i + 1), 8);
+    }
+    if (start < 0 || end < start || c->ndata < 1 || end > c->data_len[0]) return -1;
+    *p = c->data[0] + start;
+    *n = (Py_ssize_t)(end - start);
+    return 1;
+}
+
+static int eval(const RuleObject *r, int32_t id, const Col *cols, Py_ssize_t row, int *bad) {
+    const Node *nd = &r->nodes[id];
+    switch (nd->op) {
+    case OP_CONST:
+        return nd->a != 0;
+    case OP_AND:
+        for (int32_t i = 0; i < nd->b; i++)
+            if (!eval(r, r->kids[nd->a + i], cols, row, bad)) return 0;
+        return 1;
+    case OP_OR:
+        for (int32_t i = 0; i < nd->b; i++)
+            if (eval(r, r->kids[nd->a + i], cols, row, bad)) return 1;
+        return 0;
+    case OP_NOT:
+        return !eval(r, nd->a, cols, row, bad);
+    default:
+        break;
+    }
+    const uint8_t *p = NULL;
+    Py_ssize_t n = 0;
+    int got = cell(&cols[nd->a], row, &p, &n);
+    if (got < 0) {
+        *bad = 1;
+        return 0;
+    }
+    if (nd->op == OP_NULL) return !got;
+    if (!got) return 0;
+    switch (nd->op) {
+    case OP_PRESENT:
+        return 1;
+    case OP_EQ: {
+        const Lit *l = &r->lits[nd->b];
+        return n == l->n && memcmp(p, l->p, (size_t)n) == 0;
+    }
+    case OP_CONTAINS:
+        return lit_in(&r->lits[nd->b], p, n);
+    case OP_STARTS: {
+        const Lit *l = &r->lits[nd->b];
+        return n >= l->n && memcmp(p, l->p, (size_t)l->n) == 0;
+    }
+    case OP_ENDS: {
+        const Lit *l = &r->lits[nd->b];
+        return n >= l->n && memcmp(p + n - l->n, l->p, (size_t)l->n) == 0;
+    }
+    case OP_GLOB:
+        return glob_test(&r->globs[nd->b], p, n);
+    case OP_SET:
+        return set_test(&r->sets[nd->b], p, n);
+    case OP_CIDR4:
+        return ranges_test(&r->ranges[nd->b], p, n);
+    default:
+        return 0;
+    }
+}
+
+/* ---------------------------------------------------------------- the Rule type */
+
+static void rule_clear(RuleObject *r) {
+    for (Py_ssize_t i = 0; i < r->nlits; i++) PyMem_Free(r->lits[i].p);
+    for (Py_ssize_t i = 0; i < r->nsets; i++) set_free(&r->sets[i]);
+    for (Py_ssize_t i = 0; i < r->nglobs; i++) {
+        PyMem_Free(r->globs[i].tok);
+        PyMem_Free(r->globs[i].seg_start);
+        PyMem_Free(r->globs[i].seg_len);
+        PyMem_Free(r->globs[i].lead_len);
+        PyMem_Free(r->globs[i].lead);
+    }
+    for (Py_ssize_t i = 0; i < r->nranges; i++) {
+        PyMem_Free(r->ranges[i].lo);
+        PyMem_Free(r->ranges[i].hi);
+    }
+    PyMem_Free(r->nodes);
+    PyMem_Free(r->cols);
+    r->cols = NULL;
+    r->ncols = 0;
+    PyMem_Free(r->kids);
+    PyMem_Free(r->lits);
+    PyMem_Free(r->sets);
+    PyMem_Free(r->globs);
+    PyMem_Free(r->ranges);
+    r->nodes = NULL;
+    r->kids = NULL;
+    r->lits = NULL;
+    r->sets = NULL;
+    r->globs = NULL;
+    r->ranges = NULL;
+    r->nnodes = r->nkids = r->nlits = r->nsets = r->nglobs = r->nranges = 0;
+}
+
+static void rule_dealloc(RuleObject *r) {
+    rule_clear(r);
+    Py_TYPE(r)->tp_free((PyObject *)r);
+}
+
+/* a bytes object of int32 values, copied */
+static int32_t *int32s(PyObject *obj, Py_ssize_t *count, const char *what) {
+    if (!PyBytes_Check(obj) || PyBytes_GET_SIZE(obj) % 4) {
+        PyErr_Format(PyExc_TypeError, "%s: bytes of int32 values expected", what);
+        return NULL;
+    }
+    Py_ssize_t n = PyBytes_GET_SIZE(obj) / 4;
+    int32_t *out = PyMem_Malloc(n ? (size_t)n * 4 : 1);
+    if (!out) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    memcpy(out, PyBytes_AS_STRING(obj), (size_t)n * 4);
+    *count = n;
+    return out;
+}
+
+/* Rule(nodes, kids, literals, sets, globs, ranges): nodes and kids are bytes of int32 (nodes in
+ * quadruples op, a, b, c, every child before its parent, the root last); literals a list of bytes;
+ * sets a list of (kind, [literal index]); globs a list of int32 token bytes; ranges a list of
+ * bytes of uint32 (first, last) pairs, sorted and disjoint */
+static int rule_init(RuleObject *self, PyObject *args, PyObject *kwds) {
+    PyObject *nodes, *kids, *lits, *sets, *globs, *ranges;
+    static char *names[] = {"nodes", "kids", "literals", "sets", "globs", "ranges", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "SSO!O!O!O!", names, &nodes, &kids, &PyList_Type, &lits,
+                                     &PyList_Type, &sets, &PyList_Type, &globs, &PyList_Type, &ranges))
+        return -1;
+    rule_clear(self);
+    self->maxcol = -1;
+    Py_ssize_t count;
+    int32_t *raw = int32s(nodes, &count, "nodes");
+    if (!raw) return -1;
+    if (count == 0 || count % 4) {
+        PyMem_Free(raw);
+        PyErr_SetString(PyExc_ValueError, "nodes: a non-empty list of quadruples expected");
+        return -1;
+    }
+    self->nodes = (Node *)raw;
+    self->nnodes = count / 4;
+    if (!(self->kids = int32s(kids, &self->nkids, "kids"))) goto fail;
+
+    Py_ssize_t nl = PyList_GET_SIZE(lits);
+    self->lits = PyMem_Calloc(nl ? (size_t)nl : 1, sizeof(Lit));
+    if (!self->lits) goto nomem;
+    for (Py_ssize_t i = 0; i < nl; i++) {
+        PyObject *b = PyList_GET_ITEM(lits, i);
+        if (!PyBytes_Check(b)) {
+            PyErr_SetString(PyExc_TypeError, "literals: bytes expected");
+            goto fail;
+        }
+        Py_ssize_t n = PyBytes_GET_SIZE(b);
+        self->lits[i].p = PyMem_Malloc(n ? (size_t)n : 1);
+        if (!self->lits[i].p) goto nomem;
+        memcpy(self->lits[i].p, PyBytes_AS_STRING(b), (size_t)n);
+        self->lits[i].n = n;
+        lit_prepare(&self->lits[i]);
+        self->nlits = i + 1;
+    }
+
+    Py_ssize_t ns = PyList_GET_SIZE(sets);
+    self->sets = PyMem_Calloc(ns ? (size_t)ns : 1, sizeof(Set));
+    if (!self->sets) goto nomem;
+    for (Py_ssize_t i = 0; i < ns; i++) {
+        int kind;
+        PyObject *members;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(sets, i), "iO!", &kind, &PyList_Type, &members)) goto fail;
+        if (kind < SET_EQ || kind > SET_ENDS) {
+            PyErr_SetString(PyExc_ValueError, "sets: unknown kind");
+            goto fail;
+        }
+        Py_ssize_t k = PyList_GET_SIZE(members);
+        Lit **chosen = PyMem_Malloc(k ? (size_t)k * sizeof(Lit *) : 1);
+        if (!chosen) goto nomem;
+        for (Py_ssize_t j = 0; j < k; j++) {
+            Py_ssize_t at = PyLong_AsSsize_t(PyList_GET_ITEM(members, j));
+            if (at < 0 || at >= nl) {
+                PyMem_Free(chosen);
+                if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "sets: literal index out of range");
+                goto fail;
+            }
+            chosen[j] = &self->lits[at];
+        }
+        int rc = set_build(&self->sets[i], kind, chosen, k);
+        PyMem_Free(chosen);
+        if (rc < 0) goto fail;
+        self->nsets = i + 1;
+    }
+
+    Py_ssize_t ng = PyList_GET_SIZE(globs);
+    self->globs = PyMem_Calloc(ng ? (size_t)ng : 1, sizeof(Glob));
+    if (!self->globs) goto nomem;
+    for (Py_ssize_t i = 0; i < ng; i++) {
+        Glob *g = &self->globs[i];
+        if (!(g->tok = int32s(PyList_GET_ITEM(globs, i), &g->n, "globs"))) goto fail;
+        self->nglobs = i + 1;
+        for (Py_ssize_t j = 0; j < g->n; j++)
+            if (g->tok[j] < 0 || g->tok[j] > TOK_ANYN) {
+                PyErr_SetString(PyExc_ValueError, "globs: bad token");
+                goto fail;
+            }
+        if (glob_prepare(g) < 0) goto fail;
+    }
+
+    Py_ssize_t nr = PyList_GET_SIZE(ranges);
+    self->ranges = PyMem_Calloc(nr ? (size_t)nr : 1, sizeof(Ranges));
+    if (!self->ranges) goto nomem;
+    for (Py_ssize_t i = 0; i < nr; i++) {
+        PyObject *b = PyList_GET_ITEM(ranges, i);
+        if (!PyBytes_Check(b) || PyBytes_GET_SIZE(b) % 8) {
+            PyErr_SetString(PyExc_TypeError, "ranges: bytes of uint32 pairs expected");
+            goto fail;
+        }
+        Ranges *r = &self->ranges[i];
+        Py_ssize_t n = PyBytes_GET_SIZE(b) / 8;
+        r->lo = PyMem_Malloc(n ? (size_t)n * 4 : 1);
+        r->hi = PyMem_Malloc(n ? (size_t)n * 4 : 1);
+        self->nranges = i + 1;
+        if (!r->lo || !r->hi) goto nomem;
+        r->n = n;
+        const char *src = PyBytes_AS_STRING(b);
+        for (Py_ssize_t j = 0; j < n; j++) {
+            memcpy(&r->lo[j], src + 8 * j, 4);
+            memcpy(&r->hi[j], src + 8 * j + 4, 4);
+            if (r->lo[j] > r->hi[j] || (j && r->lo[j] <= r->hi[j - 1])) {
+                PyErr_SetString(PyExc_ValueError, "ranges: sorted disjoint ranges expected");
+                goto fail;
+            }
+        }
+    }
+
+    /* every index in range, every child before its parent (no cycles) */
+    for (Py_ssize_t i = 0; i < self->nnodes; i++) {
+        const Node *nd = &self->nodes[i];
+        int ok = 1;
+        switch (nd->op) {
+        case OP_CONST:
+            break;
+        case OP_AND:
+        case OP_OR:
+            ok = nd->a >= 0 && nd->b >= 0 && (Py_ssize_t)nd->a + nd->b <= self->nkids;
+            for (int32_t j = 0; ok && j < nd->b; j++) {
+                int32_t kid = self->kids[nd->a + j];
+                ok = kid >= 0 && kid < i;
+            }
+            break;
+        case OP_NOT:
+            ok = nd->a >= 0 && nd->a < i;
+            break;
+        default:
+            ok = nd->op > OP_NOT && nd->op < OP_COUNT && nd->a >= 0;
+            if (ok && (nd->op == OP_EQ || nd->op == OP_CONTAINS || nd->op == OP_STARTS || nd->op == OP_ENDS))
+                ok = nd->b >= 0 && nd->b < self->nlits;
+            else if (ok && nd->op == OP_GLOB)
+                ok = nd->b >= 0 && nd->b < self->nglobs;
+            else if (ok && nd->op == OP_SET)
+                ok = nd->b >= 0 && nd->b < self->nsets;
+            else if (ok && nd->op == OP_CIDR4)
+                ok = nd->b >= 0 && nd->b < self->nranges;
+            if (ok && nd->a > self->maxcol) self->maxcol = nd->a;
+        }
+        if (!ok) {
+            PyErr_Format(PyExc_ValueError, "node %zd is malformed", i);
+            goto fail;
+        }
+    }
+    self->cols = PyMem_Malloc((size_t)self->nnodes * sizeof(int32_t));
+    if (!self->cols) goto nomem;
+    for (Py_ssize_t i = 0; i < self->nnodes; i++) {
+        const Node *nd = &self->nodes[i];
+        if (nd->op <= OP_NOT) continue;
+        Py_ssize_t j = 0;
+        while (j < self->ncols && self->cols[j] != nd->a) j++;
+        if (j == self->ncols) self->cols[self->ncols++] = nd->a;
+    }
+    return 0;
+nomem:
+    PyErr_NoMemory();
+fail:
+    rule_clear(self);
+    return -1;
+}
+
+static PyObject *rule_columns(RuleObject *self, void *closure) {
+    return PyLong_FromLong(self->maxcol + 1);
+}
+
+static PyObject *rule_states(RuleObject *self, void *closure) {
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = 0; i < self->nsets; i++) total += self->sets[i].nstates;
+    return PyLong_FromSsize_t(total);
+}
+
+static PyGetSetDef rule_getset[] = {
+    {"columns", (getter)rule_columns, NULL, "how many columns the rule needs (its highest index + 1)", NULL},
+    {"states", (getter)rule_states, NULL, "the states of the rule's literal-set automata", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject RuleType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "autosoc.detect.sigma._match.Rule",
+    .tp_basicsize = sizeof(RuleObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "One rule's detection, compiled (see native.py).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)rule_init,
+    .tp_dealloc = (destructor)rule_dealloc,
+    .tp_getset = rule_getset,
+};
+
+/* ---------------------------------------------------------------- run */
+
+/* the Arrow C data and stream interfaces (https://arrow.apache.org/docs/format/CDataInterface.html) */
+struct ArrowSchema {
+    const char *format;
+    const char *name;
+    const char *metadata;
+    int64_t flags;
+    int64_t n_children;
+    struct ArrowSchema **children;
+    struct ArrowSchema *dictionary;
+    void (*release)(struct ArrowSchema *);
+    void *private_data;
+};
+
+struct ArrowArray {
+    int64_t length;
+    int64_t null_count;
+    int64_t offset;
+    int64_t n_buffers;
+    int64_t n_children;
+    const void **buffers;
+    struct ArrowArray **children;
+    struct ArrowArray *dictionary;
+    void (*release)(struct ArrowArray *);
+    void *private_data;
+};
+
+struct ArrowArrayStream {
+    int (*get_schema)(struct ArrowArrayStream *, struct ArrowSchema *out);
+    int (*get_next)(struct ArrowArrayStream *, struct ArrowArray *out);
+    const char *(*get_last_error)(struct ArrowArrayStream *);
+    void (*release)(struct ArrowArrayStream *);
+    void *private_data;
+};
+
+enum { KIND_UINT32 = 10 };
+
+/* what a run holds until it returns: buffer views and imported Arrow arrays */
+typedef struct {
+    Py_buffer *views;
+    Py_ssize_t nviews, cap;
+    struct ArrowArray *arrays;
+    Py_ssize_t narrays, acap;
+} Held;
+
+static const uint8_t *hold(Held *h, PyObject *obj, Py_ssize_t *len) {
+    if (obj == Py_None) {
+        *len = 0;
+        return NULL;
+    }
+    if (h->nviews == h->cap) {
+        Py_ssize_t cap = h->cap ? h->cap * 2 : 16;
+        Py_buffer *grown = PyMem_Realloc(h->views, (size_t)cap * sizeof(Py_buffer));
+        if (!grown) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        h->views = grown;
+        h->cap = cap;
+    }
+    if (PyObject_GetBuffer(obj, &h->views[h->nviews], PyBUF_SIMPLE) < 0) return NULL;
+    Py_buffer *v = &h->views[h->nviews++];
+    *len = v->len;
+    return v->buf ? (const uint8_t *)v->buf : (const uint8_t *)"";
+}
+
+static void release(Held *h) {
+    for (Py_ssize_t i = 0; i < h->nviews; i++) PyBuffer_Release(&h->views[i]);
+    for (Py_ssize_t i = 0; i < h->narrays; i++)
+        if (h->arrays[i].release) h->arrays[i].release(&h->arrays[i]);
+    PyMem_Free(h->views);
+    PyMem_Free(h->arrays);
+}
+
+static const char *stream_error(struct ArrowArrayStream *stream) {
+    const char *message = stream->get_last_error ? stream->get_last_error(stream) : NULL;
+    return message ? message : "unknown error";
+}
+
+/* the one array of an Arrow stream capsule (its empty chunks skipped), moved into h; *kind from
+ * its format.  Returns NULL with an exception set on failure; an array of length 0 for no chunk. */
+static struct ArrowArray *import_stream(Held *h, PyObject *capsule, int *kind, const char *what, Py_ssize_t i,
+                                        int *chunked) {
+    struct ArrowArrayStream *stream = PyCapsule_GetPointer(capsule, "arrow_array_stream");
+    if (!stream) return NULL;
+    if (!stream->release) {
+        PyErr_Format(PyExc_ValueError, "%s %zd: the Arrow stream was already consumed", what, i);
+        return NULL;
+    }
+    struct ArrowSchema schema;
+    memset(&schema, 0, sizeof(schema));
+    if (stream->get_schema(stream, &schema) != 0) {
+        PyErr_Format(PyExc_ValueError, "%s %zd: %s", what, i, stream_error(stream));
+        return NULL;
+    }
+    const char *format = schema.format ? schema.format : "";
+    *kind = strcmp(format, "vu") == 0 ? COL_VIEW : strcmp(format, "u") == 0 ? COL_STRING
+          : strcmp(format, "U") == 0 ? COL_LARGE : strcmp(format, "n") == 0 ? COL_NULL
+          : strcmp(format, "I") == 0 ? KIND_UINT32 : -1;
+    int dictionary = schema.dictionary != NULL;
+    if (schema.release) schema.release(&schema);
+    if (*kind < 0 || dictionary) {
+        PyErr_Format(PyExc_TypeError, "%s %zd: Arrow format %s is not a string (or uint32) array", what, i,
+                     dictionary ? "dictionary" : format);
+        return NULL;
+    }
+    if (h->narrays == h->acap) {
+        Py_ssize_t cap = h->acap ? h->acap * 2 : 16;
+        struct ArrowArray *grown = PyMem_Realloc(h->arrays, (size_t)cap * sizeof(struct ArrowArray));
+        if (!grown) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        h->arrays = grown;
+        h->acap = cap;
+    }
+    struct ArrowArray *kept = &h->arrays[h->narrays];
+    memset(kept, 0, sizeof(*kept));
+    for (;;) {
+        struct ArrowArray next;
+        memset(&next, 0, sizeof(next));
+        if (stream->get_next(stream, &next) != 0) {
+            PyErr_Format(PyExc_ValueError, "%s %zd: %s", what, i, stream_error(stream));
+            goto fail;
+        }
+        if (!next.release) break; /* the end of the stream */
+        if (next.length == 0) {
+            next.release(&next);
+            continue;
+        }
+        if (kept->release) {
+            next.release(&next);
+            if (chunked) {
+                *chunked = 1;
+            } else {
+                PyErr_Format(PyExc_ValueError, "%s %zd: several chunks (rechunk first)", what, i);
+            }
+            goto fail;
+        }
+        *kept = next;
+    }
+    h->narrays++; /* released with the run, also when it stayed empty (release NULL) */
+    return kept;
+fail:
+    if (kept->release) kept->release(kept);
+    return NULL;
+}
+
+/* a column from an Arrow stream capsule */
+static int column_from_stream(Held *h, PyObject *capsule, Col *c, Py_ssize_t *length, Py_ssize_t i, int *chunked) {
+    int kind;
+    struct ArrowArray *a = import_stream(h, capsule, &kind, "column", i, chunked);
+    if (!a) return -1;
+    if (kind == KIND_UINT32) {
+        PyErr_Format(PyExc_TypeError, "column %zd: not a string column", i);
+        return -1;
+    }
+    *length = (Py_ssize_t)a->length;
+    c->offset = (Py_ssize_t)a->offset;
+    if (kind == COL_NULL || a->length == 0 || a->null_count == a->length) {
+        c->kind = COL_NULL;
+        return 0;
+    }
+    if (a->n_buffers < 3 || a->offset < 0 || !a->buffers[1]) {
+        PyErr_Format(PyExc_ValueError, "column %zd: an Arrow array without its buffers", i);
+        return -1;
+    }
+    c->kind = kind;
+    c->valid = a->null_count == 0 ? NULL : (const uint8_t *)a->buffers[0];
+    c->main = (const uint8_t *)a->buffers[1];
+    Py_ssize_t end = (Py_ssize_t)(a->offset + a->length);
+    if (kind == COL_VIEW) {
+        c->main_len = end * 16;
+        c->ndata = (Py_ssize_t)a->n_buffers - 3;
+        const int64_t *sizes = (const int64_t *)a->buffers[a->n_buffers - 1];
+        c->data = PyMem_Calloc(c->ndata ? (size_t)c->ndata : 1, sizeof(uint8_t *));
+        c->data_len = PyMem_Calloc(c->ndata ? (size_t)c->ndata : 1, sizeof(Py_ssize_t));
+        if (!c->data || !c->data_len) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (Py_ssize_t j = 0; j < c->ndata; j++) {
+            c->data[j] = a->buffers[2 + j] ? (const uint8_t *)a->buffers[2 + j] : (const uint8_t *)"";
+            c->data_len[j] = a->buffers[2 + j] && sizes ? (Py_ssize_t)sizes[j] : 0;
+        }
+    } else {
+        c->ndata = 1;
+        c->data = PyMem_Calloc(1, sizeof(uint8_t *));
+        c->data_len = PyMem_Calloc(1, sizeof(Py_ssize_t));
+        if (!c->data || !c->data_len) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        c->data[0] = a->buffers[2] ? (const uint8_t *)a->buffers[2] : (const uint8_t *)"";
+        if (kind == COL_STRING) {
+            int32_t last;
+            memcpy(&last, c->main + 4 * end, 4);
+            c->data_len[0] = a->buffers[2] ? last : 0;
+            c->main_len = (end + 1) * 4;
+        } else {
+            int64_t last;
+            memcpy(&last, c->main + 8 * end, 8);
+            c->data_len[0] = a->buffers[2] ? (Py_ssize_t)last : 0;
+            c->main_len = (end + 1) * 8;
+        }
+    }
+    return 0;
+}
+
+/* a column from (kind, length, offset, validity | None, main | None, (data, ...)) */
+static int column_from_tuple(Held *h, PyObject *item, Col *c, Py_ssize_t *length, Py_ssize_t i) {
+    int kind;
+    Py_ssize_t valid_len;
+    PyObject *valid, *main, *data;
+    if (!PyArg_ParseTuple(item, "innOOO!", &kind, length, &c->offset, &valid, &main, &PyTuple_Type, &data))
+        return -1;
+    if (kind < COL_NULL || kind > COL_LARGE || *length < 0 || c->offset < 0) {
+        PyErr_Format(PyExc_ValueError, "column %zd: bad kind, length or offset", i);
+        return -1;
+    }
+    c->kind = kind;
+    if (kind == COL_NULL) return 0;
+    Py_ssize_t end = c->offset + *length;
+    c->valid = hold(h, valid, &valid_len);
+    if (!c->valid && PyErr_Occurred()) return -1;
+    c->main = hold(h, main, &c->main_len);
+    if (!c->main && PyErr_Occurred()) return -1;
+    Py_ssize_t width = kind == COL_VIEW ? 16 : kind == COL_STRING ? 4 : 8;
+    Py_ssize_t need = kind == COL_VIEW ? end : (*length ? end + 1 : 0);
+    if ((c->valid && valid_len < (end + 7) / 8) || (need && (!c->main || c->main_len / width < need))) {
+        PyErr_Format(PyExc_ValueError, "column %zd: buffers shorter than the column", i);
+        return -1;
+    }
+    Py_ssize_t ndata = PyTuple_GET_SIZE(data);
+    c->ndata = ndata;
+    c->data = PyMem_Calloc(ndata ? (size_t)ndata : 1, sizeof(uint8_t *));
+    c->data_len = PyMem_Calloc(ndata ? (size_t)ndata : 1, sizeof(Py_ssize_t));
+    if (!c->data || !c->data_len) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t j = 0; j < ndata; j++) {
+        c->data[j] = hold(h, PyTuple_GET_ITEM(data, j), &c->data_len[j]);
+        if (!c->data[j]) {
+            if (PyErr_Occurred()) return -1;
+            c->data[j] = (const uint8_t *)"";
+        }
+    }
+    return 0;
+}
+
+/* obj's Arrow stream capsule (a new reference): obj itself when it is one, else obj.__arrow_c_stream__() */
+static PyObject *stream_of(PyObject *obj) {
+    if (PyCapsule_CheckExact(obj)) {
+        Py_INCREF(obj);
+        return obj;
+    }
+    return PyObject_CallMethod(obj, "__arrow_c_stream__", NULL);
+}
+
+/* a column from a tuple, an Arrow stream capsule or an object exporting one (a Polars Series, rechunked
+ * here when it has several chunks) */
+static int import_column(Held *h, PyObject *obj, Col *c, Py_ssize_t *length, Py_ssize_t i) {
+    if (PyTuple_Check(obj)) return column_from_tuple(h, obj, c, length, i);
+    PyObject *capsule = stream_of(obj);
+    if (!capsule) return -1;
+    int chunked = 0;
+    int rc = column_from_stream(h, capsule, c, length, i, PyCapsule_CheckExact(obj) ? NULL : &chunked);
+    Py_DECREF(capsule);
+    if (rc < 0 && chunked) {
+        PyObject *one = PyObject_CallMethod(obj, "rechunk", NULL);
+        if (!one) return -1;
+        capsule = stream_of(one);
+        Py_DECREF(one); /* the imported array holds its buffers */
+        if (!capsule) return -1;
+        rc = column_from_stream(h, capsule, c, length, i, NULL);
+        Py_DECREF(capsule);
+    }
+    return rc;
+}
+
+static const uint32_t *uint32s_of_stream(Held *h, PyObject *capsule, Py_ssize_t *count, const char *what,
+                                         int *chunked) {
+    int kind;
+    struct ArrowArray *a = import_stream(h, capsule, &kind, what, 0, chunked);
+    if (!a) return NULL;
+    if (kind != KIND_UINT32) {
+        PyErr_Format(PyExc_TypeError, "%s: uint32 values expected", what);
+        return NULL;
+    }
+    *count = (Py_ssize_t)a->length;
+    if (a->length == 0) return (const uint32_t *)(const void *)"\0\0\0";
+    if (a->null_count != 0 || a->n_buffers != 2 || !a->buffers[1]) {
+        PyErr_Format(PyExc_ValueError, "%s: nulls among the values", what);
+        return NULL;
+    }
+    return (const uint32_t *)a->buffers[1] + a->offset;
+}
+
+/* uint32 values: (buffer, offset, length), an Arrow stream capsule or an object exporting one */
+static const uint32_t *uint32s(Held *h, PyObject *obj, Py_ssize_t *count, const char *what) {
+    if (!PyTuple_Check(obj)) {
+        PyObject *capsule = stream_of(obj);
+        if (!capsule) return NULL;
+        int chunked = 0;
+        const uint32_t *out = uint32s_of_stream(h, capsule, count, what, PyCapsule_CheckExact(obj) ? NULL : &chunked);
+        Py_DECREF(capsule);
+        if (!out && chunked) {
+            PyObject *one = PyObject_CallMethod(obj, "rechunk", NULL);
+            if (!one) return NULL;
+            capsule = stream_of(one);
+            Py_DECREF(one);
+            if (!capsule) return NULL;
+            out = uint32s_of_stream(h, capsule, count, what, NULL);
+            Py_DECREF(capsule);
+        }
+        return out;
+    }
+    PyObject *buffer;
+    Py_ssize_t offset, len;
+    if (!PyArg_ParseTuple(obj, "Onn", &buffer, &offset, count)) return NULL;
+    const uint8_t *p = hold(h, buffer, &len);
+    if (!p && PyErr_Occurred()) return NULL;
+    if (offset < 0 || *count < 0 || (*count && (!p || len / 4 - offset < *count))) {
+        PyErr_Format(PyExc_ValueError, "%s: the buffer is shorter than the values", what);
+        return NULL;
+    }
+    return p ? (const uint32_t *)(const void *)p + offset : (const uint32_t *)(const void *)"\0\0\0";
+}
+
+static void pair_error(Py_ssize_t failed, int why, Py_ssize_t nrules, Py_ssize_t height) {
+    if (why == 1)
+        PyErr_Format(PyExc_ValueError, "pair %zd: rule number out of range (%zd rules)", failed, nrules);
+    else if (why == 2)
+        PyErr_Format(PyExc_ValueError, "pair %zd: the rule reads more columns than were given", failed);
+    else if (why == 3)
+        PyErr_Format(PyExc_ValueError, "pair %zd: row out of range (%zd rows)", failed, height);
+    else
+        PyErr_Format(PyExc_ValueError, "pair %zd: a column's buffers do not hold its cell", failed);
+}
+
+/* run(columns, rules, pair_rules, pair_rows) -> bytes
+ *
+ * columns: a list of String columns of one length: Polars Series (or anything exporting an Arrow
+ * stream of string_view, string or large_string arrays), Arrow stream capsules, or tuples (see
+ * column_from_tuple); only the columns the pairs' rules read are imported (and checked); rules: a
+ * list of Rule; pair_rules, pair_rows: the pairs' rule numbers and rows, uint32 (see uint32s).
+ * Returns the pairs' truths as an LSB-first bitmap. */
+static PyObject *run(PyObject *module, PyObject *args) {
+    PyObject *columns, *rules, *rule_arg, *row_arg;
+    if (!PyArg_ParseTuple(args, "O!O!OO", &PyList_Type, &columns, &PyList_Type, &rules, &rule_arg, &row_arg))
+        return NULL;
+    Held held;
+    memset(&held, 0, sizeof(held));
+    PyObject *out = NULL;
+    RuleObject **table = NULL;
+    uint8_t *used = NULL, *need = NULL;
+    Py_ssize_t held_rules = 0;
+    Py_ssize_t ncols = PyList_GET_SIZE(columns), nrules = PyList_GET_SIZE(rules), height = -1;
+    Col *cols = PyMem_Calloc(ncols ? (size_t)ncols : 1, sizeof(Col));
+    if (!cols) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    table = PyMem_Malloc(nrules ? (size_t)nrules * sizeof(RuleObject *) : 1);
+    used = PyMem_Calloc(nrules ? (size_t)nrules : 1, 1);
+    need = PyMem_Calloc(ncols ? (size_t)ncols : 1, 1);
+    if (!table || !used || !need) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < nrules; i++) {
+        PyObject *r = PyList_GET_ITEM(rules, i);
+        if (!PyObject_TypeCheck(r, &RuleType) || ((RuleObject *)r)->nnodes == 0) {
+            PyErr_Format(PyExc_TypeError, "rules[%zd] is not a compiled Rule", i);
+            goto done;
+        }
+        table[i] = (RuleObject *)r;
+        Py_INCREF(r); /* held while the loop runs without the GIL */
+        held_rules = i + 1;
+    }
+    Py_ssize_t pairs, nrows;
+    const uint32_t *pr = uint32s(&held, rule_arg, &pairs, "rules");
+    if (!pr) goto done;
+    const uint32_t *pp = uint32s(&held, row_arg, &nrows, "positions");
+    if (!pp) goto done;
+    if (nrows != pairs) {
+        PyErr_Format(PyExc_ValueError, "%zd rule numbers but %zd positions", pairs, nrows);
+        goto done;
+    }
+    /* the rules the pairs name, and the columns those read */
+    for (Py_ssize_t k = 0; k < pairs; k++) {
+        uint32_t r;
+        memcpy(&r, pr + k, 4);
+        if (r >= (uint64_t)nrules) {
+            pair_error(k, 1, nrules, height);
+            goto done;
+        }
+        if (used[r]) continue;
+        used[r] = 1;
+        const RuleObject *rule = table[r];
+        if (rule->maxcol >= ncols) {
+            pair_error(k, 2, nrules, height);
+            goto done;
+        }
+        for (Py_ssize_t j = 0; j < rule->ncols; j++) need[rule->cols[j]] = 1;
+    }
+    for (Py_ssize_t i = 0; i < ncols; i++) {
+        PyObject *item = PyList_GET_ITEM(columns, i);
+        Py_ssize_t length;
+        if (!need[i] && !PyCapsule_CheckExact(item) && (height >= 0 || i > 0)) continue;
+        if (!need[i] && !PyCapsule_CheckExact(item)) { /* the first column: only its length */
+            if (PyTuple_Check(item)) {
+                if (PyTuple_GET_SIZE(item) < 2 || (length = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 1))) < 0) {
+                    if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "column 0: bad length");
+                    goto done;
+                }
+            } else if ((length = PyObject_Length(item)) < 0) {
+                goto done;
+            }
+        } else {
+            Col *c = &cols[i];
+            if (import_column(&held, item, c, &length, i) < 0) goto done;
+        }
+        if (height >= 0 && length != height) {
+            PyErr_Format(PyExc_ValueError, "column %zd: %zd rows, not %zd as the others", i, length, height);
+            goto done;
+        }
+        height = length;
+    }
+    out = PyBytes_FromStringAndSize(NULL, (pairs + 7) / 8);
+    if (!out) goto done;
+    uint8_t *bits = (uint8_t *)PyBytes_AS_STRING(out);
+    memset(bits, 0, (size_t)(pairs + 7) / 8);
+    Py_ssize_t failed = -1;
+    int why = 0, bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = 0; k < pairs; k++) {
+        uint32_t r, row;
+        memcpy(&r, pr + k, 4);
+        memcpy(&row, pp + k, 4);
+        const RuleObject *rule = table[r];
+        if (height >= 0 && (Py_ssize_t)row >= height) { failed = k; why = 3; break; }
+        if (eval(rule, (int32_t)(rule->nnodes - 1), cols, (Py_ssize_t)row, &bad))
+            bits[k >> 3] |= (uint8_t)(1u << (k & 7));
+        if (bad) { failed = k; why = 4; break; }
+    }
+    Py_END_ALLOW_THREADS
+    if (failed >= 0) {
+        Py_CLEAR(out);
+        pair_error(failed, why, nrules, height);
+    }
+done:
+    for (Py_ssize_t i = 0; i < ncols; i++) {
+        PyMem_Free((void *)cols[i].data);
+        PyMem_Free(cols[i].data_len);
+    }
+    for (Py_ssize_t i = 0; i < held_rules; i++) Py_DECREF((PyObject *)table[i]);
+    PyMem_Free(cols);
+    PyMem_Free(table);
+    PyMem_Free(used);
+    PyMem_Free(need);
+    release(&held);
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"run", run, METH_VARARGS, "run(columns, rules, pair_rules, pair_rows) -> bitmap bytes"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "autosoc.detect.sigma._match", "Sigma rule tests over Arrow string columns.", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__match(void) {
+    if (PyType_Ready(&RuleType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (!m) return NULL;
+    Py_INCREF(&RuleType);
+    if (PyModule_AddObject(m, "Rule", (PyObject *)&RuleType) < 0) {
+        Py_DECREF(&RuleType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,291 @@
+"""Rules' text tests in C, over the Arrow buffers of the frame's columns (the ``_match`` extension).
+
+:class:`Matcher` compiles each rule's detection (the :mod:`.ir` tree) into a small program of the
+C extension and evaluates (rule, row) pairs on String columns without copying them to Python: a
+pair costs a fraction of a microsecond, against about a microsecond per test for a generated
+Python test (:mod:`.pyeval`) and a quarter of a millisecond per rule for a Polars select.
+
+The truth is exactly :func:`autosoc.detect.sigma.pyeval.compile_rule`'s, for a subset of what it
+takes: named fields only (no keywords), ``any``/``null``/``exists``, ``eq``/``contains``/
+``startswith``/``endswith`` of a str on the field's text column (the lower-cased copy unless the
+test is cased), the compiler's wildcard globs (``(?s)^...$`` over escaped literals, ``.`` and
+``.*``: parsed into literal and wildcard tokens; any other regex is refused), IPv4 ``cidr`` s (as
+:class:`~autosoc.detect.sigma.pyeval.Networks` takes IPv4 ones; an IPv6 network is refused), under
+``and``/``or``/``not`` and constants.  A null cell makes every text test false.  Texts are compared
+as UTF-8 bytes, which for valid UTF-8 is what Python's str operations do; a glob's ``.`` is one
+code point.
+
+OR-ed literals of one column and op become one automaton in C: a trie for equalities, prefixes
+and (reversed) suffixes, an Aho-Corasick automaton for substrings, so a rule listing hundreds of
+values costs one pass over the text, not one per value.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import struct
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+import polars as pl
+import pyarrow as pa
+
+from autosoc.detect.sigma.exprs import text_column
+from autosoc.detect.sigma.ir import And, Const, Node, Not, Or, Pred
+
+try:
+    from autosoc.detect.sigma import _match
+except ImportError:  # built without a C compiler: the engine keeps to Polars and .pyeval
+    _match = None  # type: ignore[assignment]
+
+#: True when the engine uses the C matcher (built, and not switched off by ``AUTOSOC_PURE_PYTHON=1``)
+NATIVE: bool = _match is not None and os.environ.get("AUTOSOC_PURE_PYTHON") != "1"
+
+__all__ = ["NATIVE", "SET_MIN_LITERALS", "Matcher", "arrow_column", "glob_tokens"]
+
+# node ops and set kinds of _match.c
+_CONST, _AND, _OR, _NOT, _NULL, _PRESENT, _EQ, _CONTAINS, _STARTS, _ENDS, _GLOB, _SET, _CIDR4 = range(13)
+_SINGLE_OP = {"eq": _EQ, "contains": _CONTAINS, "startswith": _STARTS, "endswith": _ENDS}
+_SET_KIND = {"eq": 0, "contains": 1, "startswith": 2, "endswith": 3}
+_TEXT = frozenset(_SINGLE_OP)
+_PRESENCE = frozenset({"any", "null", "exists"})
+#: glob tokens beside the bytes 0-255: one code point, any run of code points
+ANY_ONE, ANY_MANY = 256, 257
+#: OR-ed literals of one column and op from this many on are one automaton, below it single tests
+SET_MIN_LITERALS = {"eq": 4, "startswith": 3, "endswith": 3, "contains": 4}
+_REGEX_META = frozenset(".^$*+?{}[]\\|()")
+_COLUMN_KIND = {"null": 0, "string_view": 1, "string": 2, "large_string": 3}
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def glob_tokens(pattern: str) -> list[int] | None:
+    """The compiler's wildcard regex (``(?s)^`` escaped literals, ``.`` and ``.*``, ``$``) as tokens:
+    UTF-8 bytes, :data:`ANY_ONE` and :data:`ANY_MANY`; None for any other regex."""
+    if not (pattern.startswith("(?s)^") and pattern.endswith("$")):
+        return None
+    body = pattern[5:-1]
+    tokens: list[int] = []
+    i = 0
+    try:
+        while i < len(body):
+            c = body[i]
+            if c == "\\":
+                if i + 1 >= len(body):
+                    return None
+                escaped = body[i + 1]
+                if escaped.isascii() and escaped.isalnum():  # classes, anchors, back-references, \x..
+                    return None
+                tokens += escaped.encode()
+                i += 2
+            elif c == ".":
+                if body.startswith("*", i + 1):
+                    tokens.append(ANY_MANY)
+                    i += 2
+                else:
+                    tokens.append(ANY_ONE)
+                    i += 1
+            elif c in _REGEX_META:  # a quantifier, class, group or anchor: not the compiler's form
+                return None
+            else:
+                tokens += c.encode()
+                i += 1
+    except UnicodeEncodeError:  # a lone surrogate
+        return None
+    return tokens
+
+
+def _utf8(value: str) -> bytes:
+    try:
+        return value.encode()
+    except UnicodeEncodeError as exc:
+        raise _Unsupported("surrogate") from exc
+
+
+def _ipv4_ranges(cidrs: Sequence[str]) -> bytes:
+    ranges = []
+    for cidr in cidrs:
+        try:
+            network = ipaddress.ip_network(cidr, strict=False)
+        except ValueError as exc:
+            raise _Unsupported("cidr") from exc
+        if network.version != 4:
+            raise _Unsupported("ipv6 cidr")
+        ranges.append((int(network.network_address), int(network.broadcast_address)))
+    merged: list[list[int]] = []
+    for first, last in sorted(ranges):
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], last)
+        else:
+            merged.append([first, last])
+    return b"".join(struct.pack("<II", first, last) for first, last in merged)
+
+
+class _Writer:
+    """One rule's program: nodes (children before parents), literals, sets, globs and ranges;
+    a leaf's column is first a number of ``columns`` (names), resolved when the rule is complete."""
+
+    def __init__(self) -> None:
+        self.nodes: list[list[int]] = []
+        self.kids: list[int] = []
+        self.literals: list[bytes] = []
+        self._literal_at: dict[bytes, int] = {}
+        self.sets: list[tuple[int, list[int]]] = []
+        self.globs: list[bytes] = []
+        self.ranges: list[bytes] = []
+        self.columns: dict[str, int] = {}
+        self.leaves: list[int] = []  # the nodes whose ``a`` is a column
+
+    def emit(self, op: int, a: int = 0, b: int = 0) -> int:
+        self.nodes.append([op, a, b, 0])
+        return len(self.nodes) - 1
+
+    def leaf(self, op: int, column: str, b: int = 0) -> int:
+        self.leaves.append(len(self.nodes))
+        return self.emit(op, self.columns.setdefault(column, len(self.columns)), b)
+
+    def literal(self, value: str) -> int:
+        data = _utf8(value)
+        at = self._literal_at.get(data)
+        if at is None:
+            at = self._literal_at[data] = len(self.literals)
+            self.literals.append(data)
+        return at
+
+    def combine(self, op: int, items: list[int]) -> int:
+        start = len(self.kids)
+        self.kids += items
+        return self.emit(op, start, len(items))
+
+    def node(self, node: Node) -> int:
+        if isinstance(node, Pred):
+            return self.pred(node)
+        if isinstance(node, And):
+            if not node.items:
+                return self.emit(_CONST, 1)
+            return self.combine(_AND, [self.node(i) for i in node.items])
+        if isinstance(node, Or):
+            return self.or_(node) if node.items else self.emit(_CONST, 0)
+        if isinstance(node, Not):
+            return self.emit(_NOT, self.node(node.item))
+        if isinstance(node, Const):
+            return self.emit(_CONST, 1 if node.value else 0)
+        raise _Unsupported(type(node).__name__)
+
+    def pred(self, p: Pred) -> int:
+        if p.field is None:
+            raise _Unsupported("keyword")
+        if p.op in _PRESENCE:
+            present = p.op == "any" or (p.op == "exists" and bool(p.args[0]))
+            return self.leaf(_PRESENT if present else _NULL, p.field)
+        if not p.args or type(p.args[0]) is not str:
+            raise _Unsupported(p.op)
+        if p.op == "glob":
+            tokens = glob_tokens(p.args[0])
+            if tokens is None:
+                raise _Unsupported("glob")
+            self.globs.append(struct.pack(f"<{len(tokens)}i", *tokens))
+            return self.leaf(_GLOB, text_column(p), len(self.globs) - 1)
+        if p.op == "cidr":
+            return self.cidr(p.field, [p.args[0]])
+        if p.op not in _TEXT:
+            raise _Unsupported(p.op)
+        return self.leaf(_SINGLE_OP[p.op], text_column(p), self.literal(p.args[0]))
+
+    def cidr(self, field: str, cidrs: list[str]) -> int:
+        self.ranges.append(_ipv4_ranges(cidrs))
+        return self.leaf(_CIDR4, field, len(self.ranges) - 1)
+
+    def or_(self, node: Or) -> int:
+        # OR-ed tests of one column and op: one automaton (or single tests when they are few)
+        grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
+        parts: list[int] = []
+        for item in node.items:
+            if (isinstance(item, Pred) and item.field is not None and item.op in _TEXT and item.args
+                    and type(item.args[0]) is str):
+                grouped[(text_column(item), item.op)].append(item.args[0])
+            elif (isinstance(item, Pred) and item.field is not None and item.op == "cidr" and item.args
+                  and type(item.args[0]) is str):
+                grouped[(item.field, "cidr")].append(item.args[0])
+            else:
+                parts.append(self.node(item))
+        for (column, op), values in grouped.items():
+            if op == "cidr":
+                parts.append(self.cidr(column, values))
+                continue
+            distinct = list(dict.fromkeys(values))
+            if op != "eq" and "" in distinct:  # the empty affix or substring is in every text
+                parts.append(self.leaf(_PRESENT, column))
+            elif len(distinct) >= SET_MIN_LITERALS[op]:
+                self.sets.append((_SET_KIND[op], [self.literal(v) for v in distinct]))
+                parts.append(self.leaf(_SET, column, len(self.sets) - 1))
+            else:
+                parts += [self.leaf(_SINGLE_OP[op], column, self.literal(v)) for v in distinct]
+        return parts[0] if len(parts) == 1 else self.combine(_OR, parts)
+
+    def build(self, index: Callable[[str], int]) -> _match.Rule:
+        at = {local: index(name) for name, local in self.columns.items()}
+        for leaf in self.leaves:
+            self.nodes[leaf][1] = at[self.nodes[leaf][1]]
+        flat = [v for quad in self.nodes for v in quad]
+        return _match.Rule(struct.pack(f"<{len(flat)}i", *flat), struct.pack(f"<{len(self.kids)}i", *self.kids),
+                           self.literals, self.sets, self.globs, self.ranges)
+
+
+def arrow_column(array: pa.Array) -> tuple[int, int, int, object, object, tuple[object, ...]]:
+    """An Arrow string_view, string or large_string array (or a null one) as the C side reads it."""
+    kind = _COLUMN_KIND.get(str(array.type))
+    if kind is None:
+        raise TypeError(f"a column must be a string array, not {array.type}")
+    if kind == 0 or array.null_count == len(array):
+        return (0, len(array), 0, None, None, ())
+    buffers = array.buffers()
+    validity = buffers[0] if array.null_count else None
+    data = tuple(b"" if b is None else b for b in buffers[2:])
+    return (kind, len(array), array.offset, validity, buffers[1], data)
+
+
+class Matcher:
+    """The tests of many rules over one list of columns, compiled into C programs."""
+
+    def __init__(self) -> None:
+        self._rules: list[_match.Rule] = []
+
+    def __len__(self) -> int:
+        return len(self._rules)
+
+    def add(self, node: Node, index: Callable[[str], int]) -> int | None:
+        """Compile a rule's detection; ``index(column_name)`` gives the column's position in the
+        ``columns`` passed to :meth:`run` (as :func:`~autosoc.detect.sigma.pyeval.compile_rule`'s
+        ``index``; it is called only for a rule that compiles).  Returns the rule's number in this
+        matcher, or None when the node holds a test outside the supported set."""
+        writer = _Writer()
+        try:
+            writer.node(node)
+        except (_Unsupported, RecursionError):
+            return None
+        self._rules.append(writer.build(index))
+        return len(self._rules) - 1
+
+    def run(self, columns: Sequence[pl.Series], rules: pl.Series, positions: pl.Series) -> pl.Series:
+        """``columns[i]``: the String column of index i (all of one length n; sliced, chunked and
+        null-holding ones are fine).  ``rules``, ``positions``: UInt32 Series of equal length, pairs
+        (rule number from :meth:`add`, row < n).  Returns a Boolean Series, one value per pair: the
+        rule's truth on that row.  A rule number or row out of range raises ValueError."""
+        if rules.len() != positions.len():
+            raise ValueError(f"{rules.len()} rule numbers but {positions.len()} positions")
+        pairs = rules.len()
+        if pairs == 0:
+            return pl.Series("match", [], dtype=pl.Boolean)
+        # the C side takes each Series' Arrow stream (Polars' own buffers), only for the columns the
+        # pairs' rules read, and checks the types, the lengths and the ranges
+        bits = _match.run(list(columns), self._rules, rules, positions)
+        array = pa.Array.from_buffers(pa.bool_(), pairs, [None, pa.py_buffer(bits)])
+        return pl.Series("match", array)
+
+    def states(self, number: int) -> int:
+        """The automaton states of one compiled rule (a measure of its memory)."""
+        return int(self._rules[number].states)

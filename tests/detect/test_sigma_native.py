@@ -1,0 +1,377 @@
+"""The C rule tests (native.Matcher) have the truth of the generated Python tests (pyeval), pair by pair."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pytest
+
+pytest.importorskip("autosoc.detect.sigma._match", reason="the _match C extension is not built")
+
+from autosoc.detect.sigma import native
+from autosoc.detect.sigma.compiler import _MULTI, _SINGLE, _glob_regex
+from autosoc.detect.sigma.engine import with_columns
+from autosoc.detect.sigma.exprs import lower_name
+from autosoc.detect.sigma.ir import And, Const, Node, Not, Or, Pred, preds
+from autosoc.detect.sigma.native import Matcher, glob_tokens
+from autosoc.detect.sigma.pyeval import compile_rule
+from tests.conftest import REGRESSION, REPO, SIGMA
+from tests.detect import test_sigma_pyeval as generated
+
+FIELDS = ("Image", "CommandLine", "User", "SourceIp")
+# multi-byte code points of every length, case pairs whose lower-case differs in length, regex metas
+ALPHABET = ["a", "b", "A", "B", "\\", ".", " ", "", "é", "É", "ß", "İ", "ı", "K", "€", "😀", "𝔸", "*", "?",
+            "'", '"', "\n", "\r", "$", "^", "(", ")", "[", "{", "|", "+", "#", "-", "~", "&", "\t", "\x00"]
+ADDRESSES = ["10.0.0.1", " 10.1.2.3\u3000", "010.0.0.1", "192.168.1.7", "192.168.3.1", "1.2.3.4", "1.2.3.4 ",
+             "\u200b1.2.3.4", "255.255.255.255", "256.1.1.1", "1.2.3", "::1", "10.0.0.1\n", "\x1c1.2.3.4", ""]
+CIDRS_V4 = ["10.0.0.0/8", "10.128.0.0/9", "192.168.1.0/24", "192.168.2.0/24", "1.2.3.4/32", "0.0.0.0/0",
+            "255.255.255.254/31"]
+
+
+def _text(rng: random.Random, most: int = 4) -> str:
+    return "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, most)))
+
+
+def _value(rng: random.Random, field: str) -> str | None:
+    roll = rng.random()
+    if roll < 0.15:
+        return None
+    if field == "SourceIp" and roll < 0.7:
+        return rng.choice(ADDRESSES)
+    return _text(rng, 8) if roll < 0.9 else _text(rng, 40)
+
+
+def _glob(rng: random.Random, field: str) -> Pred:
+    cased = rng.random() < 0.3
+    parts = [rng.choice([_MULTI, _SINGLE, _text(rng)]) for _ in range(rng.randint(1, 5))]
+    parts = [p if p in (_MULTI, _SINGLE) or cased else str(p).lower() for p in parts]
+    return Pred(field, "glob", (_glob_regex(parts, cased, anchored=True),), cased)
+
+
+def _pred(rng: random.Random) -> Pred:
+    field = rng.choice(FIELDS)
+    op = rng.choice(("eq", "contains", "startswith", "endswith") * 2 + ("any", "null", "exists", "glob", "cidr"))
+    if op in ("any", "null"):
+        return Pred(field, op)
+    if op == "exists":
+        return Pred(field, op, (rng.random() < 0.5,))
+    if op == "glob":
+        return _glob(rng, field)
+    if op == "cidr":
+        return Pred(field, "cidr", (rng.choice(CIDRS_V4),), True)
+    cased = rng.random() < 0.3
+    value = _text(rng)
+    return Pred(field, op, (value if cased else value.lower(),), cased)
+
+
+def _node(rng: random.Random, depth: int = 0) -> Node:
+    roll = rng.random()
+    if depth >= 4 or roll < 0.3:
+        return _pred(rng)
+    if roll < 0.4:
+        return Not(_node(rng, depth + 1))
+    if roll < 0.45:
+        return rng.choice([Const(rng.random() < 0.5), And(()), Or(())])
+    items = tuple(_node(rng, depth + 1) for _ in range(rng.randint(1, 4)))
+    if roll < 0.75:  # OR lists of one field and op: single tests, tries and automata
+        field, op = rng.choice(FIELDS), rng.choice(("eq", "contains", "startswith", "endswith"))
+        cased = rng.random() < 0.2
+        many = rng.choice([rng.randint(0, 5), rng.randint(6, 40), rng.randint(100, 300)])
+        values = [_text(rng, rng.choice([2, 5, 12])) for _ in range(many)]
+        items += tuple(Pred(field, op, (v if cased else v.lower(),), cased) for v in values)
+        if rng.random() < 0.2:
+            items += tuple(Pred("SourceIp", "cidr", (c,), True) for c in rng.sample(CIDRS_V4, 3))
+        return Or(items)
+    return And(items)
+
+
+def _frame(rows: list[dict[str, str | None]], fields: tuple[str, ...]) -> pl.DataFrame:
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(fields, pl.String))
+    return frame.with_columns(pl.col(f).str.to_lowercase().alias(lower_name(f)) for f in fields)
+
+
+def _compare(nodes: list[Node], frame: pl.DataFrame, min_supported: int) -> int:
+    """Every node on every row: native == pyeval; returns how many nodes native compiled."""
+    columns: dict[str, int] = {}
+
+    def index(name: str) -> int:
+        return columns.setdefault(name, len(columns))
+
+    matcher = Matcher()
+    tests = []
+    for node in nodes:
+        test = compile_rule(node, index)
+        number = matcher.add(node, index)
+        if test is not None and number is not None:
+            tests.append((number, test, node))
+    assert len(tests) >= min_supported
+    series = [frame.get_column(name) for name in columns]
+    values = frame.select(list(columns)).rows() if columns else [()] * frame.height
+    rules = [number for number, _, _ in tests for _ in range(frame.height)]
+    rows = [row for _ in tests for row in range(frame.height)]
+    got = matcher.run(series, pl.Series(rules, dtype=pl.UInt32), pl.Series(rows, dtype=pl.UInt32)).to_list()
+    expected = [bool(test(values[row])) for _, test, _ in tests for row in range(frame.height)]
+    for k, (g, e) in enumerate(zip(got, expected, strict=True)):
+        if g != e:
+            number, _, node = tests[k // frame.height]
+            row = k % frame.height
+            raise AssertionError(f"rule {node} on row {frame.row(row)}: native {g}, pyeval {e}")
+    return len(tests)
+
+
+def test_native_agrees_with_pyeval_on_the_pyeval_generators() -> None:
+    rng = random.Random(20261201)
+    rows = [{f: (None if rng.random() < 0.2 else generated._text(rng, 6)) for f in generated.FIELDS}
+            for _ in range(300)]
+    nodes = [generated._node(rng) for _ in range(400)]
+    assert _compare(nodes, _frame(rows, generated.FIELDS), 400) == 400  # all of pyeval's generated tests
+
+
+def test_native_agrees_with_pyeval_on_random_rules() -> None:
+    rng = random.Random(1)
+    rows = [{f: _value(rng, f) for f in FIELDS} for _ in range(400)]
+    # rows that hit the many-literal sets and globs: texts made of the rules' own pieces
+    nodes = [_node(rng) for _ in range(500)]
+    pieces = [str(p.args[0]) for n in nodes for p in preds(n) if p.op in ("eq", "contains", "startswith", "endswith")]
+    for _ in range(200):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 3)))
+        rows.append({f: text if rng.random() < 0.7 else _value(rng, f) for f in FIELDS})
+    supported = _compare(nodes, _frame(rows, FIELDS), 450)
+    assert supported >= 450
+
+
+def test_globs_parse_into_tokens_and_other_regexes_are_refused() -> None:
+    regex = _glob_regex(["a.", _MULTI, "\n(é)", _SINGLE, " #&~-$^"], cased=True, anchored=True)
+    assert glob_tokens(regex) == [*b"a.", native.ANY_MANY, *"\n(é)".encode(), native.ANY_ONE, *b" #&~-$^"]
+    for pattern in ("^a.*b$", "(?s)^a+$", "(?s)^a|b$", "(?s)^[ab]$", "(?s)^\\d$", "(?s)^a.*?$", "(?s)^(a)$",
+                    "(?s)^a$b$", "(?s)^a\\", "(?s)^\\Z$", "(?s)^a{2}$", "(?s)^.+$", "(?s)mimi.*katz"):
+        assert glob_tokens(pattern) is None, pattern
+
+
+def test_rules_outside_the_subset_are_refused_without_touching_the_index() -> None:
+    asked: list[str] = []
+
+    def index(name: str) -> int:
+        asked.append(name)
+        return len(asked) - 1
+
+    matcher = Matcher()
+    for node in (Pred("CommandLine", "re", ("a.b", "")), Pred("Image", "glob", ("^a.*b$",)),
+                 Pred(None, "contains", ("mimikatz",)), Pred(None, "glob", ("(?s)mimi.*katz",)),
+                 Pred("DestinationIp", "cidr", ("fe80::/10",), True), Pred("EventID", "cmp", ("gt", 4.0), True),
+                 Pred("User", "fieldref", ("TargetUser", "eq")), Pred("EventID", "eq", (4,)),
+                 Or((Pred("Image", "endswith", ("\\a.exe",)), Pred("SourceIp", "cidr", ("::1/128",), True))),
+                 And((Pred("Image", "endswith", ("\\a.exe",)), Not(Pred("CommandLine", "re", ("x", "i")))))):
+        assert matcher.add(node, index) is None, node
+    assert asked == [] and len(matcher) == 0
+
+
+def _matcher() -> tuple[Matcher, dict[str, int]]:
+    columns: dict[str, int] = {}
+    matcher = Matcher()
+    for node in (Pred("Image", "endswith", ("\\a.exe",), True),
+                 Not(Pred("Image", "contains", ("x",), True)),
+                 Pred("Image", "null"),
+                 Const(True)):
+        assert matcher.add(node, lambda c: columns.setdefault(c, len(columns))) is not None
+    return matcher, columns
+
+
+def _pairs(height: int) -> tuple[pl.Series, pl.Series]:
+    rules = [r for r in range(4) for _ in range(height)]
+    return pl.Series(rules, dtype=pl.UInt32), pl.Series(list(range(height)) * 4, dtype=pl.UInt32)
+
+
+def _expected(values: list[str | None]) -> list[bool]:
+    return ([v is not None and v.endswith("\\a.exe") for v in values] + [not (v is not None and "x" in v)
+            for v in values] + [v is None for v in values] + [True] * len(values))
+
+
+@pytest.mark.parametrize("shape", ["plain", "sliced", "chunked", "sliced-chunked", "all-null", "null-dtype", "empty"])
+def test_columns_of_every_shape(shape: str) -> None:
+    matcher, _ = _matcher()
+    values = ["C:\\a.exe", None, "x" * 30 + "\\a.exe", "", "\\a.exe", "short", None, "é" * 20, "xx\\a.exe"] * 3
+    if shape == "plain":
+        series = pl.Series(values)
+    elif shape == "sliced":
+        series = pl.Series(["pad" * 10, None, *values, "tail" * 5]).slice(2, len(values))
+    elif shape == "chunked":
+        series = pl.concat([pl.Series(values[:5]), pl.Series(values[5:11]), pl.Series(values[11:])], rechunk=False)
+        assert series.n_chunks() == 3
+    elif shape == "sliced-chunked":
+        series = pl.concat([pl.Series(["z" * 20, *values[:7]]), pl.Series([*values[7:], "w" * 14])],
+                           rechunk=False).slice(1, len(values))
+    elif shape == "all-null":
+        values = [None] * 7
+        series = pl.Series(values, dtype=pl.String)
+    elif shape == "null-dtype":
+        values = [None] * 5
+        series = pl.Series(values)
+        assert series.dtype == pl.Null
+    else:
+        values = []
+        series = pl.Series(values, dtype=pl.String)
+    rules, rows = _pairs(len(values))
+    out = matcher.run([series], rules, rows)
+    assert out.dtype == pl.Boolean and out.to_list() == _expected(values)
+
+
+def test_empty_pairs_and_unsorted_repeated_pairs() -> None:
+    matcher, _ = _matcher()
+    empty = pl.Series([], dtype=pl.UInt32)
+    assert matcher.run([pl.Series(["a"])], empty, empty).to_list() == []
+    values = ["b\\a.exe", None, "x"]
+    out = matcher.run([pl.Series(values)], pl.Series([3, 0, 0, 2, 1, 0], dtype=pl.UInt32),
+                      pl.Series([2, 0, 0, 1, 2, 1], dtype=pl.UInt32))
+    assert out.to_list() == [True, True, True, True, False, False]
+    # the pairs may themselves be slices of bigger series
+    rules = pl.Series([9, 9, 0, 1], dtype=pl.UInt32).slice(2)
+    rows = pl.Series([7, 0, 1], dtype=pl.UInt32).slice(1)
+    assert matcher.run([pl.Series(values)], rules, rows).to_list() == [True, True]
+
+
+def test_bad_pairs_raise_value_errors() -> None:
+    matcher, _ = _matcher()
+    column = [pl.Series(["a", "b"])]
+    with pytest.raises(ValueError, match="row out of range"):
+        matcher.run(column, pl.Series([0, 1], dtype=pl.UInt32), pl.Series([1, 2], dtype=pl.UInt32))
+    with pytest.raises(ValueError, match="row out of range"):  # a constant rule as well
+        matcher.run(column, pl.Series([3], dtype=pl.UInt32), pl.Series([2**32 - 1], dtype=pl.UInt32))
+    with pytest.raises(ValueError, match="rule number out of range"):
+        matcher.run(column, pl.Series([4], dtype=pl.UInt32), pl.Series([0], dtype=pl.UInt32))
+    with pytest.raises(ValueError, match="more columns"):
+        matcher.run([], pl.Series([0], dtype=pl.UInt32), pl.Series([0], dtype=pl.UInt32))
+    with pytest.raises(ValueError):
+        matcher.run(column, pl.Series([0, 1], dtype=pl.UInt32), pl.Series([0], dtype=pl.UInt32))
+    with pytest.raises(ValueError, match="nulls"):
+        matcher.run(column, pl.Series([0, None], dtype=pl.UInt32), pl.Series([0, 1], dtype=pl.UInt32))
+    with pytest.raises(TypeError):
+        matcher.run(column, pl.Series([0], dtype=pl.Int64), pl.Series([0], dtype=pl.UInt32))
+    with pytest.raises(TypeError):
+        matcher.run([pl.Series([1, 2])], pl.Series([0], dtype=pl.UInt32), pl.Series([0], dtype=pl.UInt32))
+    two = Matcher()  # the columns a run's rules read are of one length
+    columns: dict[str, int] = {}
+    assert two.add(And((Pred("A", "eq", ("a",), True), Pred("B", "eq", ("a",), True))),
+                   lambda c: columns.setdefault(c, len(columns))) == 0
+    with pytest.raises(ValueError, match="rows"):
+        two.run([pl.Series(["a"]), pl.Series(["a", "b"])], pl.Series([0], dtype=pl.UInt32),
+                pl.Series([0], dtype=pl.UInt32))
+
+
+@pytest.mark.parametrize("kind", [pa.string(), pa.large_string(), pa.string_view()])
+def test_arrow_string_layouts(kind: pa.DataType) -> None:
+    matcher, _ = _matcher()
+    values = ["x", None, "long enough to be out of line \\a.exe", "\\a.exe", "", None, "é\\a.exe"]
+    array = pa.array(["pad", *values], type=kind).slice(1)
+    rules, rows = _pairs(len(values))
+    pair_rules = (rules.to_arrow().buffers()[1], 0, rules.len())
+    pair_rows = (rows.to_arrow().buffers()[1], 0, rows.len())
+    bits = native._match.run([native.arrow_column(array)], matcher._rules, pair_rules, pair_rows)
+    got = pl.Series(pa.Array.from_buffers(pa.bool_(), rules.len(), [None, pa.py_buffer(bits)])).to_list()
+    assert got == _expected(values)
+
+
+@pytest.fixture(scope="module")
+def windows_rules() -> list:
+    if not (SIGMA / "rules" / "windows").exists() or not REGRESSION.exists():
+        pytest.skip(f"third-party data missing: {SIGMA} (clone with ../shared/data beside the repo "
+                    "or set AUTOSOC_SHARED_DATA)")
+    from autosoc.detect.sigma.loader import load_rules
+
+    return load_rules([SIGMA / "rules" / "windows"], cache_dir=REPO / ".autosoc-cache").rules
+
+
+def _regression_frame() -> pl.DataFrame:
+    from autosoc.ingest.files import read_files
+    from autosoc.normalize import normalize
+
+    samples = sorted(p for p in Path(REGRESSION).rglob("*") if p.suffix in (".json", ".evtx"))
+    frames = [batch.raw for raw in read_files(samples) for batch in normalize(raw)]
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
+def test_windows_rules_agree_with_pyeval_on_the_regression_samples(windows_rules: list,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    raw = _regression_frame()
+    columns: dict[str, int] = {}
+
+    def index(name: str) -> int:
+        return columns.setdefault(name, len(columns))
+
+    matcher = Matcher()
+    tests = []
+    python_only = 0
+    for rule in windows_rules:
+        test = compile_rule(rule.detection, index)
+        number = matcher.add(rule.detection, index)
+        if test is not None and number is not None:
+            tests.append((number, test, rule))
+        elif test is not None:
+            python_only += 1
+    share = len(tests) / (len(tests) + python_only)
+    with capsys.disabled():
+        print(f"\nnative compiles {len(tests)} of the {len(tests) + python_only} windows rules pyeval takes "
+              f"({share:.1%}; {len(windows_rules)} rules in all)")
+    assert share > 0.95
+    lowered = {name.removeprefix(lower_name("")) for name in columns if name.startswith(lower_name(""))}
+    frame = with_columns(raw, set(columns) - {lower_name(f) for f in lowered}, lowered)
+    names = list(columns)
+    series = [frame.get_column(name) for name in names]
+    values = frame.select(names).rows()
+    height = frame.height
+    rules = pl.Series([number for number, _, _ in tests for _ in range(height)], dtype=pl.UInt32)
+    rows = pl.Series([row for _ in tests for row in range(height)], dtype=pl.UInt32)
+    got = matcher.run(series, rules, rows).to_list()
+    hits = 0
+    for k, (_, test, rule) in enumerate(tests):
+        expected = [bool(test(v)) for v in values]
+        hits += sum(expected)
+        assert got[k * height:(k + 1) * height] == expected, rule.path
+    assert hits > 100  # the samples fire their rules
+
+
+def test_globs_agree_with_pyeval_on_texts_made_of_their_pieces() -> None:
+    rng = random.Random(5)
+    small = ["a", "b", "é", "😀", "\n", ".", "\\"]
+    nodes: list[Node] = []
+    texts: list[str | None] = [None, ""]
+    for _ in range(300):
+        parts = [rng.choice([_MULTI, _SINGLE, "".join(rng.choice(small) for _ in range(rng.randint(1, 3)))])
+                 for _ in range(rng.randint(1, 6))]
+        nodes.append(Pred("CommandLine", "glob", (_glob_regex(parts, True, anchored=True),), True))
+        for _ in range(3):  # a text the glob is meant to match, and variants of it
+            text = "".join(rng.choice(small) * rng.randint(0, 2) if p is _MULTI else rng.choice(small)
+                           if p is _SINGLE else str(p) for p in parts)
+            texts += [text, text[1:], text[:-1], text + rng.choice(small), rng.choice(small) + text]
+    frame = pl.DataFrame({"CommandLine": texts}, schema={"CommandLine": pl.String})
+    assert _compare(nodes, frame, 300) == 300
+    hits = sum(bool(compile_rule(n, lambda c: 0)((t,))) for n in nodes[:50] for t in texts[:800])
+    assert hits > 200
+
+
+def test_the_engine_fires_the_same_with_and_without_the_matcher(windows_rules: list,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine with the C matcher (every supported rule with candidates tested there) and
+    without it (Polars selects and pyeval): the same rules on the same rows of the regression
+    samples, in small batches (distinct rows and the Python prefilter) and in one (Polars')."""
+    from autosoc.detect.sigma import native
+    from autosoc.detect.sigma.engine import SigmaEngine
+    from autosoc.ingest.files import read_files
+    from autosoc.normalize import normalize
+    from autosoc.schema import EventBatch
+
+    samples = sorted(p for p in Path(REGRESSION).rglob("*") if p.suffix in (".json", ".evtx"))
+    batches = [b for raw in read_files(samples) for b in normalize(raw) if len(b)]
+    whole = EventBatch(pl.concat([b.events for b in batches]), pl.concat([b.raw for b in batches], how="diagonal"))
+
+    def fired(enabled: bool, prefilter_rows: int) -> list[tuple[str, list[int]]]:
+        monkeypatch.setattr(native, "NATIVE", enabled)
+        engine = SigmaEngine(windows_rules, prefilter_python_max_rows=prefilter_rows)
+        return [(rule.id, rows) for batch in (*batches[:40], whole) for rule, rows in engine.evaluate(batch)]
+
+    for prefilter_rows in (0, 2000):
+        with_matcher, without = fired(True, prefilter_rows), fired(False, prefilter_rows)
+        assert len(with_matcher) > 200 and sorted(with_matcher) == sorted(without)
