@@ -16,7 +16,8 @@ in the message.  Errors about data carry an :class:`Origin`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,26 @@ class Origin:
         if self.field:
             text += f" field={self.field}"
         return text
+
+    @classmethod
+    def many(cls, sources: Iterable[str], paths: Iterable[str], records: Iterable[int | None]) -> list[Origin]:
+        """Origins of many records at once (signal building makes one per hit event): the frozen
+        ``__init__`` costs ~1.5 µs each, filling the slots directly about a third of that."""
+        new = object.__new__
+        source, path, record, offset, field = (cls.__dict__[name].__set__ for name in _ORIGIN_SLOTS)
+        out = []
+        for s, p, r in zip(sources, paths, records, strict=True):
+            origin = new(cls)
+            source(origin, s)
+            path(origin, p)
+            record(origin, r)
+            offset(origin, None)
+            field(origin, None)
+            out.append(origin)
+        return out
+
+
+_ORIGIN_SLOTS = tuple(f.name for f in fields(Origin))  # many() fails loudly if these change
 
 
 class AutosocError(Exception):

@@ -192,3 +192,24 @@ def test_columnar_ipv4_cidr_agrees_with_pythons_ipaddress() -> None:
             expected = (a := parsed(value)) is not None and a in net
             got = number is not None and int(net.network_address) <= number <= int(net.broadcast_address)
             assert got == expected, (cidr, value)
+
+
+def test_origins_made_many_at_once_are_origins() -> None:
+    from autosoc.errors import Origin
+
+    made = Origin.many(["jsonl", "evtx"], ["/a", "/b"], [3, None])
+    assert made == [Origin("jsonl", "/a", 3), Origin("evtx", "/b")]
+    assert hash(made[0]) == hash(Origin("jsonl", "/a", 3)) and str(made[0]) == "/a:3"
+    with pytest.raises(AttributeError):
+        made[0].record = 4  # type: ignore[misc]
+
+
+def test_signal_times_are_the_datetimes_polars_gives() -> None:
+    from autosoc.detect.sigma.engine import _datetimes
+
+    column = pl.Series([0, 1_735_689_600_123_456, None, -1], dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
+    assert _datetimes(column) == column.to_list()
+    assert [t.isoformat() if t else t for t in _datetimes(column)] == [
+        t.isoformat() if t else t for t in column.to_list()]
+    naive = column.cast(pl.Datetime("ms"))
+    assert _datetimes(naive) == naive.to_list()

@@ -16,7 +16,8 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import ahocorasick
 import polars as pl
@@ -58,6 +59,7 @@ PREFILTER_PYTHON_MAX_ROWS = 2000
 #: its prebuilt expression runs over its own candidate rows, taken out of the frame
 GATHER_MAX_PREDS = 24
 _SHIFT = 1 << 32  # (rule, row) pairs as one 64-bit key
+_EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))  # the tzinfo Polars gives UTC datetimes
 _SIGNAL_COLUMNS = (F.EVENT_ID, F.ORIGIN_SOURCE, F.ORIGIN_PATH, F.ORIGIN_RECORD, F.TIME, F.HOST, F.USER,
                    F.FAMILY, F.USER_UID, F.SRC_IP, F.DST_IP, F.APP_NAME, F.PROCESS_CMD)
 #: a remote computer named on a command line: a UNC path (\\host\share, sc \\host, psexec \\host),
@@ -488,8 +490,10 @@ def _row_parts(events: pl.DataFrame) -> list[tuple[str, Origin, datetime | None,
     command lines that may name another computer go through :func:`remote_hosts`."""
     columns = [events.get_column(name) for name in _SIGNAL_COLUMNS]
     event_ids, sources, paths, records, times, hosts, users, families, principals, src_ips, dst_ips, apps, _ = (
-        c.cast(pl.String).to_list() if name in (F.EVENT_ID, F.ORIGIN_SOURCE, F.ORIGIN_PATH) else c.to_list()
+        c.cast(pl.String).to_list() if name in (F.EVENT_ID, F.ORIGIN_SOURCE, F.ORIGIN_PATH)
+        else _datetimes(c) if name == F.TIME else c.to_list()
         for name, c in zip(_SIGNAL_COLUMNS, columns, strict=True))
+    origins = Origin.many(sources, paths, (r if type(r) is int else None for r in records))
     command = columns[-1]
     remote: dict[int, list[Entity]] = {}
     if command.dtype == pl.String:
@@ -503,18 +507,24 @@ def _row_parts(events: pl.DataFrame) -> list[tuple[str, Origin, datetime | None,
                 if named:
                     remote[i] = named
     out = []
-    for i, (event_id, source, path, record, time, host, user, family, principal, src_ip, dst_ip, app) in enumerate(
-            zip(event_ids, sources, paths, records, times, hosts, users, families, principals, src_ips, dst_ips,
-                apps, strict=True)):
+    for i, (event_id, origin, time, host, user, family, principal, src_ip, dst_ip, app) in enumerate(
+            zip(event_ids, origins, times, hosts, users, families, principals, src_ips, dst_ips, apps, strict=True)):
         entities = [Entity(kind, value) for value, kind in ((src_ip, "ip"), (dst_ip, "ip"), (app, "oauth_app"))
                     if value] if src_ip or dst_ip or app else []
         if i in remote:
             entities += remote[i]
         if family == "cloudtrail" and principal:
             entities.append(Entity("cloud_principal", principal))
-        out.append((event_id, Origin(source, path, record if type(record) is int else None),
-                    time if isinstance(time, datetime) else None, host, user, entities))
+        out.append((event_id, origin, time if isinstance(time, datetime) else None, host, user, entities))
     return out
+
+
+def _datetimes(column: pl.Series) -> list[datetime | None]:
+    """A UTC microsecond column as Python datetimes, as ``to_list`` gives them, in half its time."""
+    if column.dtype != pl.Datetime("us", "UTC"):
+        return column.to_list()  # type: ignore[no-any-return]
+    epoch, micro = _EPOCH, timedelta(microseconds=1)
+    return [None if us is None else epoch + us * micro for us in column.cast(pl.Int64).to_list()]
 
 
 def remote_hosts(command: str) -> list[Entity]:
