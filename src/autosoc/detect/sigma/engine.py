@@ -292,11 +292,19 @@ def _evaluate_group(group: _Group, sub: pl.DataFrame, gather_min_skipped: int = 
     if not group.keywords:
         distinct = with_columns(distinct, set(), group.lowered, ipv4=group.ipv4, ipv6=group.ipv6)
     fired: list[tuple[CompiledRule, list[int]]] = []
-    if group.full:
-        fired += _run(group, distinct, group.full)
+    lookup = group.native_lookup()
+    full = group.full
+    if full and lookup is not None:  # rules without necessary literals the C matcher takes: on every row
+        ids = lookup.gather(full)
+        if (ids >= 0).any():
+            every = pl.DataFrame({"nid": ids.filter(ids >= 0)}).join(
+                pl.DataFrame({"pos": pl.int_range(distinct.height, dtype=pl.UInt32, eager=True)}), how="cross")
+            fired += _run_native(group, distinct, every, distinct_pairs=True)
+            full = [rule for rule, nid in zip(full, ids.to_list(), strict=True) if nid < 0]
+    if full:
+        fired += _run(group, distinct, full)
     pairs = (_candidates_python(group, distinct) if distinct.height <= prefilter_python_max_rows
              else _candidates(group, distinct))
-    lookup = group.native_lookup()
     if pairs is not None and lookup is not None:
         # every rule the C matcher supports is tested there on its own candidate rows
         tagged = pairs.with_columns(pl.lit(lookup).gather(pl.col("rule")).alias("nid"))
@@ -374,16 +382,22 @@ def _run_gathered(group: _Group, frame: pl.DataFrame,
     return out
 
 
-def _run_native(group: _Group, frame: pl.DataFrame, pairs: pl.DataFrame) -> list[tuple[CompiledRule, list[int]]]:
-    """The C matcher on (rule, candidate row) pairs of ``frame`` (``nid``: the rule's number in it)."""
+def _run_native(group: _Group, frame: pl.DataFrame, pairs: pl.DataFrame, *, distinct_pairs: bool = False
+                ) -> list[tuple[CompiledRule, list[int]]]:
+    """The C matcher on (rule, candidate row) pairs of ``frame`` (``nid``: the rule's number in it;
+    ``distinct_pairs``: each pair once already, grouped by rule)."""
     if pairs.height == 0:
         return []
     assert group.matcher is not None
-    # a row holding several of a rule's literals is one pair; one 64-bit key per pair dedupes in
-    # half the time of two columns, and the matcher runs faster on pairs grouped by rule
-    key = (pl.col("nid").cast(pl.UInt64) * _SHIFT + pl.col("pos")).unique().sort()
-    keys = pairs.select(key.alias("key")).get_column("key")
-    unique = pl.select((keys // _SHIFT).cast(pl.UInt32).alias("nid"), (keys % _SHIFT).cast(pl.UInt32).alias("pos"))
+    if distinct_pairs:
+        unique = pairs.select(pl.col("nid").cast(pl.UInt32), "pos")
+    else:
+        # a row holding several of a rule's literals is one pair; one 64-bit key per pair dedupes
+        # in half the time of two columns, and the matcher runs faster on pairs grouped by rule
+        key = (pl.col("nid").cast(pl.UInt64) * _SHIFT + pl.col("pos")).unique().sort()
+        keys = pairs.select(key.alias("key")).get_column("key")
+        unique = pl.select((keys // _SHIFT).cast(pl.UInt32).alias("nid"),
+                           (keys % _SHIFT).cast(pl.UInt32).alias("pos"))
     truth = group.matcher.run([frame.get_column(c) for c in group.py_columns],
                               unique.get_column("nid"), unique.get_column("pos"))
     hits = unique.filter(truth)
