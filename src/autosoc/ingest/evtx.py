@@ -35,6 +35,7 @@ import orjson
 from autosoc.errors import Origin
 from autosoc.ingest._open import raw_text
 from autosoc.ingest.base import DEFAULT_BATCH_SIZE, FileReader, readers
+from autosoc.normalize import decode
 from autosoc.schema import DeadLetter, RawBatch
 
 MAGIC = b"ElfFile\x00"
@@ -80,6 +81,7 @@ class EvtxReader(FileReader):
     name = "evtx"
     kind = "windows"
     suffixes = (".evtx",)
+    columnar = True
 
     def __init__(self, *, threads: int = 0) -> None:
         #: worker threads of the Rust parser; 0 lets it use every core
@@ -89,7 +91,9 @@ class EvtxReader(FileReader):
     def sniff(cls, head: bytes, path: Path) -> int:
         return 100 if head.startswith(MAGIC) else 0
 
-    def read(self, path: Path, *, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[RawBatch]:
+    def read(self, path: Path, *, batch_size: int = DEFAULT_BATCH_SIZE, columnar: bool = False) -> Iterator[RawBatch]:
+        """Batches of records; with ``columnar``, batches of raw columns where the C decoder takes
+        every record of a batch (see :mod:`autosoc.normalize.decode`), records where it does not."""
         spath = str(path)
         size = path.stat().st_size
         try:
@@ -121,27 +125,54 @@ class EvtxReader(FileReader):
         records: list[dict[str, Any]] = []
         positions: list[int] = []
         dead: list[DeadLetter] = []
+        texts: list[str] = []  # columnar: the JSON of the records in ``positions``, not decoded yet
+        columnar = columnar and decode.NATIVE
         last_id = first_id
         errors = 0
+
+        def take(record_id: int, data: str) -> None:
+            try:
+                obj = orjson.loads(data)
+            except orjson.JSONDecodeError as exc:
+                dead.append(
+                    DeadLetter(
+                        Origin(self.name, spath, record_id),
+                        STAGE,
+                        "bad_evtx_record",
+                        f"the parser rendered record {record_id} as invalid JSON: {exc}",
+                        data[: DeadLetter.RAW_LIMIT],
+                    )
+                )
+            else:
+                records.append(obj)
+                positions.append(record_id)
+
+        def batch(bytes_read: int) -> RawBatch:
+            nonlocal records, positions, dead, texts
+            columns = decode.decode_windows_lines([t.encode() for t in texts]) if texts else None
+            if columns is not None:
+                out = RawBatch(self.name, spath, self.kind, [], positions, dead, bytes_read, columns)
+            else:
+                if texts:  # declined: decoded one by one, as without columnar
+                    ids, positions = positions, []
+                    for record_id, data in zip(ids, texts, strict=True):
+                        take(record_id, data)
+                out = RawBatch(self.name, spath, self.kind, records, positions, dead, bytes_read)
+            records, positions, dead, texts = [], [], [], []
+            return out
+
         for kind, value in self._records(parser):
             if kind == "record":
                 record_id, data = value
-                try:
-                    obj = orjson.loads(data)
-                except orjson.JSONDecodeError as exc:
-                    dead.append(
-                        DeadLetter(
-                            Origin(self.name, spath, record_id),
-                            STAGE,
-                            "bad_evtx_record",
-                            f"the parser rendered record {record_id} as invalid JSON: {exc}",
-                            data[: DeadLetter.RAW_LIMIT],
-                        )
-                    )
-                else:
-                    records.append(obj)
+                if columnar:
                     positions.append(record_id)
+                    texts.append(data)
                     last_id = record_id
+                else:
+                    before = len(records)
+                    take(record_id, data)
+                    if len(records) > before:
+                        last_id = record_id
                 errors = 0
             else:
                 dead.append(
@@ -163,22 +194,22 @@ class EvtxReader(FileReader):
                         )
                     )
                     break
-            if len(records) >= batch_size or len(dead) >= batch_size:
-                yield RawBatch(self.name, spath, self.kind, records, positions, dead, progress(last_id))
-                records, positions, dead = [], [], []
+            if len(positions) >= batch_size or len(dead) >= batch_size:
+                yield batch(progress(last_id))
 
         tail = (size - HEADER_SIZE) % CHUNK_SIZE
         if tail:
+            if texts:  # the salvaged records are dicts: what was read before goes first
+                yield batch(progress(last_id))
             salvaged, lost = self._salvage_tail(path, size - tail, header)
             for obj, record_id in salvaged:
                 records.append(obj)
                 positions.append(record_id)
                 if len(records) >= batch_size:
-                    yield RawBatch(self.name, spath, self.kind, records, positions, dead, size)
-                    records, positions, dead = [], [], []
+                    yield batch(size)
             dead.extend(lost)
-        if records or dead:
-            yield RawBatch(self.name, spath, self.kind, records, positions, dead, size)
+        if positions or dead:
+            yield batch(size)
 
     @staticmethod
     def _records(parser: Any) -> Iterator[tuple[str, Any]]:
