@@ -115,6 +115,7 @@ class _Group:
     automata: dict[str, ahocorasick.Automaton] = field(default_factory=dict)  # field -> its literals' automaton
     # the rules the C matcher supports, as one program over ``py_columns`` (see .native); built on
     # first use: per rule its number in the matcher, or -1
+    use_native: bool = True  # the engine's switch (tests run every path)
     matcher: native.Matcher | None = None
     native_ids: pl.Series | None = None
     native_rules: list[int] = field(default_factory=list)  # per number in the matcher: the group's rule
@@ -131,6 +132,8 @@ class _Group:
 
     def native_lookup(self) -> pl.Series | None:
         """Per rule of the group its number in the C matcher (-1: not supported); None without one."""
+        if not self.use_native:
+            return None
         if self.native_ids is None and native.NATIVE:
             self.matcher = native.Matcher()
             index = lambda c: self.py_columns.setdefault(c, len(self.py_columns))  # noqa: E731
@@ -182,7 +185,8 @@ class SigmaEngine:
     name = "sigma"
 
     def __init__(self, rules: Sequence[CompiledRule], *, gather_min_skipped: int | None = None,
-                 python_max_rows: int | None = None, prefilter_python_max_rows: int | None = None) -> None:
+                 python_max_rows: int | None = None, prefilter_python_max_rows: int | None = None,
+                 use_native: bool = True) -> None:
         self.rules = list(rules)
         self.gather_min_skipped = GATHER_MIN_SKIPPED if gather_min_skipped is None else gather_min_skipped
         self.python_max_rows = PYTHON_MAX_ROWS if python_max_rows is None else python_max_rows
@@ -196,6 +200,7 @@ class SigmaEngine:
                     to_expr(rule.selector), node_fields(rule.selector), lowered_fields(rule.selector))
             group.add(rule)
         for group in groups.values():
+            group.use_native = use_native  # the C matcher, where it is built (see .native)
             group.seal()
         self._groups = list(groups.values())
         self._selector_fields: set[str] = set().union(*(g.selector_fields for g in self._groups))

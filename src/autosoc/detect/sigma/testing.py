@@ -3,8 +3,8 @@
 The rule's logsource is ignored (every event is looked at); everything else, including the
 literal prefilter, is the path ``hunt`` takes.  For tests and for rule authors.  The rule runs
 through each of the engine's evaluation paths (one Polars select over the candidates, gathered
-per-rule rows, the generated Python test; the prefilter in Polars and in Python) and they must
-agree: a disagreement is an engine bug and raises ``AssertionError``.
+per-rule rows, the generated Python test, the C matcher; the prefilter in Polars and in Python)
+and they must agree: a disagreement is an engine bug and raises ``AssertionError``.
 """
 
 from __future__ import annotations
@@ -55,8 +55,12 @@ def match(rule_yaml: str, events: Sequence[dict[str, Any]],
     return first
 
 
-_PATHS: dict[str, dict[str, int]] = {
-    "shared": {"python_max_rows": 0, "gather_min_skipped": 10**9, "prefilter_python_max_rows": 0},
-    "gathered": {"python_max_rows": 0, "gather_min_skipped": 0, "prefilter_python_max_rows": 0},
-    "python": {"python_max_rows": 10**9, "prefilter_python_max_rows": 10**9},
+_PATHS: dict[str, dict[str, int | bool]] = {
+    "shared": {"python_max_rows": 0, "gather_min_skipped": 10**9, "prefilter_python_max_rows": 0,
+               "use_native": False},
+    "gathered": {"python_max_rows": 0, "gather_min_skipped": 0, "prefilter_python_max_rows": 0, "use_native": False},
+    "python": {"python_max_rows": 10**9, "prefilter_python_max_rows": 10**9, "use_native": False},
+    # the C matcher where it is built (else the same as "shared"), with both prefilters
+    "native": {"prefilter_python_max_rows": 0},
+    "native, Python prefilter": {"prefilter_python_max_rows": 10**9},
 }
