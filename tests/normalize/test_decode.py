@@ -158,6 +158,42 @@ def test_escapes_and_utf8() -> None:
     assert not accepts('{"Event":{"System":{"e":1,"\\u0065":2}}}')
 
 
+
+# escapes as orjson writes them (the decoder reuses the line's bytes for the row's JSON) and
+# escapes it writes otherwise (the string must be escaped anew): every kind, alone, mixed, short
+# and long (past the 16-byte blocks the scanner copies), at the start, the end and block edges
+SAME_ESCAPES = ["\\\\", '\\"', "\\n", "\\t", "\\r", "\\b", "\\f", "\\u0000", "\\u0001", "\\u001f", "\\u000b",
+                "\\u0019", "\\u001e"]
+OTHER_ESCAPES = ["\\/", "\\u0041", "\\u00E9", "\\u00e9", "\\u001F", "\\u001E", "\\u000B", "\\u0008", "\\u000a",
+                 "\\u000A", "\\u0009", "\\u000d", "\\u000c", "\\u0022", "\\u005c", "\\u005C", "\\u007f", "\\u0020",
+                 "\\u2028", "\\ud83d\\ude00", "\\uD83D\\uDE00", "\\u0100"]
+
+
+def _escaped_values() -> list[str]:
+    values = []
+    for escape in SAME_ESCAPES + OTHER_ESCAPES:
+        values += [escape, "a" + escape, escape + "z", "C:" + escape + "Windows" + escape + "System32" + escape,
+                   "x" * 15 + escape + "y" * 17, "x" * 16 + escape, "x" * 14 + escape + "é" + "w" * 20,
+                   escape * 20, "p" * 40 + escape + "q" * 3]
+    for same in SAME_ESCAPES:
+        for other in OTHER_ESCAPES[:6]:
+            values += [same + "mid" + other, other + "mid" + same, "y" * 20 + same + "z" * 20 + other]
+    return values
+
+
+def test_escapes_reused_or_written_anew() -> None:
+    values = _escaped_values()
+    for value in values:  # one line each: in System, EventData, #text, a key with spaces, UserData
+        line = ('{"Event":{"System":{"EventID":1,"S":"' + value + '","T":{"#text":"' + value + '"}},'
+                '"EventData":{"V":"' + value + '","A Key":"' + value + '","W":{"#text":"' + value + '"}},'
+                '"UserData":{"U":"' + value + '"}}}')
+        assert accepts(line), value
+    # all in one call, and as the last bytes of a line (no room for a whole block after them)
+    lines = ['{"Event":{"System":{"EventID":1},"EventData":{"V":"' + value + '"}}}' for value in values]
+    assert accepts(*lines)
+    assert accepts(*('{"Event":{"EventData":{"V' + value + '":"' + value + '"}}}' for value in values))
+
+
 def test_invalid_strings_are_refused() -> None:
     for value in ("\\ud800", "\\udc00", "\\ud800\\u0041", "\\ud800x", "\\x", "\\u12", "\\u12g4", "\x01", "\t"):
         assert not accepts('{"Event":{"System":{"EventID":"' + value + '"}}}'), value

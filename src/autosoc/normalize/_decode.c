@@ -8,10 +8,12 @@
  *
  * gives, or None when it will not say (the caller then takes that slow way): no Python object is
  * made per event or per field.  Each line is parsed here into a tape of nodes (strings point into
- * the line, or into a scratch copy when they hold escapes), flattened as _py_flatten_windows
- * flattens the nested evtx-JSON shape into a small ordered map of (name, value) that mimics the
- * dict's assignment (first position, last value) and setdefault, and written out by the code
- * shared with _columns (_rowbuf.h): columns, keyword text, sorted JSON and its BLAKE2b-128 id.
+ * the line, or into a scratch copy when they hold escapes; their JSON for the row is the line's
+ * own bytes unless an escape is spelled otherwise than orjson writes it), flattened as
+ * _py_flatten_windows flattens the nested evtx-JSON shape into a small ordered map of (name,
+ * value) that mimics the dict's assignment (first position, last value) and setdefault, and
+ * written out by the code shared with _columns (_rowbuf.h): columns, keyword text, sorted JSON
+ * and its BLAKE2b-128 id.
  *
  * A call is accepted only when every line is; a line only when
  *   - it is strict JSON as orjson reads it (valid UTF-8, no raw control characters in strings, no
@@ -48,28 +50,46 @@ enum { T_OBJ, T_ARR, T_STR, T_INT, T_TRUE, T_FALSE, T_NULL };
 /* A JSON value.  An object is its node, then for every member the key (a T_STR node) and the
  * value's nodes; an array its node and the elements' nodes. */
 typedef struct {
-    const char *s;  /* T_STR: the decoded UTF-8; T_INT: the decimal digits */
-    uint64_t hash;  /* T_STR keys: key_hash(s) */
-    uint32_t len;   /* T_STR, T_INT: bytes; T_OBJ, T_ARR: members / elements */
-    uint32_t end;   /* the node after this value's */
+    const char *s;    /* T_STR: the decoded UTF-8; T_INT: the decimal digits */
+    const char *json; /* T_STR: the string's JSON as orjson writes it (quotes and all), in the line,
+                       * or NULL when its escapes are spelled otherwise (then it is escaped anew) */
+    uint64_t hash;    /* T_STR keys: key_hash(s) */
+    uint32_t len;     /* T_STR, T_INT: bytes; T_OBJ, T_ARR: members / elements */
+    uint32_t end;     /* the node after this value's */
+    uint32_t jlen;    /* T_STR: the length of json */
     uint8_t type;
-    uint8_t raw;    /* T_STR: no escapes, so s[-1] .. s[len] is the string's JSON as orjson writes it */
 } Node;
 
 /* the refusal of a line: not an error, only "not here" */
 #define REFUSE 1
 #define FAIL (-1)
 
+#if defined(__GNUC__) || defined(__clang__)
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define NOINLINE __attribute__((noinline, cold))
+#define OUT_OF_LINE __attribute__((noinline))
+#else
+#define LIKELY(x) (x)
+#define UNLIKELY(x) (x)
+#define NOINLINE
+#define OUT_OF_LINE
+#endif
+
+/* the bytes a decoded string may write past its end (whole 16-byte blocks copied at once) */
+#define SCRATCH_SLACK 16
+
 typedef struct {
     const unsigned char *p, *end;
     Node *nodes;
     uint32_t count, cap;
-    char *scratch; /* decoded strings with escapes (never longer than the line) */
+    char *scratch; /* decoded strings with escapes (never longer than the line, + SCRATCH_SLACK) */
     Py_ssize_t scratch_len, scratch_cap;
     uint32_t *dup; /* an index of keys, for duplicates in large objects */
     uint32_t dup_cap;
 } Parser;
 
+/* a hash of a key's bytes (only ever compared with others made here: not a stable value) */
 static inline uint64_t
 key_hash(const char *s, size_t n)
 {
@@ -82,9 +102,18 @@ key_hash(const char *s, size_t n)
         s += 8;
         n -= 8;
     }
-    if (n) {
-        uint64_t w = 0;
-        memcpy(&w, s, n);
+    if (n) { /* the last 1 .. 7 bytes, without a call to memcpy of a variable length */
+        uint64_t w;
+        if (n >= 4) { /* two words of four, overlapping */
+            uint32_t x, y;
+            memcpy(&x, s, 4);
+            memcpy(&y, s + n - 4, 4);
+            w = (uint64_t)x | (uint64_t)y << 32;
+        }
+        else { /* every byte of 1 .. 3 */
+            w = (uint64_t)(unsigned char)s[0] | (uint64_t)(unsigned char)s[n >> 1] << 8 |
+                (uint64_t)(unsigned char)s[n - 1] << 16;
+        }
         h = (h ^ w) * 0xC4CEB9FE1A85EC53ULL;
     }
     h ^= h >> 33;
@@ -93,34 +122,103 @@ key_hash(const char *s, size_t n)
     return h;
 }
 
-static int
+/* memcmp(a, b, n) == 0 for the short names compared here (lookups in the row, the shapes'
+ * names): words compared inline, without a call into the C library per name */
+static inline int
+same_bytes(const char *a, const char *b, size_t n)
+{
+    if (n >= 8) {
+        uint64_t x, y;
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (x != y)
+                return 0;
+        }
+        memcpy(&x, a + n - 8, 8); /* the last eight, overlapping */
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) {
+        uint32_t x0, x1, y0, y1;
+        memcpy(&x0, a, 4);
+        memcpy(&x1, a + n - 4, 4);
+        memcpy(&y0, b, 4);
+        memcpy(&y1, b + n - 4, 4);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
+/* memchr(s, ' ', n) != NULL, inline (keys are short) */
+static inline int
+has_space(const char *s, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (HAS_ZERO_BYTE(w ^ (ONES * ' ')))
+            return 1;
+    }
+    for (; i < n; i++)
+        if (s[i] == ' ')
+            return 1;
+    return 0;
+}
+
+/* the tape grown (out of line: it happens a few times per call, not per node) */
+static NOINLINE int
+grow_nodes(Parser *ps)
+{
+    uint32_t cap = ps->cap ? ps->cap * 2 : 256;
+    if (cap < ps->cap) /* (past 2^31 nodes) */
+        return REFUSE;
+    Node *nodes = PyMem_Realloc(ps->nodes, (size_t)cap * sizeof(Node));
+    if (nodes == NULL) {
+        PyErr_NoMemory();
+        return FAIL;
+    }
+    ps->nodes = nodes;
+    ps->cap = cap;
+    return 0;
+}
+
+/* a new node of `type` at the tape's end: its index to *at */
+static inline int
 push_node(Parser *ps, uint8_t type, uint32_t *at)
 {
-    if (ps->count == ps->cap) {
-        uint32_t cap = ps->cap ? ps->cap * 2 : 256;
-        if (cap < ps->cap) /* (past 2^31 nodes) */
-            return REFUSE;
-        Node *nodes = PyMem_Realloc(ps->nodes, (size_t)cap * sizeof(Node));
-        if (nodes == NULL) {
-            PyErr_NoMemory();
-            return FAIL;
-        }
-        ps->nodes = nodes;
-        ps->cap = cap;
+    if (UNLIKELY(ps->count == ps->cap)) {
+        int r = grow_nodes(ps);
+        if (r)
+            return r;
     }
     *at = ps->count++;
     ps->nodes[*at].type = type;
     return 0;
 }
 
+/* The whitespace at ps->p skipped.  Here and in the containers' loops the byte at ps->end is
+ * read without a test of the end: it is the NUL after a bytes object's bytes, which stops every
+ * loop and fails every test of a token. */
 static inline void
 skip_ws(Parser *ps)
 {
-    const unsigned char *p = ps->p, *end = ps->end;
-    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    const unsigned char *p = ps->p;
+    while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')
         p++;
     ps->p = p;
 }
+
+/* skip_ws for where whitespace is rare (every line of evtx_dump's): one test when there is none */
+#define SKIP_WS(ps)                                                                                          \
+    do {                                                                                                     \
+        if (*(ps)->p <= ' ')                                                                                 \
+            skip_ws(ps);                                                                                     \
+    } while (0)
 
 /* the length of the valid UTF-8 sequence of a non-ASCII lead byte at p, or 0 */
 static inline int
@@ -173,81 +271,122 @@ string_stop8(uint64_t w)
 }
 
 #ifdef B2_TWO_LANES /* SSE2 (emmintrin.h came with the hashing) */
-/* the number of bytes at p, up to 16 of them, before a control character, '"', '\\' or a byte
- * that is not ASCII (16: none of these) */
-static inline int
-string_run16(const unsigned char *p)
+/* a mask of the bytes of the 16 at p that are a control character, '"', '\\' or not ASCII */
+static inline unsigned
+string_stops16(const unsigned char *p)
 {
     __m128i x = _mm_loadu_si128((const __m128i *)p);
     /* signed: bytes from 0x80 up are negative, so below 0x20 as well */
     __m128i stop = _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x20)),
                                 _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))));
-    unsigned mask = (unsigned)_mm_movemask_epi8(stop);
-    return mask ? __builtin_ctz(mask) : 16;
+    return (unsigned)_mm_movemask_epi8(stop);
 }
 #endif
 
-/* a string, ps->p just after its opening quote: its text to n->s, n->len */
-static int
-parse_string(Parser *ps, Node *n)
+/* the first byte from p on (before end) that is a control character, '"', '\\' or not ASCII,
+ * or end */
+static inline const unsigned char *
+plain_end(const unsigned char *p, const unsigned char *end)
+{
+#ifdef B2_TWO_LANES
+    while (end - p >= 16) {
+        unsigned mask = string_stops16(p);
+        if (mask)
+            return p + __builtin_ctz(mask);
+        p += 16;
+    }
+#endif
+    while (end - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        if (string_stop8(w))
+            break;
+        p += 8;
+    }
+    while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+        p++;
+    return p;
+}
+
+/* plain_end(*p, end), the bytes before it copied to *o: both moved on.  Whole blocks are
+ * copied, stops and all, and written over next (o has SCRATCH_SLACK bytes to spare), so that
+ * finding and copying is one pass. */
+static inline void
+copy_plain(const unsigned char **pp, char **oo, const unsigned char *end)
+{
+    const unsigned char *p = *pp;
+    char *o = *oo;
+#ifdef B2_TWO_LANES
+    while (end - p >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)p);
+        _mm_storeu_si128((__m128i *)o, x);
+        unsigned mask = string_stops16(p);
+        if (mask) {
+            unsigned run = (unsigned)__builtin_ctz(mask);
+            *pp = p + run;
+            *oo = o + run;
+            return;
+        }
+        p += 16;
+        o += 16;
+    }
+#endif
+    const unsigned char *q = plain_end(p, end);
+    memcpy(o, p, (size_t)(q - p));
+    *pp = q;
+    *oo = o + (q - p);
+}
+
+/* A string, ps->p just after its opening quote: its text to n->s, n->len, its JSON to n->json.
+ *
+ * Without escapes the text is in the line, and so is the JSON (the quotes around it).  With
+ * them the text is decoded into the scratch buffer; the JSON is the line's bytes all the same
+ * when every escape is spelled as orjson writes it (\" \\ \b \f \n \r \t, \u00xx in lowercase
+ * for the other controls: the paths of Windows events are full of \\), so that only strings
+ * with other escapes (\/, \u0041, \u00E9 ...) are escaped anew for the row's JSON.
+ *
+ * (parse_string below does the usual strings, kept apart so that it is small enough to inline.) */
+static OUT_OF_LINE int
+parse_string_slow(Parser *ps, Node *n)
 {
     const unsigned char *p = ps->p, *end = ps->end, *start = p;
     for (;;) {
-#ifdef B2_TWO_LANES
-        while (end - p >= 16) {
-            int run = string_run16(p);
-            p += run;
-            if (run < 16)
-                break;
-        }
-#endif
-        while (end - p >= 8) {
-            uint64_t w;
-            memcpy(&w, p, 8);
-            if (string_stop8(w))
-                break;
-            p += 8;
-        }
-        if (p >= end)
+        p = plain_end(p, end);
+        if (UNLIKELY(p >= end))
             return REFUSE;
         unsigned char c = *p;
-        if (c == '"')
+        if (LIKELY(c == '"'))
             break;
         if (c == '\\')
             goto escaped;
         if (c < 0x20)
             return REFUSE;
-        if (c < 0x80) {
-            p++;
-            continue;
-        }
-        int k = utf8_seq(p, end);
+        int k = utf8_seq(p, end); /* (not ASCII) */
         if (k == 0)
             return REFUSE;
         p += k;
     }
-    if (p - start > UINT32_MAX)
+    if (p - start > UINT32_MAX / 2)
         return REFUSE;
     n->s = (const char *)start;
     n->len = (uint32_t)(p - start);
-    n->raw = 1;
+    n->json = (const char *)start - 1;
+    n->jlen = n->len + 2;
     ps->p = p + 1;
     return 0;
 escaped: {
     /* the rest decoded into the scratch buffer (big enough: decoding never lengthens) */
     char *o0 = ps->scratch + ps->scratch_len, *o = o0;
+    int same = 1; /* every escape so far as orjson writes it */
     memcpy(o, start, (size_t)(p - start));
     o += p - start;
-    while (p < end) {
+    for (;;) {
+        copy_plain(&p, &o, end);
+        if (UNLIKELY(p >= end))
+            return REFUSE;
         unsigned char c = *p;
-        if (c == '"') {
-            n->raw = 0;
-            n->s = o0;
-            n->len = (uint32_t)(o - o0);
-            ps->scratch_len += o - o0;
-            ps->p = p + 1;
-            return 0;
-        }
+        if (c == '"')
+            break;
         if (c == '\\') {
             if (end - p < 2)
                 return REFUSE;
@@ -256,7 +395,7 @@ escaped: {
             switch (e) {
             case '"': *o++ = '"'; break;
             case '\\': *o++ = '\\'; break;
-            case '/': *o++ = '/'; break;
+            case '/': *o++ = '/'; same = 0; break; /* orjson writes / as it is */
             case 'b': *o++ = '\b'; break;
             case 'f': *o++ = '\f'; break;
             case 'n': *o++ = '\n'; break;
@@ -266,6 +405,10 @@ escaped: {
                 unsigned u;
                 if (end - p < 4 || hex4(p, &u) < 0)
                     return REFUSE;
+                /* orjson's own \u00xx: a control without a short escape, its last digit in
+                 * lowercase (the others are 0, 0 and 0 or 1) */
+                if (u >= 0x20 || escape_kind[u] != 'u' || (p[3] >= 'A' && p[3] <= 'F'))
+                    same = 0;
                 p += 4;
                 if (u >= 0xDC00 && u <= 0xDFFF)
                     return REFUSE; /* a lone low surrogate */
@@ -304,24 +447,53 @@ escaped: {
         }
         if (c < 0x20)
             return REFUSE;
-        if (c < 0x80) {
-            *o++ = (char)c;
-            p++;
-            continue;
-        }
-        int k = utf8_seq(p, end);
+        int k = utf8_seq(p, end); /* (not ASCII) */
         if (k == 0)
             return REFUSE;
         memcpy(o, p, (size_t)k);
         o += k;
         p += k;
     }
-    return REFUSE;
+    if (p - start > UINT32_MAX / 2)
+        return REFUSE;
+    n->s = o0;
+    n->len = (uint32_t)(o - o0);
+    n->json = same ? (const char *)start - 1 : NULL;
+    n->jlen = (uint32_t)(p - start) + 2;
+    ps->scratch_len += o - o0;
+    ps->p = p + 1;
+    return 0;
 }
 }
 
+/* parse_string_slow for any string; the usual ones, ASCII without escapes and not at the very end
+ * of the line, done here (a scan of 16 bytes at a time, inlined where strings are parsed) */
+static inline int
+parse_string(Parser *ps, Node *n)
+{
+#ifdef B2_TWO_LANES
+    const unsigned char *p = ps->p, *end = ps->end, *start = p;
+    while (end - p >= 16) {
+        unsigned mask = string_stops16(p);
+        if (mask) {
+            p += __builtin_ctz(mask);
+            if (*p != '"')
+                break; /* an escape, a control or UTF-8 */
+            n->s = (const char *)start;
+            n->len = (uint32_t)(p - start); /* (lines are shorter than 2^31) */
+            n->json = (const char *)start - 1;
+            n->jlen = n->len + 2;
+            ps->p = p + 1;
+            return 0;
+        }
+        p += 16;
+    }
+#endif
+    return parse_string_slow(ps, n);
+}
+
 /* an int in orjson's range (-2^63 .. 2^64-1); floats refuse */
-static int
+static inline int
 parse_int(Parser *ps, Node *n)
 {
     const unsigned char *p = ps->p, *end = ps->end, *start = p;
@@ -360,13 +532,11 @@ parse_int(Parser *ps, Node *n)
     return 0;
 }
 
-static int parse_value(Parser *ps, int depth);
-
 /* whether two key nodes hold the same text */
 static inline int
 same_text(const Node *a, const Node *b)
 {
-    return a->hash == b->hash && a->len == b->len && memcmp(a->s, b->s, a->len) == 0;
+    return a->hash == b->hash && a->len == b->len && same_bytes(a->s, b->s, a->len);
 }
 
 /* REFUSE when the object at `at` (its members parsed) names a key twice */
@@ -378,11 +548,18 @@ check_duplicates(Parser *ps, uint32_t at)
     if (count < 2)
         return 0;
     if (count <= 16) {
+        /* a bit of each key's hash in a word: only a key whose bit is taken already is compared
+         * with those before it (all distinct keys, the usual case, in one pass) */
         uint32_t keys[16], k = at + 1;
+        uint64_t seen = 0;
         for (uint32_t i = 0; i < count; i++) {
-            for (uint32_t j = 0; j < i; j++)
-                if (same_text(&nodes[keys[j]], &nodes[k]))
-                    return REFUSE;
+            uint64_t bit = 1ULL << (nodes[k].hash >> 58);
+            if (seen & bit) {
+                for (uint32_t j = 0; j < i; j++)
+                    if (same_text(&nodes[keys[j]], &nodes[k]))
+                        return REFUSE;
+            }
+            seen |= bit;
             keys[i] = k;
             k = nodes[k + 1].end;
         }
@@ -415,95 +592,7 @@ check_duplicates(Parser *ps, uint32_t at)
     return 0;
 }
 
-static int
-parse_object(Parser *ps, int depth)
-{
-    uint32_t at;
-    int r = push_node(ps, T_OBJ, &at);
-    if (r)
-        return r;
-    uint32_t count = 0;
-    ps->p++; /* '{' */
-    skip_ws(ps);
-    if (ps->p < ps->end && *ps->p == '}') {
-        ps->p++;
-    }
-    else {
-        for (;;) {
-            if (ps->p >= ps->end || *ps->p != '"')
-                return REFUSE;
-            ps->p++;
-            uint32_t key;
-            if ((r = push_node(ps, T_STR, &key)) != 0)
-                return r;
-            Node *k = &ps->nodes[key];
-            if ((r = parse_string(ps, k)) != 0)
-                return r;
-            k->hash = key_hash(k->s, k->len);
-            k->end = key + 1;
-            skip_ws(ps);
-            if (ps->p >= ps->end || *ps->p != ':')
-                return REFUSE;
-            ps->p++;
-            skip_ws(ps);
-            if ((r = parse_value(ps, depth)) != 0)
-                return r;
-            count++;
-            skip_ws(ps);
-            if (ps->p >= ps->end)
-                return REFUSE;
-            if (*ps->p == ',') {
-                ps->p++;
-                skip_ws(ps);
-                continue;
-            }
-            if (*ps->p != '}')
-                return REFUSE;
-            ps->p++;
-            break;
-        }
-    }
-    ps->nodes[at].len = count;
-    ps->nodes[at].end = ps->count;
-    return check_duplicates(ps, at);
-}
-
-static int
-parse_array(Parser *ps, int depth)
-{
-    uint32_t at;
-    int r = push_node(ps, T_ARR, &at);
-    if (r)
-        return r;
-    uint32_t count = 0;
-    ps->p++; /* '[' */
-    skip_ws(ps);
-    if (ps->p < ps->end && *ps->p == ']') {
-        ps->p++;
-    }
-    else {
-        for (;;) {
-            if ((r = parse_value(ps, depth)) != 0)
-                return r;
-            count++;
-            skip_ws(ps);
-            if (ps->p >= ps->end)
-                return REFUSE;
-            if (*ps->p == ',') {
-                ps->p++;
-                skip_ws(ps);
-                continue;
-            }
-            if (*ps->p != ']')
-                return REFUSE;
-            ps->p++;
-            break;
-        }
-    }
-    ps->nodes[at].len = count;
-    ps->nodes[at].end = ps->count;
-    return 0;
-}
+static int parse_container(Parser *ps, int depth);
 
 static inline int
 literal(Parser *ps, const char *word, size_t n, uint8_t type)
@@ -519,26 +608,27 @@ literal(Parser *ps, const char *word, size_t n, uint8_t type)
     return 0;
 }
 
-/* the value at ps->p (no whitespace before it), `depth` containers around it */
-static int
+/* The value at ps->p (no whitespace before it), `depth` containers around it.  Scalars are
+ * parsed here, inlined into the loops of the containers (most values are scalars: a call per
+ * value, and one more per container, is what the recursion cost); only containers recurse. */
+static inline int
 parse_value(Parser *ps, int depth)
 {
-    if (ps->p >= ps->end)
+    if (UNLIKELY(ps->p >= ps->end))
         return REFUSE;
     unsigned char c = *ps->p;
     uint32_t at;
     int r;
     switch (c) {
-    case '{':
-        return depth >= MAX_DEPTH ? REFUSE : parse_object(ps, depth + 1);
-    case '[':
-        return depth >= MAX_DEPTH ? REFUSE : parse_array(ps, depth + 1);
     case '"':
         ps->p++;
         if ((r = push_node(ps, T_STR, &at)) != 0)
             return r;
         ps->nodes[at].end = at + 1;
         return parse_string(ps, &ps->nodes[at]);
+    case '{':
+    case '[':
+        return depth >= MAX_DEPTH ? REFUSE : parse_container(ps, depth + 1);
     case 't':
         return literal(ps, "true", 4, T_TRUE);
     case 'f':
@@ -556,29 +646,87 @@ parse_value(Parser *ps, int depth)
     }
 }
 
-/* the line's tape; REFUSE unless it is one JSON object and nothing else */
+/* the object or array at ps->p, `depth` containers deep with it */
+static int
+parse_container(Parser *ps, int depth)
+{
+    int object = *ps->p == '{';
+    unsigned char close = object ? '}' : ']';
+    uint32_t at;
+    int r = push_node(ps, object ? T_OBJ : T_ARR, &at);
+    if (r)
+        return r;
+    uint32_t count = 0;
+    ps->p++; /* '{' or '[' */
+    SKIP_WS(ps);
+    if (*ps->p == close) {
+        ps->p++;
+    }
+    else {
+        for (;;) {
+            if (object) {
+                if (*ps->p != '"')
+                    return REFUSE;
+                ps->p++;
+                uint32_t key;
+                if ((r = push_node(ps, T_STR, &key)) != 0)
+                    return r;
+                Node *k = &ps->nodes[key];
+                if ((r = parse_string(ps, k)) != 0)
+                    return r;
+                k->hash = key_hash(k->s, k->len);
+                k->end = key + 1;
+                SKIP_WS(ps);
+                if (*ps->p != ':')
+                    return REFUSE;
+                ps->p++;
+                SKIP_WS(ps);
+            }
+            if ((r = parse_value(ps, depth)) != 0)
+                return r;
+            count++;
+            SKIP_WS(ps);
+            unsigned char c = *ps->p;
+            if (c == ',') {
+                ps->p++;
+                SKIP_WS(ps);
+                continue;
+            }
+            if (c != close) /* (the NUL at the end too) */
+                return REFUSE;
+            ps->p++;
+            break;
+        }
+    }
+    ps->nodes[at].len = count;
+    ps->nodes[at].end = ps->count;
+    return object ? check_duplicates(ps, at) : 0;
+}
+
+/* the line's tape; REFUSE unless it is one JSON object and nothing else.  line[len] must be 0
+ * (as in a bytes object): see skip_ws. */
 static int
 parse_line(Parser *ps, const char *line, Py_ssize_t len)
 {
     if (len >= UINT32_MAX / 2)
         return REFUSE;
-    if (len > ps->scratch_cap) {
-        char *scratch = PyMem_Realloc(ps->scratch, (size_t)len);
+    if (len + SCRATCH_SLACK > ps->scratch_cap) {
+        char *scratch = PyMem_Realloc(ps->scratch, (size_t)len + SCRATCH_SLACK);
         if (scratch == NULL) {
             PyErr_NoMemory();
             return FAIL;
         }
         ps->scratch = scratch;
-        ps->scratch_cap = len;
+        ps->scratch_cap = len + SCRATCH_SLACK;
     }
     ps->scratch_len = 0;
     ps->count = 0;
     ps->p = (const unsigned char *)line;
     ps->end = ps->p + len;
     skip_ws(ps);
-    if (ps->p >= ps->end || *ps->p != '{')
+    if (*ps->p != '{')
         return REFUSE;
-    int r = parse_value(ps, 0);
+    int r = parse_container(ps, 1);
     if (r)
         return r;
     skip_ws(ps);
@@ -592,9 +740,9 @@ enum { V_STR, V_INT, V_TRUE, V_FALSE, V_NULL };
 typedef struct {
     const char *k, *v;
     uint64_t hash;
-    uint32_t klen, vlen;
+    const char *json; /* V_STR: its JSON as orjson writes it, or NULL (see Node) */
+    uint32_t klen, vlen, jlen;
     uint8_t kind;
-    uint8_t raw; /* V_STR: v[-1] .. v[vlen] is its JSON (see Node) */
 } Entry;
 
 /* names made for the row (Provider_Name, keys without spaces): blocks that never move */
@@ -698,7 +846,7 @@ row_lookup(const Row *r, const char *k, uint32_t klen, uint64_t hash, uint32_t *
     uint32_t mask = r->nslots - 1, i = (uint32_t)hash & mask;
     while (r->stamps[i] == r->stamp) {
         Entry *e = &r->entries[r->slots[i]];
-        if (e->hash == hash && e->klen == klen && memcmp(e->k, k, klen) == 0)
+        if (e->hash == hash && e->klen == klen && same_bytes(e->k, k, klen))
             return e;
         i = (i + 1) & mask;
     }
@@ -707,8 +855,24 @@ row_lookup(const Row *r, const char *k, uint32_t klen, uint64_t hash, uint32_t *
     return NULL;
 }
 
-/* the entry named k, or a new one at its end (*fresh set) */
-static Entry *
+/* room for more entries (out of line: the first rows of a call only) */
+static NOINLINE int
+row_grow(Row *r)
+{
+    uint32_t cap = r->cap ? r->cap * 2 : 64;
+    Entry *entries = PyMem_Realloc(r->entries, (size_t)cap * sizeof(Entry));
+    if (entries == NULL) {
+        PyErr_NoMemory();
+        return FAIL;
+    }
+    r->entries = entries;
+    r->cap = cap;
+    return 0;
+}
+
+/* the entry named k, or a new one at its end (*fresh set); inlined into the flattening, which
+ * calls it for every field */
+static inline Entry *
 row_find(Row *r, const char *k, uint32_t klen, uint64_t hash, int *fresh)
 {
     uint32_t i;
@@ -717,16 +881,8 @@ row_find(Row *r, const char *k, uint32_t klen, uint64_t hash, int *fresh)
         *fresh = 0;
         return found;
     }
-    if (r->count == r->cap) {
-        uint32_t cap = r->cap ? r->cap * 2 : 64;
-        Entry *entries = PyMem_Realloc(r->entries, (size_t)cap * sizeof(Entry));
-        if (entries == NULL) {
-            PyErr_NoMemory();
-            return NULL;
-        }
-        r->entries = entries;
-        r->cap = cap;
-    }
+    if (UNLIKELY(r->count == r->cap) && row_grow(r) < 0)
+        return NULL;
     Entry *e = &r->entries[r->count];
     e->k = k;
     e->klen = klen;
@@ -740,9 +896,9 @@ row_find(Row *r, const char *k, uint32_t klen, uint64_t hash, int *fresh)
 }
 
 /* out[k] = value (set: 1) or out.setdefault(k, value) (set: 0) */
-static int
+static inline int
 row_put(Row *r, const char *k, uint32_t klen, uint64_t hash, uint8_t kind, const char *v, uint32_t vlen, int set,
-        uint8_t raw)
+        const char *json, uint32_t jlen)
 {
     int fresh;
     Entry *e = row_find(r, k, klen, hash, &fresh);
@@ -752,7 +908,8 @@ row_put(Row *r, const char *k, uint32_t klen, uint64_t hash, uint8_t kind, const
         e->kind = kind;
         e->v = v;
         e->vlen = vlen;
-        e->raw = raw;
+        e->json = json;
+        e->jlen = jlen;
     }
     return 0;
 }
@@ -777,7 +934,7 @@ put_node(Row *r, const char *k, uint32_t klen, uint64_t hash, const Node *n, int
     uint8_t kind;
     if (value_kind(n, &kind))
         return REFUSE;
-    return row_put(r, k, klen, hash, kind, n->s, n->len, set, kind == V_STR && n->raw);
+    return row_put(r, k, klen, hash, kind, n->s, n->len, set, kind == V_STR ? n->json : NULL, n->jlen);
 }
 
 /* out[k] = scalar(node): str as is, int its digits, bool "true"/"false", null None (all str) */
@@ -786,16 +943,17 @@ put_scalar_text(Row *r, const char *k, uint32_t klen, uint64_t hash, const Node 
 {
     switch (n->type) {
     case T_STR:
-    case T_INT: return row_put(r, k, klen, hash, V_STR, n->s, n->len, 1, n->type == T_STR && n->raw);
-    case T_TRUE: return row_put(r, k, klen, hash, V_STR, "true", 4, 1, 0);
-    case T_FALSE: return row_put(r, k, klen, hash, V_STR, "false", 5, 1, 0);
-    case T_NULL: return row_put(r, k, klen, hash, V_NULL, NULL, 0, 1, 0);
+    case T_INT:
+        return row_put(r, k, klen, hash, V_STR, n->s, n->len, 1, n->type == T_STR ? n->json : NULL, n->jlen);
+    case T_TRUE: return row_put(r, k, klen, hash, V_STR, "true", 4, 1, "\"true\"", 6);
+    case T_FALSE: return row_put(r, k, klen, hash, V_STR, "false", 5, 1, "\"false\"", 7);
+    case T_NULL: return row_put(r, k, klen, hash, V_NULL, NULL, 0, 1, NULL, 0);
     default: return REFUSE;
     }
 }
 
 /* the member of object `obj` named `name`: its value's node index, or 0 */
-static uint32_t
+static inline uint32_t
 member(const Node *nodes, uint32_t obj, const char *name, uint32_t n)
 {
     uint32_t k = obj + 1;
@@ -909,7 +1067,7 @@ system_fields(Row *r, const Node *nodes, uint32_t system)
 static int
 spaceless_default(Row *r, const Node *key)
 {
-    if (memchr(key->s, ' ', key->len) == NULL)
+    if (!has_space(key->s, key->len))
         return 0;
     char *k = row_alloc(r, key->len);
     if (k == NULL)
@@ -922,14 +1080,16 @@ spaceless_default(Row *r, const Node *key)
     uint8_t kind = V_NULL; /* out.get(key) of an absent key: None */
     const char *v = NULL;
     uint32_t vlen = 0;
-    uint8_t raw = 0;
+    const char *json = NULL;
+    uint32_t jlen = 0;
     if (e != NULL) {
         kind = e->kind;
         v = e->v;
         vlen = e->vlen;
-        raw = e->raw;
+        json = e->json;
+        jlen = e->jlen;
     }
-    return row_put(r, k, len, key_hash(k, len), kind, v, vlen, 0, raw);
+    return row_put(r, k, len, key_hash(k, len), kind, v, vlen, 0, json, jlen);
 }
 
 /* _event_data(data, out) */
@@ -1037,7 +1197,7 @@ known_matches(const Known *s, const Row *r)
     for (uint32_t i = 0; i < r->count; i++) {
         uint32_t len;
         memcpy(&len, p, 4);
-        if (len != r->entries[i].klen || memcmp(p + 4, r->entries[i].k, len) != 0)
+        if (len != r->entries[i].klen || !same_bytes(p + 4, r->entries[i].k, len))
             return 0;
         p += 4 + len;
     }
@@ -1168,13 +1328,8 @@ emit_row(Build *b, Py_ssize_t row, Shape *shape, const Row *r, int keep_json, in
         case V_STR:
             it->text = e->v;
             it->text_len = e->vlen;
-            if (e->raw) { /* its JSON as it came */
-                it->json = e->v - 1;
-                it->json_len = (Py_ssize_t)e->vlen + 2;
-            }
-            else {
-                it->json = NULL;
-            }
+            it->json = e->json; /* its JSON as it came, or NULL: escaped anew */
+            it->json_len = e->jlen;
             break;
         case V_INT:
             it->text = it->json = e->v;
