@@ -124,6 +124,8 @@ def test_a_file_of_exactly_whole_batches(tmp_path: Path, reference: _Reference) 
     batches = _read(path, 10, True)
     assert [len(b) for b in batches] == [10, 10]
     assert batches[1].positions == list(range(11, 21))
+    # progress counts the lines of the batches, not what was read ahead
+    assert batches[0].bytes_read == sum(len(_event(i)) + 1 for i in range(10))
     assert batches[1].bytes_read == path.stat().st_size
 
 

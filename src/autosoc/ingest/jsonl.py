@@ -37,6 +37,7 @@ from autosoc.schema import DeadLetter, RawBatch
 
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
 CHUNK_SIZE = 1 << 20
+READ_AHEAD = 1 << 20  # bytes of lines per readlines call on the columnar path
 STAGE = "ingest"
 
 # Between values: a string (closed on its line), a structural character, a bare word (number,
@@ -305,13 +306,23 @@ def read_json_lines(
 def _columnar_batches(lines: _LineDecoder, kind: str, inp: Input, batch_size: int) -> Iterator[RawBatch]:
     stream = iter(inp.stream)
     broken: Exception | None = None
+    carry: list[bytes] = []  # lines read ahead (plain files), the next batch's first
     while broken is None:
-        chunk: list[bytes] = []
+        chunk: list[bytes] = carry
+        carry = []
         try:
-            for line in stream:
-                chunk.append(line)
-                if len(chunk) >= batch_size:
-                    break
+            if inp.compressed:  # line by line: what came before a break in the stream is kept
+                for line in stream:
+                    chunk.append(line)
+                    if len(chunk) >= batch_size:
+                        break
+            else:  # a megabyte of lines per call: the splitting runs in C
+                while len(chunk) < batch_size:
+                    block = inp.stream.readlines(READ_AHEAD)
+                    if not block:
+                        break
+                    chunk += block
+                chunk, carry = chunk[:batch_size], chunk[batch_size:]
         except GZIP_ERRORS as exc:  # what was read before the break is still decoded
             broken = exc
         if not chunk:
@@ -324,16 +335,21 @@ def _columnar_batches(lines: _LineDecoder, kind: str, inp: Input, batch_size: in
                          else [first + i for i, line in enumerate(chunk) if not line.isspace()])
             lines.lineno += len(chunk)
             lines.offset += sum(map(len, chunk))
-            yield RawBatch(lines.source, lines.path, kind, [], positions, [], inp.consumed(), columns)
+            yield RawBatch(lines.source, lines.path, kind, [], positions, [], _consumed(inp, carry), columns)
         else:
             for line in chunk:
                 lines.take(line)
-            yield from lines.batches(kind, batch_size, inp.consumed())
+            yield from lines.batches(kind, batch_size, _consumed(inp, carry))
         if len(chunk) < batch_size:
             break
     if broken is not None:
         lines.gzip_error(broken)
         yield from lines.batches(kind, batch_size, inp.consumed())
+
+
+def _consumed(inp: Input, ahead: list[bytes]) -> int:
+    """Bytes of the file consumed by the batches so far: what was read, less the lines read ahead."""
+    return inp.consumed() - (sum(map(len, ahead)) if ahead and not inp.compressed else 0)
 
 
 class _LineDecoder:
