@@ -335,12 +335,16 @@ def _columnar_batches(lines: _LineDecoder, kind: str, inp: Input, batch_size: in
                          else [first + i for i, line in enumerate(chunk) if not line.isspace()])
             lines.lineno += len(chunk)
             lines.offset += sum(map(len, chunk))
+            whole = len(chunk) == batch_size
+            del chunk, kept  # the lines are in the columns now: not kept alive while the batch is used
             yield RawBatch(lines.source, lines.path, kind, [], positions, [], _consumed(inp, carry), columns)
         else:
+            whole = len(chunk) == batch_size
             for line in chunk:
                 lines.take(line)
+            del chunk, kept
             yield from lines.batches(kind, batch_size, _consumed(inp, carry))
-        if len(chunk) < batch_size:
+        if not whole:
             break
     if broken is not None:
         lines.gzip_error(broken)
