@@ -13,7 +13,7 @@ pytest.importorskip("autosoc.detect.sigma._match", reason="the _match C extensio
 
 from autosoc.detect.sigma import native
 from autosoc.detect.sigma.compiler import _MULTI, _SINGLE, _glob_regex
-from autosoc.detect.sigma.engine import with_columns
+from autosoc.detect.sigma.engine import _Group, with_columns
 from autosoc.detect.sigma.exprs import lower_name
 from autosoc.detect.sigma.ir import And, Const, Node, Not, Or, Pred, preds
 from autosoc.detect.sigma.native import Matcher, glob_tokens
@@ -369,9 +369,163 @@ def test_the_engine_fires_the_same_with_and_without_the_matcher(windows_rules: l
 
     def fired(enabled: bool, prefilter_rows: int) -> list[tuple[str, list[int]]]:
         monkeypatch.setattr(native, "NATIVE", enabled)
-        engine = SigmaEngine(windows_rules, prefilter_python_max_rows=prefilter_rows)
+        engine = SigmaEngine(windows_rules, prefilter_python_max_rows=prefilter_rows, use_native=enabled)
         return [(rule.id, rows) for batch in (*batches[:40], whole) for rule, rows in engine.evaluate(batch)]
 
     for prefilter_rows in (0, 2000):
         with_matcher, without = fired(True, prefilter_rows), fired(False, prefilter_rows)
         assert len(with_matcher) > 200 and sorted(with_matcher) == sorted(without)
+
+
+# ---------------------------------------------------------------- the literal prefilter (native.Prefilter)
+
+PREFILTER_FIELDS = ("Image", "CommandLine", "User")
+PREFILTER_PIECES = ["ab", "b", "abc", "a", "bc", "c", "é", "ß", "😀", "\\", " ", "-", "x", "€", "ab ", "\x00"]
+
+
+def _literal_map(rng: random.Random) -> dict[str, dict[str, list[int]]]:
+    """Overlapping literals (one inside another), shared by several rules, a rule on several fields."""
+    out: dict[str, dict[str, list[int]]] = {}
+    for field in PREFILTER_FIELDS:
+        if rng.random() < 0.15:
+            continue
+        literals = out.setdefault(field, {})
+        for _ in range(rng.randint(1, 12)):
+            literal = "".join(rng.choice(PREFILTER_PIECES) for _ in range(rng.randint(1, 3)))
+            if len(literal.encode()) >= 2:
+                literals.setdefault(literal, []).extend(
+                    r for r in rng.sample(range(20), rng.randint(1, 3)) if r not in literals.get(literal, []))
+    return {field: literals for field, literals in out.items() if literals}  # as the engine's groups
+
+
+def _prefilter_column(rng: random.Random, height: int) -> pl.Series:
+    values = [None if rng.random() < 0.2 else "".join(rng.choice(PREFILTER_PIECES) for _ in range(rng.randint(0, 8)))
+              for _ in range(height + 6)]
+    shape = rng.choice(("plain", "sliced", "chunked"))
+    if shape == "sliced":
+        return pl.Series(values, dtype=pl.String).slice(3, height)
+    if shape == "chunked":
+        cut = rng.randint(0, height)
+        return pl.concat([pl.Series(values[:cut], dtype=pl.String), pl.Series(values[cut:height], dtype=pl.String)],
+                         rechunk=False)
+    return pl.Series(values[:height], dtype=pl.String)
+
+
+def _reference_pairs(literal_rules: dict[str, dict[str, list[int]]],
+                     columns: dict[str, pl.Series]) -> set[tuple[int, int]]:
+    pairs: set[tuple[int, int]] = set()
+    for field, literals in literal_rules.items():
+        if field not in columns:
+            continue
+        for row, value in enumerate(columns[field].to_list()):
+            if value is None:
+                continue
+            for literal, rules in literals.items():
+                if literal in value:
+                    pairs |= {(rule, row) for rule in rules}
+    return pairs
+
+
+def _prefilter_pairs(prefilter: native.Prefilter, columns: dict[str, pl.Series]) -> list[tuple[int, int]]:
+    found = prefilter.run(columns)
+    if found is None:
+        return []
+    rules, positions = found
+    assert rules.dtype == pl.UInt32 and positions.dtype == pl.UInt32 and rules.len() == positions.len() > 0
+    pairs = list(zip(rules.to_list(), positions.to_list(), strict=True))
+    assert pairs == sorted(set(pairs)), "each pair once, sorted by rule then row"
+    return pairs
+
+
+def _literal_group(literal_rules: dict[str, dict[str, list[int]]]) -> _Group:
+    group = _Group(pl.lit(True), set(), set())
+    for field, literals in literal_rules.items():
+        group.literal_rules[field] = {literal: list(rules) for literal, rules in literals.items()}
+    group.seal()
+    return group
+
+
+def _engine_pairs(found: pl.DataFrame | None) -> set[tuple[int, int]]:
+    return set() if found is None else set(zip(found.get_column("rule").to_list(), found.get_column("pos").to_list(),
+                                               strict=True))
+
+
+def test_prefilter_finds_what_a_substring_test_and_the_engine_find() -> None:
+    from autosoc.detect.sigma.engine import _candidates, _candidates_python
+
+    rng = random.Random(7)
+    seen = 0
+    for _ in range(150):
+        literal_rules = _literal_map(rng)
+        height = rng.randint(0, 40)
+        columns = {field: _prefilter_column(rng, height) for field in PREFILTER_FIELDS if rng.random() < 0.85}
+        expected = _reference_pairs(literal_rules, columns)
+        seen += len(expected)
+        # a tiny table budget sends nearly every state through the trie edges and failure links
+        for dense_bytes in (1, 64, native.PREFILTER_DENSE_BYTES):
+            prefilter = native.Prefilter(literal_rules, dense_bytes=dense_bytes)
+            assert set(_prefilter_pairs(prefilter, columns)) == expected
+        group = _literal_group(literal_rules)
+        frame = pl.DataFrame({"pad": [0] * height, **{lower_name(field): column for field, column in columns.items()}})
+        if group.literal_rules:
+            assert _engine_pairs(_candidates(group, frame)) == expected
+            assert _engine_pairs(_candidates_python(group, frame)) == expected
+    assert seen > 1000
+
+
+def test_prefilter_of_every_windows_group_agrees_with_the_engine_on_the_regression_samples(
+        windows_rules: list) -> None:
+    from autosoc.detect.sigma.engine import SigmaEngine, _candidates
+
+    raw = _regression_frame()
+    engine = SigmaEngine(windows_rules)
+    total = memory = 0
+    for group in engine._groups:
+        if not group.literal_rules:
+            continue
+        prefilter = native.Prefilter(group.literal_rules)
+        memory += prefilter.nbytes
+        frame = with_columns(raw, set(), set(group.literal_rules))
+        columns = {field: frame.get_column(lower_name(field)) for field in group.literal_rules}
+        got = _prefilter_pairs(prefilter, columns)
+        assert set(got) == _engine_pairs(_candidates(group, frame))
+        total += len(got)
+    assert total > 1000
+    assert memory < 64 << 20
+
+
+def test_prefilter_empty_inputs_null_columns_and_missing_fields() -> None:
+    literal_rules = {"Image": {"ab": [0], "b": [1, 2]}, "User": {"zz": [3]}, "Empty": {}}
+    prefilter = native.Prefilter(literal_rules)
+    assert prefilter.fields == ["Image", "User"] and prefilter.nbytes > 0
+    assert prefilter.run({}) is None
+    assert prefilter.run({"Other": pl.Series(["ab"])}) is None
+    assert prefilter.run({"Image": pl.Series([], dtype=pl.String)}) is None
+    assert prefilter.run({"Image": pl.Series([None, None], dtype=pl.String), "User": pl.Series([None, None])}) is None
+    assert prefilter.run({"Image": pl.Series(["", "x"])}) is None
+    assert _prefilter_pairs(prefilter, {"User": pl.Series([None, "zzz"]), "Empty": pl.Series(["ab", "ab"])}) == [(3, 1)]
+    assert _prefilter_pairs(prefilter, {"Image": pl.Series(["xab", None, "b"]),
+                                        "User": pl.Series([None, None], dtype=pl.String).extend_constant(None, 1)}) == [
+        (0, 0), (1, 0), (1, 2), (2, 0), (2, 2)]
+    assert native.Prefilter({}).run({"Image": pl.Series(["ab"])}) is None
+    with pytest.raises(ValueError, match="rows"):
+        prefilter.run({"Image": pl.Series(["ab"]), "User": pl.Series(["zz", "zz"])})
+    with pytest.raises(ValueError, match="empty literal"):
+        native.Prefilter({"Image": {"": [0]}})
+
+
+def test_prefilter_over_many_blocks_of_rows() -> None:
+    """Many rules make small blocks of rows (each rule's bitmap of the block's rows): pairs across
+    block ends, rules found in several blocks and several fields, still once each and in order."""
+    rng = random.Random(11)
+    for _ in range(6):
+        literal_rules = {field: {literal: [rule * 1000 + rng.randint(0, 999) for rule in rules]
+                                 for literal, rules in literals.items()}
+                         for field, literals in _literal_map(rng).items()}
+        literal_rules.setdefault("Image", {})["ab"] = [299_999, 0]
+        height = rng.randint(100, 700)
+        columns = {field: _prefilter_column(rng, height) for field in PREFILTER_FIELDS}
+        expected = _reference_pairs(literal_rules, columns)
+        assert len(expected) > 50
+        assert set(_prefilter_pairs(native.Prefilter(literal_rules), columns)) == expected
+        assert set(_prefilter_pairs(native.Prefilter(literal_rules, dense_bytes=1), columns)) == expected

@@ -742,10 +742,12 @@ fail:
 }
 
 static PyObject *rule_columns(RuleObject *self, void *closure) {
+    (void)closure;
     return PyLong_FromLong(self->maxcol + 1);
 }
 
 static PyObject *rule_states(RuleObject *self, void *closure) {
+    (void)closure;
     Py_ssize_t total = 0;
     for (Py_ssize_t i = 0; i < self->nsets; i++) total += self->sets[i].nstates;
     return PyLong_FromSsize_t(total);
@@ -1119,6 +1121,7 @@ static void pair_error(Py_ssize_t failed, int why, Py_ssize_t nrules, Py_ssize_t
  * list of Rule; pair_rules, pair_rows: the pairs' rule numbers and rows, uint32 (see uint32s).
  * Returns the pairs' truths as an LSB-first bitmap. */
 static PyObject *run(PyObject *module, PyObject *args) {
+    (void)module;
     PyObject *columns, *rules, *rule_arg, *row_arg;
     if (!PyArg_ParseTuple(args, "O!O!OO", &PyList_Type, &columns, &PyList_Type, &rules, &rule_arg, &row_arg))
         return NULL;
@@ -1236,6 +1239,692 @@ done:
     return out;
 }
 
+/* ---------------------------------------------------------------- the prefilter
+ *
+ * A group's necessary literals, one Aho-Corasick automaton per field (see Prefilter in native.py):
+ * run() finds every (rule, row) where a row's value of one of the rule's fields holds one of that
+ * field's literals for it, each pair once, sorted by rule then row.
+ *
+ * An automaton is over byte classes (the bytes of no literal share class 0).  Its shallow states (a
+ * prefix of the breadth-first order, as many as a memory budget allows) are a complete transition
+ * table; the deeper ones, mostly single-child chains of long literals, keep only their trie edges and
+ * their failure link, followed until a shallow state takes the byte.  A transition's value encodes
+ * its target: below lim_a a plain shallow state (its row's offset, state * (nclass + 1)), below lim_b
+ * a shallow state ending a literal (its row's last slot: its first output state), from lim_b on a
+ * deep state (lim_b + its number among them; from lim_c on the ones ending a literal), so the common
+ * step is one load and one compare.
+ *
+ * run() goes through the rows in blocks; per block, field by field (the automaton stays in cache),
+ * the rules found set bits in a small bitmap per rule, which at the block's end gives each rule's
+ * rows in order, each once; a counting sort by rule (stable) then orders the pairs by rule, row.
+ * The scan and the sort run without the GIL. */
+
+typedef struct {
+    int32_t nclass;
+    uint32_t lim_a, lim_b, lim_c;
+    Py_ssize_t nstates, ndense, nedges, nrules_listed;
+    uint16_t cls[256];
+    uint8_t first[256];  /* the byte leaves the root */
+    uint32_t *dense;     /* ndense rows of nclass encoded targets and the state's first output (new id) */
+    int32_t *edge_start; /* per deep state + 1 */
+    uint16_t *edge_cls;
+    uint32_t *edge_to;
+    uint32_t *sfail;     /* per deep state: its failure link, encoded */
+    int32_t *out;        /* per state: the first state of its suffix chain that ends a literal, or -1 */
+    int32_t *next_out;   /* per state ending a literal: the next one along its suffix chain, or -1 */
+    int32_t *rule_start; /* per state + 1: the rules of the literal it ends, in rules */
+    uint32_t *rules;
+} Field;
+
+typedef struct {
+    PyObject_HEAD
+    Field *fields;
+    Py_ssize_t nfields;
+    uint32_t nrules; /* the highest rule index + 1 */
+    size_t bytes;
+} PrefilterObject;
+
+static void field_free(Field *f) {
+    PyMem_Free(f->dense);
+    PyMem_Free(f->edge_start);
+    PyMem_Free(f->edge_cls);
+    PyMem_Free(f->edge_to);
+    PyMem_Free(f->sfail);
+    PyMem_Free(f->out);
+    PyMem_Free(f->next_out);
+    PyMem_Free(f->rule_start);
+    PyMem_Free(f->rules);
+    memset(f, 0, sizeof(*f));
+}
+
+static size_t field_bytes(const Field *f) {
+    Py_ssize_t deep = f->nstates - f->ndense;
+    return sizeof(Field) + (size_t)f->ndense * (size_t)(f->nclass + 1) * 4 + (size_t)(deep + 1) * 4
+         + (size_t)f->nedges * 6 + (size_t)deep * 4 + (size_t)f->nstates * 12 + 4 + (size_t)f->nrules_listed * 4;
+}
+
+/* the trie child of s on class c (build time), or -1 */
+static inline int32_t trie_child(const int32_t *root_next, const int32_t *first_child, const int32_t *sibling,
+                                 const uint16_t *label, int32_t s, uint16_t c) {
+    if (s == 0) return root_next[c];
+    for (int32_t k = first_child[s]; k >= 0; k = sibling[k])
+        if (label[k] == c) return k;
+    return -1;
+}
+
+/* builds f from a list of (literal bytes, [rule index, ...]); dense_bytes: the budget of the table */
+static int field_build(Field *f, PyObject *items, Py_ssize_t dense_bytes, uint32_t *nrules) {
+    memset(f, 0, sizeof(*f));
+    Py_ssize_t k = PyList_GET_SIZE(items), total = 1;
+    for (Py_ssize_t i = 0; i < k; i++) {
+        PyObject *item = PyList_GET_ITEM(items, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2 || !PyBytes_Check(PyTuple_GET_ITEM(item, 0))
+            || !PyList_Check(PyTuple_GET_ITEM(item, 1))) {
+            PyErr_SetString(PyExc_TypeError, "literals: (bytes, [rule index, ...]) pairs expected");
+            return -1;
+        }
+        PyObject *lit = PyTuple_GET_ITEM(item, 0);
+        Py_ssize_t n = PyBytes_GET_SIZE(lit);
+        if (n == 0) {
+            PyErr_SetString(PyExc_ValueError, "literals: the empty literal is not a necessary literal");
+            return -1;
+        }
+        total += n;
+    }
+    if (total >= INT32_MAX / 2) {
+        PyErr_SetString(PyExc_ValueError, "literals: too many bytes");
+        return -1;
+    }
+    /* the classes numbered by how often their byte is in the literals: a row's first cache lines
+     * hold the ways on of the common bytes, those a text mostly takes */
+    Py_ssize_t freq[256] = {0};
+    for (Py_ssize_t i = 0; i < k; i++) {
+        PyObject *lit = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
+        const uint8_t *p = (const uint8_t *)PyBytes_AS_STRING(lit);
+        for (Py_ssize_t j = 0; j < PyBytes_GET_SIZE(lit); j++) freq[p[j]]++;
+    }
+    int32_t nc = 1;
+    for (;;) {
+        int best = -1;
+        for (int b = 0; b < 256; b++)
+            if (freq[b] > 0 && (best < 0 || freq[b] > freq[best])) best = b;
+        if (best < 0) break;
+        f->cls[best] = (uint16_t)nc++;
+        freq[best] = 0;
+    }
+    f->nclass = nc;
+    int rc = -1;
+    int32_t n = 1; /* states */
+    int32_t *root_next = PyMem_Malloc((size_t)nc * 4);
+    int32_t *first_child = PyMem_Malloc((size_t)total * 4), *sibling = PyMem_Malloc((size_t)total * 4);
+    uint16_t *label = PyMem_Malloc((size_t)total * 2);
+    int32_t *term = PyMem_Malloc((size_t)total * 4), *fail = PyMem_Calloc((size_t)total, 4);
+    int32_t *dict = PyMem_Malloc((size_t)total * 4), *order = PyMem_Malloc((size_t)total * 4);
+    int32_t *newid = PyMem_Malloc((size_t)total * 4), *oldid = PyMem_Malloc((size_t)total * 4);
+    if (!root_next || !first_child || !sibling || !label || !term || !fail || !dict || !order || !newid || !oldid) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (int32_t c = 0; c < nc; c++) root_next[c] = -1;
+    first_child[0] = sibling[0] = term[0] = -1;
+    label[0] = 0;
+    Py_ssize_t listed = 0;
+    for (Py_ssize_t i = 0; i < k; i++) {
+        PyObject *item = PyList_GET_ITEM(items, i);
+        PyObject *lit = PyTuple_GET_ITEM(item, 0), *rules = PyTuple_GET_ITEM(item, 1);
+        const uint8_t *p = (const uint8_t *)PyBytes_AS_STRING(lit);
+        int32_t s = 0;
+        for (Py_ssize_t j = 0; j < PyBytes_GET_SIZE(lit); j++) {
+            uint16_t c = f->cls[p[j]];
+            int32_t t = trie_child(root_next, first_child, sibling, label, s, c);
+            if (t < 0) {
+                t = n++;
+                first_child[t] = term[t] = -1;
+                label[t] = c;
+                if (s == 0) {
+                    root_next[c] = t;
+                    sibling[t] = -1;
+                } else {
+                    sibling[t] = first_child[s];
+                    first_child[s] = t;
+                }
+            }
+            s = t;
+        }
+        if (term[s] >= 0) {
+            PyErr_SetString(PyExc_ValueError, "literals: a literal listed twice");
+            goto done;
+        }
+        term[s] = (int32_t)i;
+        listed += PyList_GET_SIZE(rules);
+        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(rules); j++) {
+            long r = PyLong_AsLong(PyList_GET_ITEM(rules, j));
+            if (r < 0 || r >= (long)UINT32_MAX - 1) {
+                if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "literals: rule index out of range");
+                goto done;
+            }
+            if ((uint32_t)r + 1 > *nrules) *nrules = (uint32_t)r + 1;
+        }
+    }
+    /* breadth-first: failure links and suffix-output links */
+    Py_ssize_t head = 0, tail = 0;
+    order[tail++] = 0;
+    dict[0] = -1;
+    while (head < tail) {
+        int32_t u = order[head++];
+        int32_t c = 0, kid = u == 0 ? -1 : first_child[u];
+        for (;;) {
+            int32_t v;
+            if (u == 0) {
+                if (c == nc) break;
+                v = root_next[c++];
+                if (v < 0) continue;
+            } else {
+                if (kid < 0) break;
+                v = kid;
+                kid = sibling[kid];
+            }
+            int32_t w = 0;
+            if (u != 0) { /* the longest proper suffix in the trie: the failure link's way on, or less */
+                w = fail[u];
+                int32_t t;
+                while ((t = trie_child(root_next, first_child, sibling, label, w, label[v])) < 0 && w != 0)
+                    w = fail[w];
+                w = t < 0 ? 0 : t;
+            }
+            fail[v] = w;
+            dict[v] = term[w] >= 0 ? w : dict[w];
+            order[tail++] = v;
+        }
+    }
+    /* the shallow states: a prefix of the breadth-first order within the budget (the root at least) */
+    const int32_t stride = nc + 1; /* a row: the classes' targets, then the state's first output */
+    Py_ssize_t ndense = dense_bytes / ((Py_ssize_t)stride * 4);
+    if (ndense < 1) ndense = 1;
+    if (ndense > n) ndense = n;
+    if ((uint64_t)ndense * (uint64_t)stride + (uint64_t)n >= UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "literals: automaton too large");
+        goto done;
+    }
+    /* numbering: plain shallow states (the root first), shallow ones ending a literal, deep ones */
+    int32_t next = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (Py_ssize_t i = 0; i < ndense; i++) {
+            int32_t s = order[i];
+            int reports = term[s] >= 0 || dict[s] >= 0;
+            if (reports == pass) {
+                newid[s] = next;
+                oldid[next++] = s;
+            }
+        }
+    Py_ssize_t plain = 0;
+    while (plain < ndense && term[oldid[plain]] < 0 && dict[oldid[plain]] < 0) plain++;
+    Py_ssize_t deep_plain = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (Py_ssize_t i = ndense; i < n; i++) {
+            int32_t s = order[i];
+            int reports = term[s] >= 0 || dict[s] >= 0;
+            if (reports == pass) {
+                newid[s] = next;
+                oldid[next++] = s;
+                deep_plain += !pass;
+            }
+        }
+    f->nstates = n;
+    f->ndense = ndense;
+    f->lim_a = (uint32_t)(plain * stride);
+    f->lim_b = (uint32_t)(ndense * stride);
+    f->lim_c = f->lim_b + (uint32_t)deep_plain;
+#define ENC(old) (newid[old] < ndense ? (uint32_t)newid[old] * (uint32_t)stride : f->lim_b + (uint32_t)(newid[old] - ndense))
+    Py_ssize_t deep = n - ndense, nedges = 0;
+    for (Py_ssize_t i = ndense; i < n; i++)
+        for (int32_t kid = first_child[oldid[i]]; kid >= 0; kid = sibling[kid]) nedges++;
+    f->nedges = nedges;
+    f->nrules_listed = listed;
+    f->dense = PyMem_Malloc((size_t)ndense * (size_t)stride * 4);
+    f->edge_start = PyMem_Malloc((size_t)(deep + 1) * 4);
+    f->edge_cls = PyMem_Malloc(nedges ? (size_t)nedges * 2 : 1);
+    f->edge_to = PyMem_Malloc(nedges ? (size_t)nedges * 4 : 1);
+    f->sfail = PyMem_Malloc(deep ? (size_t)deep * 4 : 1);
+    f->out = PyMem_Malloc((size_t)n * 4);
+    f->next_out = PyMem_Malloc((size_t)n * 4);
+    f->rule_start = PyMem_Malloc((size_t)(n + 1) * 4);
+    f->rules = PyMem_Malloc(listed ? (size_t)listed * 4 : 1);
+    if (!f->dense || !f->edge_start || !f->edge_cls || !f->edge_to || !f->sfail || !f->out || !f->next_out
+        || !f->rule_start || !f->rules) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < ndense; i++) { /* breadth-first: a failure link's row is complete before */
+        int32_t s = order[i];
+        uint32_t *row = f->dense + (size_t)newid[s] * (size_t)stride;
+        const uint32_t *frow = s == 0 ? NULL : f->dense + (size_t)newid[fail[s]] * (size_t)stride;
+        for (int32_t c = 0; c < nc; c++) row[c] = frow ? frow[c] : 0;
+        int32_t out = term[s] >= 0 ? s : dict[s];
+        row[nc] = out < 0 ? UINT32_MAX : (uint32_t)newid[out];
+        if (s == 0) {
+            for (int32_t c = 0; c < nc; c++)
+                if (root_next[c] >= 0) row[c] = ENC(root_next[c]);
+        } else {
+            for (int32_t kid = first_child[s]; kid >= 0; kid = sibling[kid]) row[label[kid]] = ENC(kid);
+        }
+    }
+    Py_ssize_t e = 0;
+    for (Py_ssize_t i = ndense; i < n; i++) {
+        int32_t s = oldid[i];
+        f->edge_start[i - ndense] = (int32_t)e;
+        for (int32_t kid = first_child[s]; kid >= 0; kid = sibling[kid]) {
+            f->edge_cls[e] = label[kid];
+            f->edge_to[e++] = ENC(kid);
+        }
+        f->sfail[i - ndense] = ENC(fail[s]);
+    }
+    f->edge_start[deep] = (int32_t)e;
+#undef ENC
+    Py_ssize_t r = 0;
+    for (int32_t id = 0; id < n; id++) {
+        int32_t s = oldid[id];
+        int32_t first = term[s] >= 0 ? s : dict[s];
+        f->out[id] = first < 0 ? -1 : newid[first];
+        f->next_out[id] = dict[s] < 0 ? -1 : newid[dict[s]];
+        f->rule_start[id] = (int32_t)r;
+        if (term[s] < 0) continue;
+        PyObject *rules = PyTuple_GET_ITEM(PyList_GET_ITEM(items, term[s]), 1);
+        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(rules); j++)
+            f->rules[r++] = (uint32_t)PyLong_AsLong(PyList_GET_ITEM(rules, j));
+    }
+    f->rule_start[n] = (int32_t)r;
+    for (int b = 0; b < 256; b++) f->first[b] = f->dense[f->cls[b]] != 0;
+    rc = 0;
+done:
+    PyMem_Free(root_next);
+    PyMem_Free(first_child);
+    PyMem_Free(sibling);
+    PyMem_Free(label);
+    PyMem_Free(term);
+    PyMem_Free(fail);
+    PyMem_Free(dict);
+    PyMem_Free(order);
+    PyMem_Free(newid);
+    PyMem_Free(oldid);
+    if (rc < 0) field_free(f);
+    return rc;
+}
+
+static void prefilter_clear(PrefilterObject *self) {
+    for (Py_ssize_t i = 0; i < self->nfields; i++) field_free(&self->fields[i]);
+    PyMem_Free(self->fields);
+    self->fields = NULL;
+    self->nfields = 0;
+    self->nrules = 0;
+    self->bytes = 0;
+}
+
+static void prefilter_dealloc(PrefilterObject *self) {
+    prefilter_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Prefilter(fields, dense_bytes): fields a list, per field a list of (literal bytes, [rule index, ...])
+ * (distinct non-empty literals); dense_bytes the budget of each field's complete transition table */
+static int prefilter_init(PrefilterObject *self, PyObject *args, PyObject *kwds) {
+    PyObject *fields;
+    Py_ssize_t dense_bytes = 1 << 20;
+    static char *names[] = {"fields", "dense_bytes", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!|n", names, &PyList_Type, &fields, &dense_bytes)) return -1;
+    prefilter_clear(self);
+    Py_ssize_t nf = PyList_GET_SIZE(fields);
+    self->fields = PyMem_Calloc(nf ? (size_t)nf : 1, sizeof(Field));
+    if (!self->fields) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    size_t bytes = sizeof(PrefilterObject);
+    for (Py_ssize_t i = 0; i < nf; i++) {
+        PyObject *items = PyList_GET_ITEM(fields, i);
+        if (!PyList_Check(items)) {
+            PyErr_SetString(PyExc_TypeError, "fields: a list of literal lists expected");
+            prefilter_clear(self);
+            return -1;
+        }
+        if (field_build(&self->fields[i], items, dense_bytes, &self->nrules) < 0) {
+            prefilter_clear(self);
+            return -1;
+        }
+        self->nfields = i + 1;
+        bytes += field_bytes(&self->fields[i]);
+    }
+    self->nfields = nf;
+    self->bytes = bytes;
+    return 0;
+}
+
+/* rows go in blocks: per block each field's automaton runs over the block's values (it stays in
+ * cache), the rules found set bits in a bitmap per rule of the block's rows (a pair found twice, in
+ * two fields or two literals, is one bit), and at the block's end each rule found emits its rows in
+ * order, so the pairs come in row order per rule */
+typedef struct {
+    uint32_t *rule, *row; /* the pairs found, in row order per rule */
+    size_t n, cap;
+    uint32_t *stamp;      /* per rule: the last block (+ 1) it was found in */
+    uint32_t *count;      /* per rule: its pairs */
+    uint64_t *bits;       /* per rule: words bitmap words of the block's rows */
+    uint32_t *touched;    /* the rules found in the block */
+    uint32_t ntouched, words, block, base;
+    int nomem;
+} Found;
+
+static inline void found_add(Found *o, uint32_t r, uint32_t row) {
+    if (o->stamp[r] != o->block) {
+        o->stamp[r] = o->block;
+        o->touched[o->ntouched++] = r;
+    }
+    uint32_t at = row - o->base;
+    o->bits[(size_t)r * o->words + (at >> 6)] |= (uint64_t)1 << (at & 63);
+}
+
+/* the block's pairs, rule by rule, its bitmap cleared for the next */
+static void found_flush(Found *o) {
+    for (uint32_t t = 0; t < o->ntouched; t++) {
+        uint32_t r = o->touched[t];
+        uint64_t *w = o->bits + (size_t)r * o->words;
+        for (uint32_t k = 0; k < o->words; k++) {
+            uint64_t b = w[k];
+            w[k] = 0;
+            while (b) {
+                if (o->n == o->cap) {
+                    size_t cap = o->cap ? o->cap * 2 : 4096;
+                    uint32_t *rule = PyMem_RawRealloc(o->rule, cap * 4);
+                    if (rule) o->rule = rule;
+                    uint32_t *rows = rule ? PyMem_RawRealloc(o->row, cap * 4) : NULL;
+                    if (rows) o->row = rows;
+                    if (!rule || !rows) {
+                        o->nomem = 1;
+                        return;
+                    }
+                    o->cap = cap;
+                }
+                o->rule[o->n] = r;
+                o->row[o->n++] = o->base + k * 64 + (uint32_t)__builtin_ctzll(b);
+                o->count[r]++;
+                b &= b - 1;
+            }
+        }
+    }
+    o->ntouched = 0;
+}
+
+static void field_report(const Field *f, int32_t id, Found *o, uint32_t row) {
+    for (int32_t t = f->out[id]; t >= 0; t = f->next_out[t])
+        for (int32_t j = f->rule_start[t]; j < f->rule_start[t + 1]; j++) found_add(o, f->rules[j], row);
+}
+
+/* from a deep state (v >= lim_b) on class c: its trie edge, else its failure link's way on */
+static inline uint32_t deep_step(const Field *f, uint32_t v, uint32_t c) {
+    for (;;) {
+        uint32_t k = v - f->lim_b;
+        for (int32_t e = f->edge_start[k]; e < f->edge_start[k + 1]; e++)
+            if (f->edge_cls[e] == c) return f->edge_to[e];
+        v = f->sfail[k];
+        if (v < f->lim_b) return f->dense[v + c];
+    }
+}
+
+/* one value (or its rest) from state v, skipping at the root the bytes no literal starts with */
+static void field_scan(const Field *f, const uint8_t *p, Py_ssize_t n, uint32_t v, Found *o, uint32_t row) {
+    const uint32_t *T = f->dense;
+    const uint16_t *cls = f->cls;
+    const uint8_t *first = f->first;
+    const uint32_t lim_a = f->lim_a, lim_b = f->lim_b, lim_c = f->lim_c, nc = (uint32_t)f->nclass;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (v == 0) {
+            while (i < n && !first[p[i]]) i++;
+            if (i == n) return;
+        }
+        uint32_t c = cls[p[i]];
+        v = v < lim_b ? T[v + c] : deep_step(f, v, c);
+        if (v >= lim_a) { /* a shallow state ending a literal, or a deep state */
+            if (v < lim_b) field_report(f, (int32_t)T[v + nc], o, row);
+            else if (v >= lim_c) field_report(f, (int32_t)(f->ndense + (v - lim_b)), o, row);
+        }
+    }
+}
+
+/* one byte from state v */
+static inline uint32_t scan_step(const Field *f, uint32_t v, uint8_t byte, Found *o, uint32_t row) {
+    uint32_t c = f->cls[byte];
+    v = v < f->lim_b ? f->dense[v + c] : deep_step(f, v, c);
+    if (__builtin_expect(v >= f->lim_a, 0)) { /* a shallow state ending a literal, or a deep state */
+        if (v < f->lim_b) field_report(f, (int32_t)f->dense[v + (uint32_t)f->nclass], o, row);
+        else if (v >= f->lim_c) field_report(f, (int32_t)(f->ndense + (v - f->lim_b)), o, row);
+    }
+    return v;
+}
+
+/* the next row's non-empty value from *next on: 1, 0 at the end, -1 when its buffers do not hold it */
+static inline int take(const Col *col, Py_ssize_t *next, Py_ssize_t end, const uint8_t **p, Py_ssize_t *n,
+                       uint32_t *row) {
+    while (*next < end) {
+        Py_ssize_t r = (*next)++;
+        int got = cell(col, r, p, n);
+        if (got < 0) {
+            *row = (uint32_t)r;
+            return -1;
+        }
+        if (got && *n > 0) {
+            *row = (uint32_t)r;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* rows [start, end) of one column, two values at a time (the loads of one overlap the other's: a
+ * large table is mostly out of L1); returns the row whose cell its buffers do not hold, or -1 */
+static Py_ssize_t field_scan_rows(const Field *f, const Col *col, Py_ssize_t start, Py_ssize_t end, Found *o) {
+    const uint8_t *pa = NULL, *pb = NULL;
+    Py_ssize_t na = 0, nb = 0, ia = 0, ib = 0, next = start;
+    uint32_t va = 0, vb = 0, ra = 0, rb = 0;
+    int has_a = take(col, &next, end, &pa, &na, &ra);
+    int has_b = has_a > 0 ? take(col, &next, end, &pb, &nb, &rb) : 0;
+    while (has_a > 0 && has_b > 0) {
+        Py_ssize_t m = na - ia < nb - ib ? na - ia : nb - ib;
+        const uint8_t *sa = pa + ia, *sb = pb + ib;
+        for (Py_ssize_t k = 0; k < m; k++) {
+            va = scan_step(f, va, sa[k], o, ra);
+            vb = scan_step(f, vb, sb[k], o, rb);
+        }
+        ia += m;
+        ib += m;
+        if (ia == na) {
+            has_a = take(col, &next, end, &pa, &na, &ra);
+            ia = 0;
+            va = 0;
+        }
+        if (ib == nb && has_a >= 0) {
+            has_b = take(col, &next, end, &pb, &nb, &rb);
+            ib = 0;
+            vb = 0;
+        }
+    }
+    if (has_a < 0) return ra;
+    if (has_b < 0) return rb;
+    if (has_a > 0) field_scan(f, pa + ia, na - ia, va, o, ra);
+    if (has_b > 0) field_scan(f, pb + ib, nb - ib, vb, o, rb);
+    return -1;
+}
+
+/* run(columns) -> (rules bytes, rows bytes) | None: columns one per field, None for a field not
+ * given; the pairs as uint32, sorted by rule then row; None when there is none */
+static PyObject *prefilter_run(PrefilterObject *self, PyObject *args) {
+    PyObject *columns;
+    if (!PyArg_ParseTuple(args, "O!", &PyList_Type, &columns)) return NULL;
+    if (PyList_GET_SIZE(columns) != self->nfields) {
+        PyErr_Format(PyExc_ValueError, "%zd columns for %zd fields", PyList_GET_SIZE(columns), self->nfields);
+        return NULL;
+    }
+    Held held;
+    memset(&held, 0, sizeof(held));
+    Found found;
+    memset(&found, 0, sizeof(found));
+    PyObject *out = NULL, *rules_out = NULL, *rows_out = NULL;
+    Py_ssize_t nf = self->nfields, height = -1, ngiven = 0;
+    Col *cols = PyMem_Calloc(nf ? (size_t)nf : 1, sizeof(Col));
+    const Field **given_field = PyMem_Calloc(nf ? (size_t)nf : 1, sizeof(Field *));
+    const Col **given_col = PyMem_Calloc(nf ? (size_t)nf : 1, sizeof(Col *));
+    if (!cols || !given_field || !given_col) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < nf; i++) {
+        PyObject *item = PyList_GET_ITEM(columns, i);
+        if (item == Py_None) continue;
+        Py_ssize_t length;
+        if (import_column(&held, item, &cols[i], &length, i) < 0) goto done;
+        if (height >= 0 && length != height) {
+            PyErr_Format(PyExc_ValueError, "column %zd: %zd rows, not %zd as the others", i, length, height);
+            goto done;
+        }
+        height = length;
+        if (cols[i].kind != COL_NULL && self->fields[i].nstates > 1) {
+            given_field[ngiven] = &self->fields[i];
+            given_col[ngiven++] = &cols[i];
+        }
+    }
+    if (height >= (Py_ssize_t)UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "too many rows for uint32 positions");
+        goto done;
+    }
+    if (ngiven == 0 || height <= 0) {
+        out = Py_None;
+        Py_INCREF(out);
+        goto done;
+    }
+    uint32_t nrules = self->nrules ? self->nrules : 1;
+    /* blocks of up to 65536 rows, their bitmaps within 1 MiB (in L2): a block goes through each
+     * field's automaton in turn, so the larger the block, the fewer times each is brought back to cache */
+    uint32_t block_rows = (uint32_t)((1024u << 13) / nrules) & ~63u;
+    if (block_rows < 64) block_rows = 64;
+    if (block_rows > 65536) block_rows = 65536;
+    if ((Py_ssize_t)block_rows > ((height + 63) & ~(Py_ssize_t)63)) block_rows = (uint32_t)((height + 63) & ~(Py_ssize_t)63);
+    found.words = block_rows / 64;
+    found.stamp = PyMem_RawCalloc(nrules, 4);
+    found.count = PyMem_RawCalloc(nrules, 4);
+    found.touched = PyMem_RawCalloc(nrules, 4);
+    found.bits = PyMem_RawCalloc((size_t)nrules * found.words, 8);
+    if (!found.stamp || !found.count || !found.touched || !found.bits) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t bad = -1;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t start = 0; start < height && !found.nomem && bad < 0; start += block_rows) {
+        Py_ssize_t end = start + block_rows < height ? start + block_rows : height;
+        found.block++;
+        found.base = (uint32_t)start;
+        for (Py_ssize_t j = 0; j < ngiven && bad < 0; j++)
+            bad = field_scan_rows(given_field[j], given_col[j], start, end, &found);
+        found_flush(&found);
+    }
+    Py_END_ALLOW_THREADS
+    if (bad >= 0) {
+        PyErr_Format(PyExc_ValueError, "row %zd: a column's buffers do not hold its cell", bad);
+        goto done;
+    }
+    if (found.nomem) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (found.n == 0) {
+        out = Py_None;
+        Py_INCREF(out);
+        goto done;
+    }
+    rules_out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)found.n * 4);
+    rows_out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)found.n * 4);
+    if (!rules_out || !rows_out) goto done;
+    uint32_t *rr = (uint32_t *)(void *)PyBytes_AS_STRING(rules_out), *rw = (uint32_t *)(void *)PyBytes_AS_STRING(rows_out);
+    Py_BEGIN_ALLOW_THREADS
+    /* a counting sort by rule: the pairs came in row order, so each rule's rows stay sorted */
+    uint32_t at = 0;
+    for (uint32_t r = 0; r < nrules; r++) {
+        uint32_t c = found.count[r];
+        found.count[r] = at;
+        at += c;
+    }
+    for (size_t k = 0; k < found.n; k++) {
+        uint32_t r = found.rule[k], to = found.count[r]++;
+        rr[to] = r;
+        rw[to] = found.row[k];
+    }
+    Py_END_ALLOW_THREADS
+    out = PyTuple_Pack(2, rules_out, rows_out);
+done:
+    Py_XDECREF(rules_out);
+    Py_XDECREF(rows_out);
+    PyMem_RawFree(found.rule);
+    PyMem_RawFree(found.row);
+    PyMem_RawFree(found.stamp);
+    PyMem_RawFree(found.count);
+    PyMem_RawFree(found.touched);
+    PyMem_RawFree(found.bits);
+    if (cols)
+        for (Py_ssize_t i = 0; i < nf; i++) {
+            PyMem_Free((void *)cols[i].data);
+            PyMem_Free(cols[i].data_len);
+        }
+    PyMem_Free(cols);
+    PyMem_Free(given_field);
+    PyMem_Free(given_col);
+    release(&held);
+    return out;
+}
+
+static PyObject *prefilter_nbytes(PrefilterObject *self, void *closure) {
+    (void)closure;
+    return PyLong_FromSize_t(self->bytes);
+}
+
+static PyObject *prefilter_states(PrefilterObject *self, void *closure) {
+    (void)closure;
+    PyObject *out = PyList_New(self->nfields);
+    if (!out) return NULL;
+    for (Py_ssize_t i = 0; i < self->nfields; i++) {
+        const Field *f = &self->fields[i];
+        PyObject *item = Py_BuildValue("(nni)", f->nstates, f->ndense, (int)f->nclass);
+        if (!item) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, item);
+    }
+    return out;
+}
+
+static PyMethodDef prefilter_methods[] = {
+    {"run", (PyCFunction)prefilter_run, METH_VARARGS, "run(columns) -> (rules bytes, rows bytes) | None"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef prefilter_getset[] = {
+    {"nbytes", (getter)prefilter_nbytes, NULL, "the memory the automata take", NULL},
+    {"states", (getter)prefilter_states, NULL, "per field: (states, complete-table states, byte classes)", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject PrefilterType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "autosoc.detect.sigma._match.Prefilter",
+    .tp_basicsize = sizeof(PrefilterObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A group's necessary literals: one Aho-Corasick automaton per field (see native.py).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)prefilter_init,
+    .tp_dealloc = (destructor)prefilter_dealloc,
+    .tp_methods = prefilter_methods,
+    .tp_getset = prefilter_getset,
+};
+
 static PyMethodDef methods[] = {
     {"run", run, METH_VARARGS, "run(columns, rules, pair_rules, pair_rows) -> bitmap bytes"},
     {NULL, NULL, 0, NULL},
@@ -1253,6 +1942,16 @@ PyMODINIT_FUNC PyInit__match(void) {
     Py_INCREF(&RuleType);
     if (PyModule_AddObject(m, "Rule", (PyObject *)&RuleType) < 0) {
         Py_DECREF(&RuleType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    if (PyType_Ready(&PrefilterType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&PrefilterType);
+    if (PyModule_AddObject(m, "Prefilter", (PyObject *)&PrefilterType) < 0) {
+        Py_DECREF(&PrefilterType);
         Py_DECREF(m);
         return NULL;
     }

@@ -119,6 +119,7 @@ class _Group:
     matcher: native.Matcher | None = None
     native_ids: pl.Series | None = None
     native_rules: list[int] = field(default_factory=list)  # per number in the matcher: the group's rule
+    prefilter: native.Prefilter | None = None  # the literals' automata in C, with the matcher
 
     def automaton(self, name: str) -> ahocorasick.Automaton:
         """The field's literals as an Aho-Corasick automaton whose values are the rules they stand for."""
@@ -140,6 +141,7 @@ class _Group:
             numbers = [self.matcher.add(rule.detection, index) for rule in self.rules]
             self.native_ids = pl.Series("nid", [-1 if n is None else n for n in numbers], dtype=pl.Int64)
             self.native_rules = [rule for rule, n in enumerate(numbers) if n is not None]
+            self.prefilter = native.Prefilter(self.literal_rules) if self.literal_rules else None
         return self.native_ids
 
     def python_test(self, index: int) -> RowTest | None:
@@ -308,12 +310,15 @@ def _evaluate_group(group: _Group, sub: pl.DataFrame, gather_min_skipped: int = 
             full = [rule for rule, nid in zip(full, ids.to_list(), strict=True) if nid < 0]
     if full:
         fired += _run(group, distinct, full)
-    pairs = (_candidates_python(group, distinct) if distinct.height <= prefilter_python_max_rows
-             else _candidates(group, distinct))
+    if lookup is not None:  # with the C matcher, the C prefilter: each pair once, by rule
+        pairs = _candidates_native(group, distinct)
+    else:
+        pairs = (_candidates_python(group, distinct) if distinct.height <= prefilter_python_max_rows
+                 else _candidates(group, distinct))
     if pairs is not None and lookup is not None:
         # every rule the C matcher supports is tested there on its own candidate rows
         tagged = pairs.with_columns(pl.lit(lookup).gather(pl.col("rule")).alias("nid"))
-        fired += _run_native(group, distinct, tagged.filter(pl.col("nid") >= 0))
+        fired += _run_native(group, distinct, tagged.filter(pl.col("nid") >= 0), distinct_pairs=True)
         rest = tagged.filter(pl.col("nid") < 0)
         pairs = rest.drop("nid") if rest.height else None
     if pairs is not None:
@@ -439,6 +444,18 @@ def _run_python(group: _Group, frame: pl.DataFrame,
         if hits:
             out.append((group.rules[rule], sorted(hits)))
     return out
+
+
+def _candidates_native(group: _Group, sub: pl.DataFrame) -> pl.DataFrame | None:
+    """:func:`_candidates` in C (:class:`~autosoc.detect.sigma.native.Prefilter`): each pair once,
+    sorted by rule, then row."""
+    if group.prefilter is None:
+        return None
+    found = group.prefilter.run({name: sub.get_column(lower_name(name)) for name in group.literal_rules
+                                 if lower_name(name) in sub.columns})
+    if found is None:
+        return None
+    return pl.DataFrame([found[0].alias("rule"), found[1].alias("pos")])
 
 
 def _candidates_python(group: _Group, sub: pl.DataFrame) -> pl.DataFrame | None:

@@ -26,7 +26,7 @@ import ipaddress
 import os
 import struct
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import polars as pl
 import pyarrow as pa
@@ -42,7 +42,8 @@ except ImportError:  # built without a C compiler: the engine keeps to Polars an
 #: True when the engine uses the C matcher (built, and not switched off by ``AUTOSOC_PURE_PYTHON=1``)
 NATIVE: bool = _match is not None and os.environ.get("AUTOSOC_PURE_PYTHON") != "1"
 
-__all__ = ["NATIVE", "SET_MIN_LITERALS", "Matcher", "arrow_column", "glob_tokens"]
+__all__ = ["NATIVE", "PREFILTER_DENSE_BYTES", "SET_MIN_LITERALS", "Matcher", "Prefilter", "arrow_column",
+           "glob_tokens"]
 
 # node ops and set kinds of _match.c
 _CONST, _AND, _OR, _NOT, _NULL, _PRESENT, _EQ, _CONTAINS, _STARTS, _ENDS, _GLOB, _SET, _CIDR4 = range(13)
@@ -56,6 +57,9 @@ ANY_ONE, ANY_MANY = 256, 257
 SET_MIN_LITERALS = {"eq": 4, "startswith": 3, "endswith": 3, "contains": 4}
 _REGEX_META = frozenset(".^$*+?{}[]\\|()")
 _COLUMN_KIND = {"null": 0, "string_view": 1, "string": 2, "large_string": 3}
+#: the complete transition table of a prefilter automaton (its shallow states) takes at most this
+#: many bytes per field; deeper states keep only their trie edges and failure link
+PREFILTER_DENSE_BYTES = 1 << 20
 
 
 class _Unsupported(Exception):
@@ -289,3 +293,51 @@ class Matcher:
     def states(self, number: int) -> int:
         """The automaton states of one compiled rule (a measure of its memory)."""
         return int(self._rules[number].states)
+
+
+class Prefilter:
+    """The necessary literals of a group's rules, one Aho-Corasick automaton per field, in C.
+
+    Each automaton runs over byte classes; its shallow states (breadth-first, up to
+    :data:`PREFILTER_DENSE_BYTES`) form a complete transition table, the deeper ones keep their trie
+    edges and failure link.  :meth:`run` makes one pass over each value, in blocks of rows (per
+    block field by field, a bitmap per rule of the block's rows keeping each (rule, row) pair once
+    and in row order), and sorts the pairs by rule (a stable counting sort), all without the GIL.
+    """
+
+    def __init__(self, literal_rules: Mapping[str, Mapping[str, Sequence[int]]], *,
+                 dense_bytes: int = PREFILTER_DENSE_BYTES) -> None:
+        """field -> (lower-cased literal -> the rule indices that need it), as engine._Group.literal_rules.
+
+        Literals are non-empty (ValueError otherwise) and matched as UTF-8 bytes."""
+        self.fields = [name for name, literals in literal_rules.items() if literals]
+        spec = [[(literal.encode("utf-8", "surrogatepass"), [int(r) for r in rules])
+                 for literal, rules in literal_rules[name].items()] for name in self.fields]
+        self._native = _match.Prefilter(spec, dense_bytes)
+
+    @property
+    def nbytes(self) -> int:
+        """The memory the automata take, in bytes."""
+        return int(self._native.nbytes)
+
+    @property
+    def states(self) -> dict[str, tuple[int, int, int]]:
+        """Per field: (states, states in the complete table, byte classes)."""
+        return dict(zip(self.fields, self._native.states, strict=True))
+
+    def run(self, columns: Mapping[str, pl.Series]) -> tuple[pl.Series, pl.Series] | None:
+        """columns: field -> its lower-cased String column (all of one length n; sliced, chunked,
+        null-holding ones fine; a field missing from the mapping is skipped).  Returns (rules,
+        positions), UInt32 Series of equal length: every (rule, row) where the row's value of one of
+        the rule's fields contains one of that field's literals for it -- each pair once, sorted by
+        rule then row -- or None when there is none.  Columns of different lengths raise ValueError."""
+        given = [columns.get(name) for name in self.fields]
+        if all(c is None for c in given):
+            return None
+        found = self._native.run(given)
+        if found is None:
+            return None
+        rules, rows = found
+        count = len(rules) // 4
+        return (pl.Series("rule", pa.Array.from_buffers(pa.uint32(), count, [None, pa.py_buffer(rules)])),
+                pl.Series("pos", pa.Array.from_buffers(pa.uint32(), count, [None, pa.py_buffer(rows)])))
