@@ -255,18 +255,23 @@ class SigmaEngine:
             # the matched fields: only this rule's columns on only its rows (without a query: a
             # select, or a Series' gather, costs one on a frame hundreds of columns wide)
             names = [f for f in dict.fromkeys(rule.fields) if f in raw_columns]
-            taken = pl.DataFrame([raw.get_column(name) for name in names])[hit_rows] if names else None
-            columns = [taken.to_series(i).to_list() for i in range(len(names))] if taken is not None else []
+            picked = [raw.get_column(name) for name in names]
+            taken = pl.DataFrame(picked)[hit_rows] if names else None
+            texts = all(c.dtype == pl.String for c in picked)  # else values are made text below
+            values = (zip(*(taken.to_series(i).to_list() for i in range(len(names))), strict=True)
+                      if taken is not None else None)
             tags = list(rule.tags)
             rule_id, title, level, status, path, description = (
                 rule.id, rule.title, rule.level, rule.status, rule.path, rule.description)
-            for n, row in enumerate(hit_rows):
+            for row in hit_rows:
                 event_id, origin, time, host, user, entities = shared[position[row]]
-                matched = {}
-                for name, values in zip(names, columns, strict=True):
-                    value = values[n]
-                    if value is not None:
-                        matched[name] = value if type(value) is str else str(value)
+                if values is None:
+                    matched = {}
+                elif texts:
+                    matched = {name: v for name, v in zip(names, next(values), strict=True) if v is not None}
+                else:
+                    matched = {name: v if type(v) is str else str(v)
+                               for name, v in zip(names, next(values), strict=True) if v is not None}
                 append(Signal(rule_id, title, level, status, tags.copy(), [event_id], [origin], time, host, user,
                               matched, "sigma", path, description, entities.copy()))
         return signals
