@@ -243,3 +243,40 @@ def test_correlation_with_a_missing_base_rule_is_reported(tmp_path: Path) -> Non
     code, _, err = _hunt(str(logs), "--rules", str(rules), "--show-skipped", cache=tmp_path)
     assert code == 0
     assert "correlation_missing_rule" in err and "mr_orphan.yml" in err
+
+
+def test_the_c_paths_change_no_signal(regression_dir: Path, rules_dir: Path, tmp_path: Path) -> None:
+    """`autosoc hunt --format jsonl` over every regression sample (EVTX files and the JSON ones as
+    JSON lines): the same signals, byte for byte, with the C extensions (the decoder, the matcher,
+    the prefilter) and with ``AUTOSOC_PURE_PYTHON=1`` (orjson, the Python flattening, Polars and
+    pyeval only)."""
+    import os
+    import subprocess
+    import sys
+
+    import orjson
+
+    from autosoc.detect.sigma import native
+    from autosoc.ingest.jsonl import JsonReader
+    from autosoc.normalize import decode
+
+    if not (decode.NATIVE and native.NATIVE):
+        pytest.skip("the C extensions are not built (or AUTOSOC_PURE_PYTHON=1 is set): nothing to compare")
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    with (samples / "all.jsonl").open("wb") as out:
+        for path in sorted(regression_dir.rglob("*.json")):
+            out.writelines(orjson.dumps(r) + b"\n" for batch in JsonReader().read(path) for r in batch.records)
+    for i, path in enumerate(sorted(regression_dir.rglob("*.evtx"))):
+        shutil.copy(path, samples / f"{i:03}.evtx")
+
+    def hunt(pure: str) -> list[str]:
+        env = {**os.environ, "AUTOSOC_PURE_PYTHON": pure, "AUTOSOC_CACHE_DIR": str(tmp_path / "cache")}
+        run = subprocess.run([sys.executable, "-m", "autosoc", "hunt", str(samples), "--rules", str(rules_dir),
+                              "--format", "jsonl", "--dead-letters", str(tmp_path / f"dl{pure}.jsonl")],
+                             env=env, capture_output=True, text=True, check=False)
+        assert run.returncode == 0, run.stderr
+        return sorted(run.stdout.splitlines())
+
+    with_c, without = hunt("0"), hunt("1")
+    assert len(with_c) > 200 and with_c == without
