@@ -4,9 +4,12 @@ Per batch:
 
 1. every logsource selector runs once over the batch (``masks``) and picks its group's rows;
 2. per group, one Aho-Corasick pass per field finds the rules' necessary literals
-   (:mod:`.prefilter`) and yields (rule, candidate row) pairs, joined in Polars;
-3. each rule with candidates is evaluated only on those rows; rules with no necessary literal
-   (pure regex, numeric or negated logic) are evaluated on all of the group's rows in one select;
+   (:mod:`.prefilter`) and yields (rule, candidate row) pairs: in C where the extension is built
+   (:class:`~autosoc.detect.sigma.native.Prefilter`), else in Polars or pyahocorasick;
+3. each rule with candidates is evaluated only on those rows: by the C matcher
+   (:class:`~autosoc.detect.sigma.native.Matcher`) for the rules it supports, else in Polars or
+   as generated Python (:mod:`.pyeval`); rules with no necessary literal (pure regex, numeric or
+   negated logic) are evaluated on all of the group's rows, in C or in one select;
 4. only the hits come back to Python, where they become :class:`~autosoc.schema.Signal` s.
 """
 
