@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 import polars as pl
@@ -128,6 +128,19 @@ def _or(node: Or, col: Column) -> pl.Expr:
     return others[0] if len(others) == 1 else pl.any_horizontal(others)
 
 
+def merge_ranges(ranges: Iterable[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """Inclusive ranges merged into sorted disjoint ones (touching ones joined): their starts and ends."""
+    starts: list[int] = []
+    ends: list[int] = []
+    for first, last in sorted(ranges):
+        if starts and first <= ends[-1] + 1:
+            ends[-1] = max(ends[-1], last)
+        else:
+            starts.append(first)
+            ends.append(last)
+    return starts, ends
+
+
 def _in_ranges(number: pl.Expr, ranges: list[tuple[int, int]], dtype: pl.DataType = pl.Int64) -> pl.Expr:
     """``number`` lies in one of the inclusive ``ranges``: OR-ed CIDRs as one sorted search.
 
@@ -136,14 +149,9 @@ def _in_ranges(number: pl.Expr, ranges: list[tuple[int, int]], dtype: pl.DataTyp
     if len(ranges) == 1:
         first, last = ranges[0]
         return number.is_between(pl.lit(first, dtype=dtype), pl.lit(last, dtype=dtype)).fill_null(False)
-    merged: list[list[int]] = []
-    for first, last in sorted(ranges):
-        if merged and first <= merged[-1][1] + 1:
-            merged[-1][1] = max(merged[-1][1], last)
-        else:
-            merged.append([first, last])
-    starts = pl.Series([r[0] for r in merged], dtype=dtype)
-    ends = pl.Series([r[1] for r in merged], dtype=dtype)
+    first_of, last_of = merge_ranges(ranges)
+    starts = pl.Series(first_of, dtype=dtype)
+    ends = pl.Series(last_of, dtype=dtype)
     index = pl.lit(starts).search_sorted(number, side="right").cast(pl.Int64) - 1
     return ((index >= 0) & (number <= pl.lit(ends).gather(index.clip(0)))).fill_null(False)
 

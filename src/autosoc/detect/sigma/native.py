@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 import polars as pl
 import pyarrow as pa
 
-from autosoc.detect.sigma.exprs import text_column
+from autosoc.detect.sigma.exprs import merge_ranges, text_column
 from autosoc.detect.sigma.ir import And, Const, Node, Not, Or, Pred
 
 try:
@@ -119,13 +119,8 @@ def _ipv4_ranges(cidrs: Sequence[str]) -> bytes:
         if network.version != 4:
             raise _Unsupported("ipv6 cidr")
         ranges.append((int(network.network_address), int(network.broadcast_address)))
-    merged: list[list[int]] = []
-    for first, last in sorted(ranges):
-        if merged and first <= merged[-1][1] + 1:
-            merged[-1][1] = max(merged[-1][1], last)
-        else:
-            merged.append([first, last])
-    return b"".join(struct.pack("<II", first, last) for first, last in merged)
+    starts, ends = merge_ranges(ranges)
+    return b"".join(struct.pack("<II", first, last) for first, last in zip(starts, ends, strict=True))
 
 
 class _Writer:

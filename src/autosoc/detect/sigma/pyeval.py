@@ -24,7 +24,7 @@ from functools import lru_cache
 
 import ahocorasick
 
-from autosoc.detect.sigma.exprs import address_of, text_column
+from autosoc.detect.sigma.exprs import address_of, merge_ranges, text_column
 from autosoc.detect.sigma.ir import And, Const, Node, Not, Or, Pred
 
 RowTest = Callable[[Sequence[str | None]], bool]
@@ -141,8 +141,8 @@ class Networks:
         for cidr in cidrs:
             network = ipaddress.ip_network(cidr, strict=False)
             ranges[network.version].append((int(network.network_address), int(network.broadcast_address)))
-        self._v4 = _merged(ranges[4])
-        self._v6 = _merged(ranges[6])
+        self._v4 = merge_ranges(ranges[4])
+        self._v6 = merge_ranges(ranges[6])
 
     def __call__(self, value: str | None) -> bool:
         if value is None:
@@ -156,18 +156,6 @@ class Networks:
             if isinstance(address, ipaddress.IPv6Address):
                 return _within(self._v6, int(address))
         return False
-
-
-def _merged(ranges: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
-    starts: list[int] = []
-    ends: list[int] = []
-    for first, last in sorted(ranges):
-        if starts and first <= ends[-1] + 1:
-            ends[-1] = max(ends[-1], last)
-        else:
-            starts.append(first)
-            ends.append(last)
-    return starts, ends
 
 
 def _within(ranges: tuple[list[int], list[int]], number: int) -> bool:
