@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import struct
 from pathlib import Path
 
 import polars as pl
@@ -159,12 +160,16 @@ def test_rules_outside_the_subset_are_refused_without_touching_the_index() -> No
         return len(asked) - 1
 
     matcher = Matcher()
-    for node in (Pred("CommandLine", "re", ("a.b", "")), Pred("Image", "glob", ("^a.*b$",)),
+    # regexes Python's engine cannot stand in for: look-ahead (not Rust), a Unicode class, a nested
+    # unbounded repeat (backtracking), a class set operation
+    for node in (Pred("CommandLine", "re", ("a(?=b)", "")), Pred("CommandLine", "re", (r"\p{L}x", "")),
+                 Pred("CommandLine", "re", ("(a+)+b", "")), Pred("CommandLine", "re", ("[a-z&&[^x]]", "")),
+                 Pred(None, "re", ("a.b", "")), Pred("Image", "glob", ("^a.*b$",)),
                  Pred(None, "contains", ("mimikatz",)), Pred(None, "glob", ("(?s)mimi.*katz",)),
                  Pred("DestinationIp", "cidr", ("fe80::/10",), True), Pred("EventID", "cmp", ("gt", 4.0), True),
                  Pred("User", "fieldref", ("TargetUser", "eq")), Pred("EventID", "eq", (4,)),
                  Or((Pred("Image", "endswith", ("\\a.exe",)), Pred("SourceIp", "cidr", ("::1/128",), True))),
-                 And((Pred("Image", "endswith", ("\\a.exe",)), Not(Pred("CommandLine", "re", ("x", "i")))))):
+                 And((Pred("Image", "endswith", ("\\a.exe",)), Not(Pred("CommandLine", "re", ("(?<n>x)", "i")))))):
         assert matcher.add(node, index) is None, node
     assert asked == [] and len(matcher) == 0
 
@@ -269,9 +274,9 @@ def test_arrow_string_layouts(kind: pa.DataType) -> None:
     rules, rows = _pairs(len(values))
     pair_rules = (rules.to_arrow().buffers()[1], 0, rules.len())
     pair_rows = (rows.to_arrow().buffers()[1], 0, rows.len())
-    bits = native._match.run([native.arrow_column(array)], matcher._rules, pair_rules, pair_rows)
+    bits, decided = native._match.run([native.arrow_column(array)], matcher._rules, pair_rules, pair_rows)
     got = pl.Series(pa.Array.from_buffers(pa.bool_(), rules.len(), [None, pa.py_buffer(bits)])).to_list()
-    assert got == _expected(values)
+    assert decided is None and got == _expected(values)
 
 
 @pytest.fixture(scope="module")
@@ -529,3 +534,30 @@ def test_prefilter_over_many_blocks_of_rows() -> None:
         assert len(expected) > 50
         assert set(_prefilter_pairs(native.Prefilter(literal_rules), columns)) == expected
         assert set(_prefilter_pairs(native.Prefilter(literal_rules, dense_bytes=1), columns)) == expected
+
+
+def test_regex_tests_leave_non_ascii_and_long_values_undecided() -> None:
+    matcher = Matcher()
+    columns: dict[str, int] = {}
+    index = lambda c: columns.setdefault(c, len(columns))  # noqa: E731
+    plain = matcher.add(Pred("CommandLine", "re", (r"-k\s\w+", "")), index)
+    negated = matcher.add(Not(Pred("CommandLine", "re", (r"-k\s\w+", ""))), index)
+    assert plain == 0 and negated == 1 and matcher.calling == {0, 1}
+    values = ["-k net", "-k \u00e9t\u00e9", "-k " + "w" * 100_000, "-x net", None]
+    series = pl.Series("CommandLine", values, dtype=pl.String)
+    rows = pl.Series([0, 1, 2, 3, 4] * 2, dtype=pl.UInt32)
+    rules = pl.Series([0] * 5 + [1] * 5, dtype=pl.UInt32)
+    got = matcher.run([series], rules, rows).to_list()
+    assert got == [True, None, None, False, False, False, None, None, True, True]
+
+
+def test_a_raising_regex_call_raises() -> None:
+    rule = native._match.Rule(struct.pack("<4i", native._CALL, 0, 0, -1), b"", [], [], [], [],
+                              [lambda text: 1 / 0])
+    with pytest.raises(ZeroDivisionError):
+        native._match.run([pl.Series(["x"])], [rule], pl.Series([0], dtype=pl.UInt32),
+                          pl.Series([0], dtype=pl.UInt32))
+    with pytest.raises(TypeError):
+        native._match.Rule(struct.pack("<4i", native._CALL, 0, 0, -1), b"", [], [], [], [], [3])
+    with pytest.raises(ValueError):
+        native._match.Rule(struct.pack("<4i", native._CALL, 0, 1, -1), b"", [], [], [], [], [str])

@@ -436,6 +436,22 @@ def test_regex_value_is_regex_syntax_not_sigma_wildcards():
     assert run(one("Name|re: '^a*b$'"), events) == [True, True, False]
 
 
+def test_regex_unicode_classes_and_case_folding_are_the_rust_engines():
+    # the engine's regex truth is Rust's (Polars), whichever path decides a value: Python's engine
+    # stands in only on short ASCII values, Rust decides the rest (non-ASCII, long)
+    events = field_events("CommandLine", ["-k \u00e9t\u00e9 x", "-k net", "-k \u0660x", "-k\u00a0net",
+                                          "-k " + "w" * 5000, "-k -x"])
+    assert run(one(r"CommandLine|re: '-k\s\w{1,64}'"), events) == [True, True, True, True, True, False]
+    events = field_events("CommandLine", ["POWER\u017fHELL", "power\u0131shell", "POWERSHELL", "powershel"])
+    assert run(one("CommandLine|re|i: 'powershell'"), events) == [True, False, True, False]
+    events = field_events("CommandLine", ["line\n", "line", "\u00e9 line\n", "\u00e9 line"])
+    assert run(one("CommandLine|re: 'line$'"), events) == [False, True, False, True]
+    long_line = "cmd /c " + "a" * 3000 + " powershell x noexit y\""
+    events = field_events("CommandLine", [long_line, long_line[:-1], "cmd /c powershell -noexit \""])
+    flags = run(one(r"""CommandLine|re: 'cmd.{0,5}(?:/c|/r).+powershell.+(?:\$\{?input\}?|noexit).+"'"""), events)
+    assert flags == [True, False, True]
+
+
 # --------------------------------------------------------------------------------------------
 # CIDR (Modifiers appendix, "IP Modifiers")
 # --------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@
 
 enum {
     OP_CONST = 0, OP_AND, OP_OR, OP_NOT, OP_NULL, OP_PRESENT, OP_EQ, OP_CONTAINS, OP_STARTS, OP_ENDS,
-    OP_GLOB, OP_SET, OP_CIDR4, OP_COUNT
+    OP_GLOB, OP_SET, OP_CIDR4, OP_CALL, OP_COUNT
 };
 enum { SET_EQ = 0, SET_CONTAINS, SET_STARTS, SET_ENDS };
 enum { COL_NULL = 0, COL_VIEW, COL_STRING, COL_LARGE };
@@ -59,6 +59,7 @@ typedef struct {
     Set *sets; Py_ssize_t nsets;
     Glob *globs; Py_ssize_t nglobs;
     Ranges *ranges; Py_ssize_t nranges;
+    PyObject **calls; Py_ssize_t ncalls; /* OP_CALL's Python tests (they need the GIL) */
     int32_t maxcol; /* -1: reads no column */
     int32_t *cols;  /* the distinct columns it reads */
     Py_ssize_t ncols;
@@ -465,6 +466,49 @@ static inline int cell(const Col *c, Py_ssize_t row, const uint8_t **p, Py_ssize
     return 1;
 }
 
+/* *bad: BAD_BUFFERS, UNDECIDED (an OP_CALL's value is not one its test decides: the pair's truth is
+ * the caller's to find), BAD_CALL (the test raised: the exception is set) */
+enum { BAD_BUFFERS = 1, UNDECIDED = 2, BAD_CALL = 4 };
+
+static int ascii_only(const uint8_t *p, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    uint64_t acc = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        acc |= w;
+    }
+    for (; i < n; i++) acc |= p[i];
+    return (acc & 0x8080808080808080ULL) == 0;
+}
+
+/* OP_CALL: the rule's Python test c on the cell as str; c < 0: on any text, else only on ASCII text
+ * of at most c bytes (any other is undecided) */
+static int call_test(const RuleObject *r, const Node *nd, const uint8_t *p, Py_ssize_t n, int *bad) {
+    if (nd->c >= 0 && (n > nd->c || !ascii_only(p, n))) {
+        *bad |= UNDECIDED;
+        return 0;
+    }
+    PyObject *text = PyUnicode_DecodeUTF8((const char *)p, n, NULL);
+    if (!text) {
+        *bad |= BAD_CALL;
+        return 0;
+    }
+    PyObject *res = PyObject_CallOneArg(r->calls[nd->b], text);
+    Py_DECREF(text);
+    if (!res) {
+        *bad |= BAD_CALL;
+        return 0;
+    }
+    int truth = PyObject_IsTrue(res);
+    Py_DECREF(res);
+    if (truth < 0) {
+        *bad |= BAD_CALL;
+        return 0;
+    }
+    return truth;
+}
+
 static int eval(const RuleObject *r, int32_t id, const Col *cols, Py_ssize_t row, int *bad) {
     const Node *nd = &r->nodes[id];
     switch (nd->op) {
@@ -487,7 +531,7 @@ static int eval(const RuleObject *r, int32_t id, const Col *cols, Py_ssize_t row
     Py_ssize_t n = 0;
     int got = cell(&cols[nd->a], row, &p, &n);
     if (got < 0) {
-        *bad = 1;
+        *bad |= BAD_BUFFERS;
         return 0;
     }
     if (nd->op == OP_NULL) return !got;
@@ -515,6 +559,8 @@ static int eval(const RuleObject *r, int32_t id, const Col *cols, Py_ssize_t row
         return set_test(&r->sets[nd->b], p, n);
     case OP_CIDR4:
         return ranges_test(&r->ranges[nd->b], p, n);
+    case OP_CALL:
+        return call_test(r, nd, p, n, bad);
     default:
         return 0;
     }
@@ -536,6 +582,10 @@ static void rule_clear(RuleObject *r) {
         PyMem_Free(r->ranges[i].lo);
         PyMem_Free(r->ranges[i].hi);
     }
+    for (Py_ssize_t i = 0; i < r->ncalls; i++) Py_XDECREF(r->calls[i]);
+    PyMem_Free(r->calls);
+    r->calls = NULL;
+    r->ncalls = 0;
     PyMem_Free(r->nodes);
     PyMem_Free(r->cols);
     r->cols = NULL;
@@ -579,14 +629,35 @@ static int32_t *int32s(PyObject *obj, Py_ssize_t *count, const char *what) {
 /* Rule(nodes, kids, literals, sets, globs, ranges): nodes and kids are bytes of int32 (nodes in
  * quadruples op, a, b, c, every child before its parent, the root last); literals a list of bytes;
  * sets a list of (kind, [literal index]); globs a list of int32 token bytes; ranges a list of
- * bytes of uint32 (first, last) pairs, sorted and disjoint */
+ * bytes of uint32 (first, last) pairs, sorted and disjoint; calls (optional) a list of callables of one
+ * str (OP_CALL: node c is the longest text the call decides, -1: any) */
 static int rule_init(RuleObject *self, PyObject *args, PyObject *kwds) {
-    PyObject *nodes, *kids, *lits, *sets, *globs, *ranges;
-    static char *names[] = {"nodes", "kids", "literals", "sets", "globs", "ranges", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "SSO!O!O!O!", names, &nodes, &kids, &PyList_Type, &lits,
-                                     &PyList_Type, &sets, &PyList_Type, &globs, &PyList_Type, &ranges))
+    PyObject *nodes, *kids, *lits, *sets, *globs, *ranges, *calls = NULL;
+    static char *names[] = {"nodes", "kids", "literals", "sets", "globs", "ranges", "calls", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "SSO!O!O!O!|O!", names, &nodes, &kids, &PyList_Type, &lits,
+                                     &PyList_Type, &sets, &PyList_Type, &globs, &PyList_Type, &ranges,
+                                     &PyList_Type, &calls))
         return -1;
     rule_clear(self);
+    if (calls) {
+        Py_ssize_t nc = PyList_GET_SIZE(calls);
+        self->calls = PyMem_Calloc(nc ? (size_t)nc : 1, sizeof(PyObject *));
+        if (!self->calls) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < nc; i++) {
+            PyObject *f = PyList_GET_ITEM(calls, i);
+            if (!PyCallable_Check(f)) {
+                PyErr_SetString(PyExc_TypeError, "calls: callables expected");
+                rule_clear(self);
+                return -1;
+            }
+            Py_INCREF(f);
+            self->calls[i] = f;
+            self->ncalls = i + 1;
+        }
+    }
     self->maxcol = -1;
     Py_ssize_t count;
     int32_t *raw = int32s(nodes, &count, "nodes");
@@ -717,6 +788,8 @@ static int rule_init(RuleObject *self, PyObject *args, PyObject *kwds) {
                 ok = nd->b >= 0 && nd->b < self->nsets;
             else if (ok && nd->op == OP_CIDR4)
                 ok = nd->b >= 0 && nd->b < self->nranges;
+            else if (ok && nd->op == OP_CALL)
+                ok = nd->b >= 0 && nd->b < self->ncalls;
             if (ok && nd->a > self->maxcol) self->maxcol = nd->a;
         }
         if (!ok) {
@@ -1109,8 +1182,9 @@ static void pair_error(Py_ssize_t failed, int why, Py_ssize_t nrules, Py_ssize_t
         PyErr_Format(PyExc_ValueError, "pair %zd: the rule reads more columns than were given", failed);
     else if (why == 3)
         PyErr_Format(PyExc_ValueError, "pair %zd: row out of range (%zd rows)", failed, height);
-    else
+    else if (why == 4)
         PyErr_Format(PyExc_ValueError, "pair %zd: a column's buffers do not hold its cell", failed);
+    /* why 5: a rule's Python test raised, its exception is set */
 }
 
 /* run(columns, rules, pair_rules, pair_rows) -> bytes
@@ -1119,7 +1193,8 @@ static void pair_error(Py_ssize_t failed, int why, Py_ssize_t nrules, Py_ssize_t
  * stream of string_view, string or large_string arrays), Arrow stream capsules, or tuples (see
  * column_from_tuple); only the columns the pairs' rules read are imported (and checked); rules: a
  * list of Rule; pair_rules, pair_rows: the pairs' rule numbers and rows, uint32 (see uint32s).
- * Returns the pairs' truths as an LSB-first bitmap. */
+ * Returns (truths, decided): the pairs' truths as an LSB-first bitmap, and None, or, when a rule's
+ * Python test left some pair undecided (see call_test), a bitmap of the decided pairs. */
 static PyObject *run(PyObject *module, PyObject *args) {
     (void)module;
     PyObject *columns, *rules, *rule_arg, *row_arg;
@@ -1127,8 +1202,9 @@ static PyObject *run(PyObject *module, PyObject *args) {
         return NULL;
     Held held;
     memset(&held, 0, sizeof(held));
-    PyObject *out = NULL;
+    PyObject *out = NULL, *decided = NULL, *result = NULL;
     RuleObject **table = NULL;
+    int calls = 0;
     uint8_t *used = NULL, *need = NULL;
     Py_ssize_t held_rules = 0;
     Py_ssize_t ncols = PyList_GET_SIZE(columns), nrules = PyList_GET_SIZE(rules), height = -1;
@@ -1174,6 +1250,7 @@ static PyObject *run(PyObject *module, PyObject *args) {
         if (used[r]) continue;
         used[r] = 1;
         const RuleObject *rule = table[r];
+        if (rule->ncalls) calls = 1;
         if (rule->maxcol >= ncols) {
             pair_error(k, 2, nrules, height);
             goto done;
@@ -1207,9 +1284,16 @@ static PyObject *run(PyObject *module, PyObject *args) {
     if (!out) goto done;
     uint8_t *bits = (uint8_t *)PyBytes_AS_STRING(out);
     memset(bits, 0, (size_t)(pairs + 7) / 8);
-    Py_ssize_t failed = -1;
+    Py_ssize_t failed = -1, undecided = 0;
     int why = 0, bad = 0;
-    Py_BEGIN_ALLOW_THREADS
+    uint8_t *open_bits = NULL; /* the undecided pairs' bits */
+    if (calls && !(open_bits = PyMem_Calloc((size_t)(pairs + 7) / 8 + 1, 1))) {
+        PyErr_NoMemory();
+        Py_CLEAR(out);
+        goto done;
+    }
+    /* Python tests need the GIL: without them the loop runs without it */
+    PyThreadState *saved = calls ? NULL : PyEval_SaveThread();
     for (Py_ssize_t k = 0; k < pairs; k++) {
         uint32_t r, row;
         memcpy(&r, pr + k, 4);
@@ -1218,13 +1302,33 @@ static PyObject *run(PyObject *module, PyObject *args) {
         if (height >= 0 && (Py_ssize_t)row >= height) { failed = k; why = 3; break; }
         if (eval(rule, (int32_t)(rule->nnodes - 1), cols, (Py_ssize_t)row, &bad))
             bits[k >> 3] |= (uint8_t)(1u << (k & 7));
-        if (bad) { failed = k; why = 4; break; }
+        if (bad) {
+            if (bad & BAD_BUFFERS) { failed = k; why = 4; break; }
+            if (bad & BAD_CALL) { failed = k; why = 5; break; }
+            open_bits[k >> 3] |= (uint8_t)(1u << (k & 7)); /* UNDECIDED */
+            bits[k >> 3] &= (uint8_t)~(1u << (k & 7));
+            undecided++;
+            bad = 0;
+        }
     }
-    Py_END_ALLOW_THREADS
+    if (saved) PyEval_RestoreThread(saved);
     if (failed >= 0) {
         Py_CLEAR(out);
         pair_error(failed, why, nrules, height);
+    } else if (undecided) {
+        decided = PyBytes_FromStringAndSize(NULL, (pairs + 7) / 8);
+        if (decided) {
+            uint8_t *d = (uint8_t *)PyBytes_AS_STRING(decided);
+            for (Py_ssize_t i = 0; i < (pairs + 7) / 8; i++) d[i] = (uint8_t)~open_bits[i];
+        } else {
+            Py_CLEAR(out);
+        }
     }
+    PyMem_Free(open_bits);
+    if (out) result = PyTuple_Pack(2, out, decided ? decided : Py_None);
+    Py_XDECREF(out);
+    Py_XDECREF(decided);
+    out = result;
 done:
     for (Py_ssize_t i = 0; i < ncols; i++) {
         PyMem_Free((void *)cols[i].data);

@@ -8,7 +8,8 @@ Per batch:
    (:class:`~autosoc.detect.sigma.native.Prefilter`), else in Polars or pyahocorasick;
 3. each rule with candidates is evaluated only on those rows: by the C matcher
    (:class:`~autosoc.detect.sigma.native.Matcher`) for the rules it supports, else in Polars or
-   as generated Python (:mod:`.pyeval`); rules with no necessary literal (pure regex, numeric or
+   as generated Python (:mod:`.pyeval`); a regex the C matcher cannot decide on a value (not ASCII,
+   long) is decided in Polars; rules with no necessary literal (numeric or
    negated logic) are evaluated on all of the group's rows, in C or in one select;
 4. only the hits come back to Python, where they become :class:`~autosoc.schema.Signal` s.
 """
@@ -310,7 +311,9 @@ def _evaluate_group(group: _Group, sub: pl.DataFrame, gather_min_skipped: int = 
     lookup = group.native_lookup()
     full = group.full
     if full and lookup is not None:  # rules without necessary literals the C matcher takes: on every row
-        ids = lookup.gather(full)
+        # (not those calling Python for a regex: on every row one select in Polars costs less)
+        calling = group.matcher.calling if group.matcher is not None else set()
+        ids = pl.Series([-1 if nid in calling else nid for nid in lookup.gather(full).to_list()], dtype=pl.Int64)
         if (ids >= 0).any():
             every = pl.DataFrame({"nid": ids.filter(ids >= 0)}).join(
                 pl.DataFrame({"pos": pl.int_range(distinct.height, dtype=pl.UInt32, eager=True)}), how="cross")
@@ -347,12 +350,7 @@ def _evaluate_group(group: _Group, sub: pl.DataFrame, gather_min_skipped: int = 
             # a rule is false on rows holding none of its literals, so one select over the union is exact
             fired += _run(group, distinct if rows.len() == distinct.height else distinct[rows], shared)
         if own:
-            light = [(rule, positions) for rule, positions in own if group.sizes[rule] <= GATHER_MAX_PREDS]
-            if light:
-                fired += _run_gathered(group, distinct, light)
-            for rule, positions in own:
-                if group.sizes[rule] > GATHER_MAX_PREDS:
-                    fired += _run(group, distinct[positions], [rule])
+            fired += _run_own(group, distinct, own)
         if python:
             fired += _run_python(group, distinct, python)
     index = {id(rule): i for i, rule in enumerate(group.rules)}
@@ -369,6 +367,18 @@ def _run(group: _Group, frame: pl.DataFrame, rules: list[int]) -> list[tuple[Com
         hits = hits.explode(_ROW)
     grouped = hits.group_by("rule", maintain_order=True).agg(pl.col(_ROW).sort())
     return [(group.rules[int(rule)], rows) for rule, rows in grouped.iter_rows()]
+
+
+def _run_own(group: _Group, frame: pl.DataFrame,
+             rules: list[tuple[int, pl.Series]]) -> list[tuple[CompiledRule, list[int]]]:
+    """Each rule in Polars on its own rows of ``frame``: gathered in one select, or, for a rule of
+    many tests (costly to rebuild), its prebuilt expression over its rows taken out of the frame."""
+    light = [(rule, positions) for rule, positions in rules if group.sizes[rule] <= GATHER_MAX_PREDS]
+    out = _run_gathered(group, frame, light) if light else []
+    for rule, positions in rules:
+        if group.sizes[rule] > GATHER_MAX_PREDS:
+            out += _run(group, frame[positions], [rule])
+    return out
 
 
 def _run_gathered(group: _Group, frame: pl.DataFrame,
@@ -418,14 +428,26 @@ def _run_native(group: _Group, frame: pl.DataFrame, pairs: pl.DataFrame, *, dist
                            (keys % _SHIFT).cast(pl.UInt32).alias("pos"))
     truth = group.matcher.run([frame.get_column(c) for c in group.py_columns],
                               unique.get_column("nid"), unique.get_column("pos"))
+    out: list[tuple[CompiledRule, list[int]]] = []
     hits = unique.filter(truth)
-    if hits.height == 0:
-        return []
-    rows = hits.select("nid", frame.get_column(_ROW).gather(hits.get_column("pos")).alias(_ROW))
-    if rows.schema[_ROW] != pl.UInt32:  # distinct rows carry the list of batch rows they stand for
-        rows = rows.explode(_ROW)
-    grouped = rows.group_by("nid").agg(pl.col(_ROW).sort())
-    return [(group.rules[group.native_rules[nid]], hit_rows) for nid, hit_rows in grouped.iter_rows()]
+    if hits.height:
+        rows = hits.select("nid", frame.get_column(_ROW).gather(hits.get_column("pos")).alias(_ROW))
+        if rows.schema[_ROW] != pl.UInt32:  # distinct rows carry the list of batch rows they stand for
+            rows = rows.explode(_ROW)
+        grouped = rows.group_by("nid").agg(pl.col(_ROW).sort())
+        out = [(group.rules[group.native_rules[nid]], hit_rows) for nid, hit_rows in grouped.iter_rows()]
+    if truth.null_count():  # pairs a regex left undecided (values not ASCII, or long): Polars decides
+        open_pairs = unique.filter(truth.is_null()).group_by("nid").agg(pl.col("pos").sort())
+        decided = _run_own(group, frame, [(group.native_rules[nid], positions) for nid, positions
+                                          in zip(open_pairs.get_column("nid").to_list(), open_pairs.get_column("pos"),
+                                                 strict=True)])
+        if decided:  # a rule's rows from both, each once and in order
+            merged: dict[int, tuple[CompiledRule, list[int]]] = {id(rule): (rule, rows) for rule, rows in out}
+            for rule, rows in decided:
+                had = merged.get(id(rule))
+                merged[id(rule)] = (rule, sorted(set(had[1]) | set(rows)) if had else rows)
+            out = list(merged.values())
+    return out
 
 
 def _run_python(group: _Group, frame: pl.DataFrame,

@@ -216,10 +216,7 @@ def _pred(p: Pred, col: Column = pl.col) -> pl.Expr:
     if op == "exists":
         return column.is_not_null() if p.args[0] else column.is_null()
     if op == "re":
-        pattern, flags = str(p.args[0]), str(p.args[1])
-        if flags:
-            pattern = f"(?{flags}){pattern}"
-        return _regex(column, pattern, field).fill_null(False)
+        return _regex(column, regex_pattern(p), field).fill_null(False)
     if op == "cidr":
         network = ipaddress.ip_network(str(p.args[0]), strict=False)
         if isinstance(network, ipaddress.IPv4Network) and p.field:
@@ -254,6 +251,12 @@ def _pred(p: Pred, col: Column = pl.col) -> pl.Expr:
             expr = left.str.contains(right, literal=True)
         return expr.fill_null(False)
     raise ValueError(f"unknown predicate op {op!r}")
+
+
+def regex_pattern(p: Pred) -> str:
+    """A ``re`` predicate's pattern with its Sigma flags (i, m, s) inline."""
+    pattern, flags = str(p.args[0]), str(p.args[1])
+    return f"(?{flags}){pattern}" if flags else pattern
 
 
 @lru_cache(maxsize=4096)

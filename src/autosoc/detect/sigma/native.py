@@ -9,7 +9,9 @@ The truth is exactly :func:`autosoc.detect.sigma.pyeval.compile_rule`'s, for a s
 takes: named fields only (no keywords), ``any``/``null``/``exists``, ``eq``/``contains``/
 ``startswith``/``endswith`` of a str on the field's text column (the lower-cased copy unless the
 test is cased), the compiler's wildcard globs (``(?s)^...$`` over escaped literals, ``.`` and
-``.*``: parsed into literal and wildcard tokens; any other regex is refused), IPv4 ``cidr`` s (as
+``.*``: parsed into literal and wildcard tokens), Sigma ``re`` tests that :mod:`.regex` translates
+(Python's :mod:`re`, called from C, on the ASCII values short enough for it; any other value leaves
+the pair *undecided*, a null in :meth:`Matcher.run`'s result), IPv4 ``cidr`` s (as
 :class:`~autosoc.detect.sigma.pyeval.Networks` takes IPv4 ones; an IPv6 network is refused), under
 ``and``/``or``/``not`` and constants.  A null cell makes every text test false.  Texts are compared
 as UTF-8 bytes, which for valid UTF-8 is what Python's str operations do; a glob's ``.`` is one
@@ -31,8 +33,9 @@ from collections.abc import Callable, Mapping, Sequence
 import polars as pl
 import pyarrow as pa
 
-from autosoc.detect.sigma.exprs import merge_ranges, text_column
+from autosoc.detect.sigma.exprs import merge_ranges, regex_pattern, rust_regex_ok, text_column
 from autosoc.detect.sigma.ir import And, Const, Node, Not, Or, Pred
+from autosoc.detect.sigma.regex import python_regex
 
 try:
     from autosoc.detect.sigma import _match
@@ -46,7 +49,7 @@ __all__ = ["NATIVE", "PREFILTER_DENSE_BYTES", "SET_MIN_LITERALS", "Matcher", "Pr
            "glob_tokens"]
 
 # node ops and set kinds of _match.c
-_CONST, _AND, _OR, _NOT, _NULL, _PRESENT, _EQ, _CONTAINS, _STARTS, _ENDS, _GLOB, _SET, _CIDR4 = range(13)
+_CONST, _AND, _OR, _NOT, _NULL, _PRESENT, _EQ, _CONTAINS, _STARTS, _ENDS, _GLOB, _SET, _CIDR4, _CALL = range(14)
 _SINGLE_OP = {"eq": _EQ, "contains": _CONTAINS, "startswith": _STARTS, "endswith": _ENDS}
 _SET_KIND = {"eq": 0, "contains": 1, "startswith": 2, "endswith": 3}
 _TEXT = frozenset(_SINGLE_OP)
@@ -135,16 +138,17 @@ class _Writer:
         self.sets: list[tuple[int, list[int]]] = []
         self.globs: list[bytes] = []
         self.ranges: list[bytes] = []
+        self.calls: list[Callable[[str], object]] = []
         self.columns: dict[str, int] = {}
         self.leaves: list[int] = []  # the nodes whose ``a`` is a column
 
-    def emit(self, op: int, a: int = 0, b: int = 0) -> int:
-        self.nodes.append([op, a, b, 0])
+    def emit(self, op: int, a: int = 0, b: int = 0, c: int = 0) -> int:
+        self.nodes.append([op, a, b, c])
         return len(self.nodes) - 1
 
-    def leaf(self, op: int, column: str, b: int = 0) -> int:
+    def leaf(self, op: int, column: str, b: int = 0, c: int = 0) -> int:
         self.leaves.append(len(self.nodes))
-        return self.emit(op, self.columns.setdefault(column, len(self.columns)), b)
+        return self.emit(op, self.columns.setdefault(column, len(self.columns)), b, c)
 
     def literal(self, value: str) -> int:
         data = _utf8(value)
@@ -190,6 +194,15 @@ class _Writer:
             return self.leaf(_GLOB, text_column(p), len(self.globs) - 1)
         if p.op == "cidr":
             return self.cidr(p.field, [p.args[0]])
+        if p.op == "re":
+            # only a Rust pattern is Rust's truth here (one Rust lacks runs in Python everywhere,
+            # see exprs); a value the translation does not decide is left undecided in C
+            pattern = regex_pattern(p)
+            regex = python_regex(pattern) if rust_regex_ok(pattern) else None
+            if regex is None:
+                raise _Unsupported("re")
+            self.calls.append(regex.search)  # type: ignore[arg-type]
+            return self.leaf(_CALL, p.field, len(self.calls) - 1, regex.max_len)
         if p.op not in _TEXT:
             raise _Unsupported(p.op)
         return self.leaf(_SINGLE_OP[p.op], text_column(p), self.literal(p.args[0]))
@@ -231,7 +244,7 @@ class _Writer:
             self.nodes[leaf][1] = at[self.nodes[leaf][1]]
         flat = [v for quad in self.nodes for v in quad]
         return _match.Rule(struct.pack(f"<{len(flat)}i", *flat), struct.pack(f"<{len(self.kids)}i", *self.kids),
-                           self.literals, self.sets, self.globs, self.ranges)
+                           self.literals, self.sets, self.globs, self.ranges, self.calls)
 
 
 def arrow_column(array: pa.Array) -> tuple[int, int, int, object, object, tuple[object, ...]]:
@@ -252,6 +265,8 @@ class Matcher:
 
     def __init__(self) -> None:
         self._rules: list[_match.Rule] = []
+        #: the rules whose program calls Python (a regex): costlier per pair, and they hold the GIL
+        self.calling: set[int] = set()
 
     def __len__(self) -> int:
         return len(self._rules)
@@ -267,13 +282,17 @@ class Matcher:
         except (_Unsupported, RecursionError):
             return None
         self._rules.append(writer.build(index))
+        if writer.calls:
+            self.calling.add(len(self._rules) - 1)
         return len(self._rules) - 1
 
     def run(self, columns: Sequence[pl.Series], rules: pl.Series, positions: pl.Series) -> pl.Series:
         """``columns[i]``: the String column of index i (all of one length n; sliced, chunked and
         null-holding ones are fine).  ``rules``, ``positions``: UInt32 Series of equal length, pairs
         (rule number from :meth:`add`, row < n).  Returns a Boolean Series, one value per pair: the
-        rule's truth on that row.  A rule number or row out of range raises ValueError."""
+        rule's truth on that row, or null where a regex test left it undecided (a value that is not
+        ASCII or longer than the translation is safe for: Rust's engine must decide it).  A rule number
+        or row out of range raises ValueError."""
         if rules.len() != positions.len():
             raise ValueError(f"{rules.len()} rule numbers but {positions.len()} positions")
         pairs = rules.len()
@@ -281,8 +300,9 @@ class Matcher:
             return pl.Series("match", [], dtype=pl.Boolean)
         # the C side takes each Series' Arrow stream (Polars' own buffers), only for the columns the
         # pairs' rules read, and checks the types, the lengths and the ranges
-        bits = _match.run(list(columns), self._rules, rules, positions)
-        array = pa.Array.from_buffers(pa.bool_(), pairs, [None, pa.py_buffer(bits)])
+        bits, decided = _match.run(list(columns), self._rules, rules, positions)
+        validity = None if decided is None else pa.py_buffer(decided)
+        array = pa.Array.from_buffers(pa.bool_(), pairs, [validity, pa.py_buffer(bits)])
         return pl.Series("match", array)
 
     def states(self, number: int) -> int:

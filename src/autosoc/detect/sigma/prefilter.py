@@ -3,14 +3,17 @@
 For a rule to be true, some (field, literal) pair from a small set must occur: its equality,
 prefix, suffix and substring tests all imply "the lower-cased field contains this literal".
 :func:`required_literals` derives that set from the IR (None where no finite set exists, e.g. a
-rule that is only a ``not``, a regex or a numeric test).  Per batch, one Aho-Corasick pass per
+rule that is only a ``not`` or a numeric test; a regex has them where :func:`.regex.regex_literals`
+finds them).  Per batch, one Aho-Corasick pass per
 field finds every literal of every rule; a rule is then evaluated only on rows that hold one of
 its literals.  The prefilter is sound by construction: it can only skip rows the rule cannot match.
 """
 
 from __future__ import annotations
 
+from autosoc.detect.sigma.exprs import regex_pattern, rust_regex_ok
 from autosoc.detect.sigma.ir import And, Const, Node, Not, Or, Pred
+from autosoc.detect.sigma.regex import regex_literals
 
 Literal = tuple[str, str]  # (field, lower-cased literal)
 _LITERAL_OPS = {"eq", "contains", "startswith", "endswith"}
@@ -25,6 +28,11 @@ def required_literals(node: Node) -> frozenset[Literal] | None:
         if node.op in _LITERAL_OPS and node.field is not None:
             literal = str(node.args[0]).lower()
             return frozenset({(node.field, literal)}) if _size(literal) >= MIN_LITERAL else None
+        if node.op == "re" and node.field is not None:
+            # a Rust pattern's literals (one Rust lacks runs in Python: its semantics differ)
+            pattern = regex_pattern(node)
+            found = regex_literals(pattern, MIN_LITERAL) if rust_regex_ok(pattern) else None
+            return None if found is None else frozenset((node.field, literal) for literal in found)
         return None
     if isinstance(node, Or):
         out: set[Literal] = set()
