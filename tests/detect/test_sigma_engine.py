@@ -85,6 +85,36 @@ level: low
     assert match(rule, events) == [True, True, True, False, False]
 
 
+def test_globs_and_regexes_prefilter_the_rule_by_their_literal_runs() -> None:
+    """A wildcard value's longest literal run, a regex's necessary literals: the rule runs on the rows
+    holding one, and fires exactly where it would on every row."""
+    from autosoc.detect.sigma.compiler import _MULTI, _SINGLE, _glob_regex
+    from autosoc.detect.sigma.prefilter import required_literals
+    from autosoc.detect.sigma.testing import match
+
+    glob = _glob_regex(["whoami", _MULTI, ">", _SINGLE, "x"], cased=False, anchored=True)
+    assert required_literals(Pred("CommandLine", "glob", (glob,))) == {("CommandLine", "whoami")}
+    cased = _glob_regex(["WhoAmI", _MULTI, "\u00c9t\u00c9"], cased=True, anchored=True)
+    assert required_literals(Pred("CommandLine", "glob", (cased,), True)) == {("CommandLine", "whoami")}
+    assert required_literals(Pred("CommandLine", "glob", (_glob_regex(["a", _MULTI], False, True),))) is None
+    assert required_literals(Pred("CommandLine", "re", (r"\s-c\s", ""), True)) == {("CommandLine", "-c")}
+    assert required_literals(Pred("CommandLine", "re", ("(?=x)abc", ""), True)) is None  # not Rust: no literals
+    rule = """
+title: t
+id: 5c1a7bd4-0000-4000-8000-000000000003
+status: test
+logsource: {product: windows, category: process_creation}
+detection:
+    sel: {CommandLine|contains: 'whoami*>'}
+    rx: {CommandLine|re: 'net\\s+us[e]r'}
+    condition: sel or rx
+level: low
+"""
+    events = [{"CommandLine": c} for c in ["WHOAMI /all > x", "whoami", "net  user a", "NET USER", "x>whoami",
+                                           "\u00e9 whoami\u00e9>", "net\u00a0user"]]
+    assert match(rule, events) == [True, False, True, False, False, True, True]
+
+
 def test_one_character_non_ascii_literals_prefilter_the_rule() -> None:
     """An emoji or a right-to-left override is one character but several UTF-8 bytes: as selective
     as a word, so the rule runs only on rows holding it (SigmaHQ's emoji and RTLO rules), and still

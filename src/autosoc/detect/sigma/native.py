@@ -46,7 +46,7 @@ except ImportError:  # built without a C compiler: the engine keeps to Polars an
 NATIVE: bool = _match is not None and os.environ.get("AUTOSOC_PURE_PYTHON") != "1"
 
 __all__ = ["NATIVE", "PREFILTER_DENSE_BYTES", "SET_MIN_LITERALS", "Matcher", "Prefilter", "arrow_column",
-           "glob_tokens"]
+           "glob_segments", "glob_tokens"]
 
 # node ops and set kinds of _match.c
 _CONST, _AND, _OR, _NOT, _NULL, _PRESENT, _EQ, _CONTAINS, _STARTS, _ENDS, _GLOB, _SET, _CIDR4, _CALL = range(14)
@@ -103,6 +103,23 @@ def glob_tokens(pattern: str) -> list[int] | None:
     except UnicodeEncodeError:  # a lone surrogate
         return None
     return tokens
+
+
+def glob_segments(pattern: str) -> list[str] | None:
+    """The literal runs of a compiler's wildcard regex (see :func:`glob_tokens`): every one of them
+    is in every text the glob matches."""
+    tokens = glob_tokens(pattern)
+    if tokens is None:
+        return None
+    out: list[str] = []
+    run = bytearray()
+    for token in [*tokens, ANY_MANY]:
+        if token < 256:
+            run.append(token)
+        elif run:
+            out.append(run.decode("utf-8", "surrogatepass"))
+            run.clear()
+    return out
 
 
 def _utf8(value: str) -> bytes:

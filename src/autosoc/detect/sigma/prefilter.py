@@ -3,9 +3,9 @@
 For a rule to be true, some (field, literal) pair from a small set must occur: its equality,
 prefix, suffix and substring tests all imply "the lower-cased field contains this literal".
 :func:`required_literals` derives that set from the IR (None where no finite set exists, e.g. a
-rule that is only a ``not`` or a numeric test; a regex has them where :func:`.regex.regex_literals`
-finds them).  Per batch, one Aho-Corasick pass per
-field finds every literal of every rule; a rule is then evaluated only on rows that hold one of
+rule that is only a ``not`` or a numeric test; a wildcard glob has its literal runs, a regex the
+ones :func:`.regex.regex_literals` finds).  Per batch, one Aho-Corasick pass per field finds every
+literal of every rule; a rule is then evaluated only on rows that hold one of
 its literals.  The prefilter is sound by construction: it can only skip rows the rule cannot match.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from autosoc.detect.sigma.exprs import regex_pattern, rust_regex_ok
 from autosoc.detect.sigma.ir import And, Const, Node, Not, Or, Pred
+from autosoc.detect.sigma.native import glob_segments
 from autosoc.detect.sigma.regex import regex_literals
 
 Literal = tuple[str, str]  # (field, lower-cased literal)
@@ -28,6 +29,13 @@ def required_literals(node: Node) -> frozenset[Literal] | None:
         if node.op in _LITERAL_OPS and node.field is not None:
             literal = str(node.args[0]).lower()
             return frozenset({(node.field, literal)}) if _size(literal) >= MIN_LITERAL else None
+        if node.op == "glob" and node.field is not None:
+            # its longest literal run (lower-cased already unless the glob is cased; a cased one's
+            # ASCII runs lower-case as the text around them does)
+            runs = [run if not node.cased else run.lower() for run in glob_segments(str(node.args[0])) or ()
+                    if not node.cased or run.isascii()]
+            best = max(runs, key=_size, default="")
+            return frozenset({(node.field, best)}) if _size(best) >= MIN_LITERAL else None
         if node.op == "re" and node.field is not None:
             # a Rust pattern's literals (one Rust lacks runs in Python: its semantics differ)
             pattern = regex_pattern(node)
