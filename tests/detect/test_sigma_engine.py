@@ -243,3 +243,41 @@ def test_signal_times_are_the_datetimes_polars_gives() -> None:
         t.isoformat() if t else t for t in column.to_list()]
     naive = column.cast(pl.Datetime("ms"))
     assert _datetimes(naive) == naive.to_list()
+
+
+def test_keyword_rules_run_only_on_the_rows_their_literals_may_be_in() -> None:
+    """A keyword group whose rules all have necessary literals looks for them in the fields' own
+    text, ASCII case folded, and lower-cases the keyword text of those rows only; rows holding a
+    character whose lower case is partly ASCII (U+212A KELVIN SIGN -> k, U+0130 -> i + dot) are kept,
+    so the truth is the lower-cased text's."""
+    from autosoc.detect.sigma.testing import match
+
+    rule = """
+title: t
+id: 5c1a7bd4-0000-4000-8000-000000000004
+status: test
+logsource: {product: windows}
+detection:
+    keywords: ['sekurlsa::', 'gentilkiwi.com', 'mimilib.dll', 'eo.oe.kiwi']
+    filter: {EventID: 15}
+    condition: keywords and not filter
+level: low
+"""
+    events = [{"EventID": 1, "CommandLine": "x SEKURLSA::logonpasswords"}, {"EventID": 1, "CommandLine": "nothing"},
+              {"EventID": 15, "Data": "sekurlsa::"}, {"EventID": 1, "Url": "http://gentil\u212aiwi.com"},
+              {"EventID": 1, "Image": "C:\\MIM\u0130LIB.DLL"}, {"EventID": 1, "Image": "C:\\MIM\u0131LIB.DLL"},
+              {"EventID": 1, "Other": "\u00c9 mimilib.dll"}, {"EventID": 1, "A": "sekurl", "B": "sa::"},
+              {"EventID": 1, "Image": "EO.OE.KIW\u0130"}]
+    assert match(rule, events) == [True, False, False, True, False, False, True, False, True]
+
+
+def test_a_folded_prefilter_matches_any_ascii_case() -> None:
+    native = pytest.importorskip("autosoc.detect.sigma.native")
+    if not native.NATIVE:
+        pytest.skip("the C extension is not built or is switched off")
+    gate = native.Prefilter({"CommandLine": {"mimikatz": [0], "\u00e9t\u00e9": [1]}}, folded=True)
+    found = gate.run({"CommandLine": pl.Series(["MimiKatz.exe", "mimi", "\u00c9T\u00c9 \u00e9t\u00e9", None])})
+    assert found is not None
+    assert list(zip(found[0].to_list(), found[1].to_list(), strict=True)) == [(0, 0), (1, 2)]
+    with pytest.raises(ValueError, match="A-Z"):
+        native.Prefilter({"CommandLine": {"Mimikatz": [0]}}, folded=True)

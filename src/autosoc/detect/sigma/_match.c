@@ -1416,8 +1416,9 @@ static inline int32_t trie_child(const int32_t *root_next, const int32_t *first_
     return -1;
 }
 
-/* builds f from a list of (literal bytes, [rule index, ...]); dense_bytes: the budget of the table */
-static int field_build(Field *f, PyObject *items, Py_ssize_t dense_bytes, uint32_t *nrules) {
+/* builds f from a list of (literal bytes, [rule index, ...]); dense_bytes: the budget of the table;
+ * fold: the literals hold no A-Z, and a text's A-Z bytes are taken as their a-z (ASCII case folding) */
+static int field_build(Field *f, PyObject *items, Py_ssize_t dense_bytes, uint32_t *nrules, int fold) {
     memset(f, 0, sizeof(*f));
     Py_ssize_t k = PyList_GET_SIZE(items), total = 1;
     for (Py_ssize_t i = 0; i < k; i++) {
@@ -1455,6 +1456,15 @@ static int field_build(Field *f, PyObject *items, Py_ssize_t dense_bytes, uint32
         if (best < 0) break;
         f->cls[best] = (uint16_t)nc++;
         freq[best] = 0;
+    }
+    if (fold) {
+        for (int b = 'A'; b <= 'Z'; b++) {
+            if (f->cls[b]) {
+                PyErr_SetString(PyExc_ValueError, "literals: a folded field's literals hold no A-Z");
+                return -1;
+            }
+            f->cls[b] = f->cls[b + 32];
+        }
     }
     f->nclass = nc;
     int rc = -1;
@@ -1672,12 +1682,18 @@ static void prefilter_dealloc(PrefilterObject *self) {
 /* Prefilter(fields, dense_bytes): fields a list, per field a list of (literal bytes, [rule index, ...])
  * (distinct non-empty literals); dense_bytes the budget of each field's complete transition table */
 static int prefilter_init(PrefilterObject *self, PyObject *args, PyObject *kwds) {
-    PyObject *fields;
+    PyObject *fields, *folds = NULL;
     Py_ssize_t dense_bytes = 1 << 20;
-    static char *names[] = {"fields", "dense_bytes", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!|n", names, &PyList_Type, &fields, &dense_bytes)) return -1;
+    static char *names[] = {"fields", "dense_bytes", "folds", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!|nO!", names, &PyList_Type, &fields, &dense_bytes,
+                                     &PyList_Type, &folds))
+        return -1;
     prefilter_clear(self);
     Py_ssize_t nf = PyList_GET_SIZE(fields);
+    if (folds && PyList_GET_SIZE(folds) != nf) {
+        PyErr_SetString(PyExc_ValueError, "folds: one flag per field expected");
+        return -1;
+    }
     self->fields = PyMem_Calloc(nf ? (size_t)nf : 1, sizeof(Field));
     if (!self->fields) {
         PyErr_NoMemory();
@@ -1691,7 +1707,8 @@ static int prefilter_init(PrefilterObject *self, PyObject *args, PyObject *kwds)
             prefilter_clear(self);
             return -1;
         }
-        if (field_build(&self->fields[i], items, dense_bytes, &self->nrules) < 0) {
+        int fold = folds ? PyObject_IsTrue(PyList_GET_ITEM(folds, i)) : 0;
+        if (fold < 0 || field_build(&self->fields[i], items, dense_bytes, &self->nrules, fold) < 0) {
             prefilter_clear(self);
             return -1;
         }

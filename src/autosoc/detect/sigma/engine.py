@@ -124,6 +124,10 @@ class _Group:
     native_ids: pl.Series | None = None
     native_rules: list[int] = field(default_factory=list)  # per number in the matcher: the group's rule
     prefilter: native.Prefilter | None = None  # the literals' automata in C, with the matcher
+    # a keyword group whose every rule has necessary literals, all ASCII: the literals' automata
+    # over the fields' own text, ASCII case folded, pick the rows worth the keyword text's
+    # lower-cased copy (see gate_rows); None: not built yet, False: the group has none
+    gate: native.Prefilter | bool | None = None
 
     def automaton(self, name: str) -> ahocorasick.Automaton:
         """The field's literals as an Aho-Corasick automaton whose values are the rules they stand for."""
@@ -147,6 +151,36 @@ class _Group:
             self.native_rules = [rule for rule, n in enumerate(numbers) if n is not None]
             self.prefilter = native.Prefilter(self.literal_rules) if self.literal_rules else None
         return self.native_ids
+
+    def gate_rows(self, sub: pl.DataFrame) -> pl.Series | None:
+        """The rows of ``sub`` (raw fields and the keyword text, not lower-cased) where some rule of
+        the group may fire, or None without a gate.
+
+        Exact: for an ASCII literal, the lower-cased text holds it only where the text holds it up
+        to ASCII case, except through the two characters whose lower case is partly ASCII (U+0130,
+        U+212A); a row holding one of them is kept whatever it holds."""
+        if self.gate is None:
+            ascii_only = all(literal.isascii() for by in self.literal_rules.values() for literal in by)
+            self.gate = (native.Prefilter(self.literal_rules, folded=True)
+                         if (native.NATIVE and self.use_native and self.keywords and self.keywords_plain
+                             and not self.full and self.literal_rules and ascii_only) else False)
+        if self.gate is False:
+            return None
+        assert isinstance(self.gate, native.Prefilter)
+        columns = {name: sub.get_column(F.KEYWORD_TEXT if name == KEYWORD_COLUMN else name)
+                   for name in self.literal_rules
+                   if (F.KEYWORD_TEXT if name == KEYWORD_COLUMN else name) in sub.columns}
+        if any(c.dtype not in (pl.String, pl.Null) for c in columns.values()):
+            return None  # text the gate cannot read
+        found = self.gate.run({n: c for n, c in columns.items() if c.dtype == pl.String})
+        rows = found[1].unique() if found is not None else pl.Series("pos", [], dtype=pl.UInt32)
+        special = [c.str.contains_any(["\u0130", "\u212a"]).fill_null(False) for c in columns.values()
+                   if c.dtype == pl.String]
+        if special:
+            anywhere = pl.select(pl.any_horizontal(special)).to_series()
+            if anywhere.any():
+                rows = pl.concat([rows, anywhere.arg_true().cast(pl.UInt32)]).unique()
+        return rows.sort()
 
     def python_test(self, index: int) -> RowTest | None:
         if index not in self.py_tests:
@@ -172,7 +206,8 @@ class _Group:
             return
         for name, literal in literals:
             self.literal_rules[name].setdefault(literal, []).append(index)
-            self.lowered.add(name)
+            if name != KEYWORD_COLUMN:  # the keyword text is lower-cased already
+                self.lowered.add(name)
 
     def seal(self) -> None:
         self.reads = (self.fields | {lower_name(f) for f in self.lowered} | {ipv4_name(f) for f in self.ipv4}
@@ -232,6 +267,12 @@ class SigmaEngine:
             view = (frame if group.keywords and not text
                     else frame.select(c for c in frame.columns if c in group.reads or (text and c == F.KEYWORD_TEXT)))
             sub = view.filter(mask) if not mask.all() else view
+            if group.keywords and text:  # the keyword text is lower-cased only for rows that may fire
+                rows = group.gate_rows(sub)
+                if rows is not None and rows.len() == 0:
+                    continue
+                if rows is not None and rows.len() < sub.height:
+                    sub = sub[rows]
             if group.keywords:
                 sub = with_columns(sub, group.fields, group.lowered - self._selector_lowered,
                                    keywords=True, keyword_source=F.KEYWORD_TEXT if text else raw.columns,
@@ -476,13 +517,19 @@ def _run_python(group: _Group, frame: pl.DataFrame,
     return out
 
 
+def _scanned(name: str) -> str:
+    """The column a field's necessary literals are looked for in: its lower-cased copy (the keyword
+    text is lower-cased already)."""
+    return name if name == KEYWORD_COLUMN else lower_name(name)
+
+
 def _candidates_native(group: _Group, sub: pl.DataFrame) -> pl.DataFrame | None:
     """:func:`_candidates` in C (:class:`~autosoc.detect.sigma.native.Prefilter`): each pair once,
     sorted by rule, then row."""
     if group.prefilter is None:
         return None
-    found = group.prefilter.run({name: sub.get_column(lower_name(name)) for name in group.literal_rules
-                                 if lower_name(name) in sub.columns})
+    found = group.prefilter.run({name: sub.get_column(_scanned(name)) for name in group.literal_rules
+                                 if _scanned(name) in sub.columns})
     if found is None:
         return None
     return pl.DataFrame([found[0].alias("rule"), found[1].alias("pos")])
@@ -493,7 +540,7 @@ def _candidates_python(group: _Group, sub: pl.DataFrame) -> pl.DataFrame | None:
     found: set[int] = set()
     add = found.add
     for name in group.literal_rules:
-        column = lower_name(name)
+        column = _scanned(name)
         if column not in sub.columns:
             continue
         search = group.automaton(name).iter
@@ -514,11 +561,11 @@ def _candidates(group: _Group, sub: pl.DataFrame) -> pl.DataFrame | None:
 
     One query for the whole group (one Aho-Corasick pass per field, the matches joined to their
     rules): a few hundred small queries per batch were most of the engine's fixed cost."""
-    names = [name for name in group.literal_maps if lower_name(name) in sub.columns]
+    names = [name for name in group.literal_maps if _scanned(name) in sub.columns]
     if not names:
         return None
     found = sub.lazy().select(
-        *(pl.col(lower_name(name)).str.extract_many(group.literal_lists[name], overlapping=True).alias(str(i))
+        *(pl.col(_scanned(name)).str.extract_many(group.literal_lists[name], overlapping=True).alias(str(i))
           for i, name in enumerate(names)),
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("pos"))
     parts = [found.select(pl.col(str(i)).alias("lit"), "pos").explode("lit").drop_nulls("lit")

@@ -338,14 +338,16 @@ class Prefilter:
     """
 
     def __init__(self, literal_rules: Mapping[str, Mapping[str, Sequence[int]]], *,
-                 dense_bytes: int = PREFILTER_DENSE_BYTES) -> None:
+                 dense_bytes: int = PREFILTER_DENSE_BYTES, folded: bool = False) -> None:
         """field -> (lower-cased literal -> the rule indices that need it), as engine._Group.literal_rules.
 
-        Literals are non-empty (ValueError otherwise) and matched as UTF-8 bytes."""
+        Literals are non-empty (ValueError otherwise) and matched as UTF-8 bytes.  ``folded``: the
+        columns :meth:`run` is given are the fields' own text, not lower-cased, and A-Z in them match
+        the literals' a-z (ASCII case folding; the literals must hold no A-Z, else ValueError)."""
         self.fields = [name for name, literals in literal_rules.items() if literals]
         spec = [[(literal.encode("utf-8", "surrogatepass"), [int(r) for r in rules])
                  for literal, rules in literal_rules[name].items()] for name in self.fields]
-        self._native = _match.Prefilter(spec, dense_bytes)
+        self._native = _match.Prefilter(spec, dense_bytes, [folded] * len(self.fields))
 
     @property
     def nbytes(self) -> int:

@@ -1,7 +1,8 @@
 """Necessary literals: which rows a rule could possibly match, found in one pass per field.
 
 For a rule to be true, some (field, literal) pair from a small set must occur: its equality,
-prefix, suffix and substring tests all imply "the lower-cased field contains this literal".
+prefix, suffix and substring tests all imply "the lower-cased field contains this literal" (for a
+keyword, field-less, test: the keyword text, ``KEYWORD_COLUMN``, which is lower-cased already).
 :func:`required_literals` derives that set from the IR (None where no finite set exists, e.g. a
 rule that is only a ``not`` or a numeric test; a wildcard glob has its literal runs, a regex the
 ones :func:`.regex.regex_literals` finds).  Per batch, one Aho-Corasick pass per field finds every
@@ -11,7 +12,7 @@ its literals.  The prefilter is sound by construction: it can only skip rows the
 
 from __future__ import annotations
 
-from autosoc.detect.sigma.exprs import regex_pattern, rust_regex_ok
+from autosoc.detect.sigma.exprs import KEYWORD_COLUMN, regex_pattern, rust_regex_ok
 from autosoc.detect.sigma.ir import And, Const, Node, Not, Or, Pred
 from autosoc.detect.sigma.native import glob_segments
 from autosoc.detect.sigma.regex import regex_literals
@@ -26,7 +27,10 @@ MIN_LITERAL = 2
 
 def required_literals(node: Node) -> frozenset[Literal] | None:
     if isinstance(node, Pred):
-        if node.op in _LITERAL_OPS and node.field is not None:
+        if node.op in _LITERAL_OPS and node.field is None:  # a keyword: in the keyword text
+            literal = str(node.args[0]).lower()
+            return frozenset({(KEYWORD_COLUMN, literal)}) if _size(literal) >= MIN_LITERAL else None
+        if node.op in _LITERAL_OPS:
             literal = str(node.args[0]).lower()
             return frozenset({(node.field, literal)}) if _size(literal) >= MIN_LITERAL else None
         if node.op == "glob" and node.field is not None:
