@@ -20,7 +20,7 @@ from autosoc.detect.sigma.exprs import rust_regex_ok
 from tests.conftest import SIGMA
 
 C = R.C
-_FLAGS = {"i": "i", "m": "m", "s": "s"}
+_FLAGS = frozenset("ims")  # the re modifiers that are inline flags
 # characters that fold or lower-case across the ASCII line, separators, and Unicode word/space ones
 _TRICKY = ["\u017f", "\u212a", "\u0130", "\u0131", "\u00e9", "\u00a0", "\u2003", "\x1c", "\n", "\r", "\u0660", "\u00b2",
            "\u0301", "\t", " ", "\x0b"]
@@ -35,7 +35,7 @@ def sigma_patterns() -> list[str]:
             for key, value in node.items():
                 parts = str(key).split("|")
                 if "re" in parts[1:]:
-                    flags = "".join(sorted(_FLAGS[p] for p in parts[parts.index("re") + 1:] if p in _FLAGS))
+                    flags = "".join(sorted(p for p in parts[parts.index("re") + 1:] if p in _FLAGS))
                     for v in value if isinstance(value, list) else [value]:
                         if isinstance(v, str):
                             out[f"(?{flags}){v}" if flags else v] = None

@@ -167,9 +167,8 @@ class _Group:
         if self.gate is False:
             return None
         assert isinstance(self.gate, native.Prefilter)
-        columns = {name: sub.get_column(F.KEYWORD_TEXT if name == KEYWORD_COLUMN else name)
-                   for name in self.literal_rules
-                   if (F.KEYWORD_TEXT if name == KEYWORD_COLUMN else name) in sub.columns}
+        raw_of = {name: F.KEYWORD_TEXT if name == KEYWORD_COLUMN else name for name in self.literal_rules}
+        columns = {name: sub.get_column(raw) for name, raw in raw_of.items() if raw in sub.columns}
         if any(c.dtype not in (pl.String, pl.Null) for c in columns.values()):
             return None  # text the gate cannot read
         found = self.gate.run({n: c for n, c in columns.items() if c.dtype == pl.String})
