@@ -163,37 +163,6 @@ def test_rust_escape_is_literal() -> None:
     assert frame.select(pl.col("s").str.contains(f"^{rust_escape(text)}$"))["s"].to_list() == [True, False]
 
 
-def test_remote_computers_named_on_a_command_line_become_entities() -> None:
-    from autosoc.detect.sigma.engine import remote_hosts
-    from autosoc.schema import Entity
-
-    assert remote_hosts(r"sc.exe \\FS-01 create upd binPath= C:\Windows\t.exe") == [Entity("host", "FS-01")]
-    assert remote_hosts(r"PsExec.exe -accepteula \\sql-01.corp.example -s cmd") == [
-        Entity("host", "sql-01.corp.example")]
-    assert remote_hosts(r"net use \\10.0.0.5\c$ /user:x") == [Entity("ip", "10.0.0.5")]
-    assert remote_hosts('wmic /node:"WS-1" process call create calc') == [Entity("host", "WS-1")]
-    assert remote_hosts("Invoke-Command -ComputerName DC01 -ScriptBlock {whoami}") == [Entity("host", "DC01")]
-    for local in (r"copy a \\localhost\c$\b", r"type \\?\C:\x", r"echo > \\.\pipe\p", "cmd /c dir C:\\"):
-        assert remote_hosts(local) == []
-
-
-def test_the_remote_host_hint_passes_every_command_line_that_names_a_computer() -> None:
-    """Signals only run :func:`remote_hosts` on command lines the (Rust) hint matches: the hint must
-    match every line the Python regex finds a computer in, whatever the case or the neighbours."""
-    import random
-
-    from autosoc.detect.sigma.engine import _REMOTE_HINT, remote_hosts
-
-    rng = random.Random(5)
-    pieces = ["\\\\", "\\", "/node:", "/NODE:", "-ComputerName ", "-computername:", "-r:", "-R:", "-remote:",
-              "-Remote:", "'", '"', " ", "=", "FS-01", "10.0.0.5", "a", "Z9.corp", "-", ".", ":", "http://", "k"]
-    lines = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 8))) for _ in range(20000)]
-    hinted = pl.Series(lines).str.contains(_REMOTE_HINT).to_list()
-    named = [bool(remote_hosts(line)) for line in lines]
-    assert sum(named) > 1000  # the generator does produce such lines
-    assert all(hint for hint, found in zip(hinted, named, strict=True) if found)
-
-
 def test_columnar_ipv4_cidr_agrees_with_pythons_ipaddress() -> None:
     import ipaddress
     import random
@@ -232,17 +201,6 @@ def test_origins_made_many_at_once_are_origins() -> None:
     assert hash(made[0]) == hash(Origin("jsonl", "/a", 3)) and str(made[0]) == "/a:3"
     with pytest.raises(AttributeError):
         made[0].record = 4  # type: ignore[misc]
-
-
-def test_signal_times_are_the_datetimes_polars_gives() -> None:
-    from autosoc.detect.sigma.engine import _datetimes
-
-    column = pl.Series([0, 1_735_689_600_123_456, None, -1], dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
-    assert _datetimes(column) == column.to_list()
-    assert [t.isoformat() if t else t for t in _datetimes(column)] == [
-        t.isoformat() if t else t for t in column.to_list()]
-    naive = column.cast(pl.Datetime("ms"))
-    assert _datetimes(naive) == naive.to_list()
 
 
 def test_keyword_rules_run_only_on_the_rows_their_literals_may_be_in() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -12,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from autosoc.detect.sigma.rules import RuleSet
+from autosoc.detect.sigma.signals import SignalBatch
 from autosoc.runtime.hunt import HuntStats
 from autosoc.schema import LEVELS, Signal
 
@@ -21,7 +23,7 @@ CSV_COLUMNS = ("time", "level", "rule_id", "title", "host", "user", "tags", "sou
 
 
 class SignalWriter(Protocol):
-    def write(self, signals: list[Signal]) -> None: ...
+    def write(self, signals: Sequence[Signal]) -> None: ...
     def close(self) -> None: ...
 
 
@@ -29,8 +31,11 @@ class JsonlWriter:
     def __init__(self, stream: IO[bytes]) -> None:
         self.stream = stream
 
-    def write(self, signals: list[Signal]) -> None:
-        self.stream.write(b"".join(orjson.dumps(s.as_dict()) + b"\n" for s in signals))
+    def write(self, signals: Sequence[Signal]) -> None:
+        if isinstance(signals, SignalBatch):  # written from the batch's columns, never built
+            self.stream.write(signals.jsonl())
+        else:
+            self.stream.write(b"".join(orjson.dumps(s.as_dict()) + b"\n" for s in signals))
         self.stream.flush()
 
     def close(self) -> None:
@@ -43,7 +48,7 @@ class CsvWriter:
         self.writer = csv.writer(stream)
         self.writer.writerow(CSV_COLUMNS)
 
-    def write(self, signals: list[Signal]) -> None:
+    def write(self, signals: Sequence[Signal]) -> None:
         for s in signals:
             origin = s.origins[0] if s.origins else None
             self.writer.writerow([
@@ -66,7 +71,7 @@ class TableWriter:
         self.limit = limit
         self.signals: list[Signal] = []
 
-    def write(self, signals: list[Signal]) -> None:
+    def write(self, signals: Sequence[Signal]) -> None:
         self.signals.extend(signals)
 
     def close(self) -> None:

@@ -25,6 +25,7 @@ from autosoc.detect.correlation.signals import DETECTOR as CORRELATION_DETECTOR
 from autosoc.detect.sigma.engine import SigmaEngine
 from autosoc.detect.sigma.loader import load_rules
 from autosoc.detect.sigma.rules import RuleSet
+from autosoc.detect.sigma.signals import CountKey, SignalBatch
 from autosoc.ingest import DEFAULT_BATCH_SIZE
 from autosoc.ingest.files import discover, read_files
 from autosoc.normalize import normalize
@@ -78,7 +79,7 @@ def load(options: HuntOptions) -> tuple[RuleSet, SigmaCorrelationDetector]:
 def hunt(
     paths: Sequence[str | Path],
     options: HuntOptions,
-    on_signals: Callable[[list[Signal]], None],
+    on_signals: Callable[[Sequence[Signal]], None],
     *,
     engine: SigmaCorrelationDetector | SigmaEngine | None = None,
     on_batch: Callable[[RawBatch], None] | None = None,
@@ -95,10 +96,15 @@ def hunt(
     run_started = time.perf_counter()
     pending: list[EventBatch] = []
 
-    def emit(signals: list[Signal]) -> None:
-        signals = [s for s in signals if LEVEL_RANK.get(s.level, 0) >= floor]
+    def emit(signals: Sequence[Signal]) -> None:
+        if isinstance(signals, SignalBatch):  # counted and filtered without building the signals
+            signals = signals.at_least(options.min_level)
+            counts = signals.counts()
+        else:
+            signals = [s for s in signals if LEVEL_RANK.get(s.level, 0) >= floor]
+            counts = Counter((s.rule_id, s.title, s.level, s.detector, tuple(s.tags)) for s in signals)
         if signals:
-            _count(stats, signals)
+            _count(stats, counts)
             on_signals(signals)
 
     def flush() -> None:
@@ -108,7 +114,7 @@ def hunt(
         batch = pending[0] if len(pending) == 1 else EventBatch(
             pl.concat([b.events for b in pending]), pl.concat([b.raw for b in pending], how="diagonal"))
         pending.clear()
-        emit(engine.detect(batch))
+        emit(engine.detect_batch(batch))
 
     # a batch holds tens of thousands of live dicts; the cyclic GC would rescan them on every
     # allocation burst (measured: about half the reader's time) while they only die by refcount
@@ -139,11 +145,10 @@ def hunt(
     return stats
 
 
-def _count(stats: HuntStats, signals: list[Signal]) -> None:
-    stats.signals += len(signals)
-    # per rule first: a batch holds thousands of signals of a few hundred rules
-    per_rule = Counter((s.rule_id, s.title, s.level, s.detector, tuple(s.tags)) for s in signals)
+def _count(stats: HuntStats, per_rule: Counter[CountKey]) -> None:
+    """Add a batch's signals, counted per rule (a batch holds thousands of a few hundred rules)."""
     for (rule_id, title, level, detector, tags), n in per_rule.items():
+        stats.signals += n
         if detector == CORRELATION_DETECTOR:
             stats.correlation_signals += n
         stats.by_level[level] += n

@@ -16,6 +16,7 @@ from autosoc.detect.correlation.engine import CorrelationEngine
 from autosoc.detect.correlation.rules import CorrelationRule
 from autosoc.detect.sigma.engine import SigmaEngine
 from autosoc.detect.sigma.rules import CompiledRule
+from autosoc.detect.sigma.signals import SignalBatch
 from autosoc.schema import EventBatch, Signal
 
 
@@ -40,6 +41,13 @@ class SigmaCorrelationDetector:
         signals = self.emitting.detect(batch)
         if self.referenced is not None:
             signals += self.correlation.process(batch, self.referenced.evaluate(batch))
+        return signals
+
+    def detect_batch(self, batch: EventBatch) -> SignalBatch:
+        """:meth:`detect`, with the single-event signals kept as columns (see :class:`SignalBatch`)."""
+        signals = self.emitting.detect_batch(batch)
+        if self.referenced is not None:
+            signals.extend(self.correlation.process(batch, self.referenced.evaluate(batch)))
         return signals
 
     def flush(self) -> list[Signal]:

@@ -16,12 +16,9 @@ Per batch:
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import ahocorasick
 import polars as pl
@@ -44,9 +41,9 @@ from autosoc.detect.sigma.logsource import FAMILY_COLUMN, PATH_COLUMN
 from autosoc.detect.sigma.prefilter import required_literals
 from autosoc.detect.sigma.pyeval import RowTest, compile_rule
 from autosoc.detect.sigma.rules import CompiledRule
-from autosoc.errors import Origin
+from autosoc.detect.sigma.signals import SignalBatch, build_signals
 from autosoc.normalize import fields as F
-from autosoc.schema import Entity, EventBatch, Signal
+from autosoc.schema import EventBatch, Signal
 
 _ROW = "__row"
 #: a rule runs on its own candidate rows (not the group's union) when that skips at least this many
@@ -63,21 +60,6 @@ PREFILTER_PYTHON_MAX_ROWS = 2000
 #: its prebuilt expression runs over its own candidate rows, taken out of the frame
 GATHER_MAX_PREDS = 24
 _SHIFT = 1 << 32  # (rule, row) pairs as one 64-bit key
-_EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))  # the tzinfo Polars gives UTC datetimes
-_SIGNAL_COLUMNS = (F.EVENT_ID, F.ORIGIN_SOURCE, F.ORIGIN_PATH, F.ORIGIN_RECORD, F.TIME, F.HOST, F.USER,
-                   F.FAMILY, F.USER_UID, F.SRC_IP, F.DST_IP, F.APP_NAME, F.PROCESS_CMD)
-#: a remote computer named on a command line: a UNC path (\\host\share, sc \\host, psexec \\host),
-#: wmic /node:host, PowerShell -ComputerName host, winrs -r:host
-_REMOTE_HOST = re.compile(
-    r"(?:^|[\s\"'=])\\\\([A-Za-z0-9][A-Za-z0-9.\-]{0,252})(?=[\\\s\"']|$)"
-    r"|/node:[\"']?([A-Za-z0-9][A-Za-z0-9.\-]{0,252})"
-    r"|-ComputerName[\s:]+[\"']?([A-Za-z0-9][A-Za-z0-9.\-]{0,252})"
-    r"|-r(?:emote)?:[\"']?(?:https?://)?([A-Za-z0-9][A-Za-z0-9.\-]{0,252})", re.IGNORECASE)
-_NOT_REMOTE = frozenset({"localhost", "127.0.0.1", ".", "?", "tsclient", "wsl$", "wsl.localhost"})
-_IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
-#: what every command line :data:`_REMOTE_HOST` matches holds (a Rust regex: no lookahead), so
-#: only those lines go through it
-_REMOTE_HINT = r"(?i)\\\\[a-z0-9]|/node:|-computername|-r(?:emote)?:"
 
 
 def node_fields(node: Node) -> set[str]:
@@ -283,43 +265,15 @@ class SigmaEngine:
         return fired
 
     def detect(self, batch: EventBatch) -> list[Signal]:
-        fired = self.evaluate(batch)
-        if not fired:
-            return []
-        rows = sorted({row for _, hit_rows in fired for row in hit_rows})
-        position = {row: i for i, row in enumerate(rows)}
-        # what every signal of a row shares is built once per row (Origin is immutable; the lists
-        # are copied per signal)
-        shared = _row_parts(batch.events.select(_SIGNAL_COLUMNS)[rows])
-        raw = batch.raw
-        raw_columns = set(raw.columns)
-        signals: list[Signal] = []
-        append = signals.append
-        for rule, hit_rows in fired:
-            # the matched fields: only this rule's columns on only its rows (without a query: a
-            # select, or a Series' gather, costs one on a frame hundreds of columns wide)
-            names = [f for f in dict.fromkeys(rule.fields) if f in raw_columns]
-            picked = [raw.get_column(name) for name in names]
-            taken = pl.DataFrame(picked)[hit_rows] if names else None
-            texts = all(c.dtype == pl.String for c in picked)  # else values are made text below
-            values = (zip(*(taken.to_series(i).to_list() for i in range(len(names))), strict=True)
-                      if taken is not None else None)
-            tags = list(rule.tags)
-            rule_id, title, level, status, path, description = (
-                rule.id, rule.title, rule.level, rule.status, rule.path, rule.description)
-            for row in hit_rows:
-                event_id, origin, time, host, user, entities = shared[position[row]]
-                if values is None:
-                    matched = {}
-                elif texts:
-                    matched = {name: v for name, v in zip(names, next(values), strict=True) if v is not None}
-                else:
-                    matched = {name: v if type(v) is str else str(v)
-                               for name, v in zip(names, next(values), strict=True) if v is not None}
-                append(Signal(rule_id, title, level, status, tags.copy(), [event_id], [origin], time, host, user,
-                              matched, "sigma", path, description, entities.copy()))
-        return signals
+        return build_signals(batch, self.evaluate(batch))
 
+    def detect_batch(self, batch: EventBatch) -> SignalBatch:
+        """This batch's signals, kept as columns until they are iterated (see :class:`SignalBatch`)."""
+        return SignalBatch(batch, self.evaluate(batch))
+
+    def signals(self, batch: EventBatch, fired: list[tuple[CompiledRule, list[int]]]) -> list[Signal]:
+        """One :class:`Signal` per (rule, row) of ``fired``, as :meth:`evaluate` returns them."""
+        return build_signals(batch, fired)
 
 def _plain_keywords(node: Node) -> bool:
     """Whether every keyword (field-less) test of ``node`` is a substring test without a newline."""
@@ -593,58 +547,3 @@ def with_columns(frame: pl.DataFrame, fields: set[str], lowered: set[str], *, ke
         extra.append(pl.concat_str(sources, separator="\n", ignore_nulls=True).str.to_lowercase()
                      .alias(KEYWORD_COLUMN))
     return frame.with_columns(extra) if extra else frame
-
-
-def _row_parts(events: pl.DataFrame) -> list[tuple[str, Origin, datetime | None, str | None, str | None,
-                                                     list[Entity]]]:
-    """What every signal on one event shares, per row of ``events`` (the ``_SIGNAL_COLUMNS``):
-    event id, origin, time, host, user, further entities.  Built a column at a time: only the
-    command lines that may name another computer go through :func:`remote_hosts`."""
-    columns = [events.get_column(name) for name in _SIGNAL_COLUMNS]
-    event_ids, sources, paths, records, times, hosts, users, families, principals, src_ips, dst_ips, apps, _ = (
-        c.cast(pl.String).to_list() if name in (F.EVENT_ID, F.ORIGIN_SOURCE, F.ORIGIN_PATH)
-        else _datetimes(c) if name == F.TIME else c.to_list()
-        for name, c in zip(_SIGNAL_COLUMNS, columns, strict=True))
-    origins = Origin.many(sources, paths, (r if type(r) is int else None for r in records))
-    command = columns[-1]
-    remote: dict[int, list[Entity]] = {}
-    if command.dtype == pl.String:
-        maybe = command.str.contains(_REMOTE_HINT).fill_null(False)
-        if maybe.any():
-            found: dict[str, list[Entity]] = {}  # command lines repeat
-            for i, text in zip(maybe.arg_true().to_list(), command.filter(maybe).to_list(), strict=True):
-                named = found.get(text)
-                if named is None:
-                    named = found[text] = remote_hosts(text)
-                if named:
-                    remote[i] = named
-    out = []
-    for i, (event_id, origin, time, host, user, family, principal, src_ip, dst_ip, app) in enumerate(
-            zip(event_ids, origins, times, hosts, users, families, principals, src_ips, dst_ips, apps, strict=True)):
-        entities = [Entity(kind, value) for value, kind in ((src_ip, "ip"), (dst_ip, "ip"), (app, "oauth_app"))
-                    if value] if src_ip or dst_ip or app else []
-        if i in remote:
-            entities += remote[i]
-        if family == "cloudtrail" and principal:
-            entities.append(Entity("cloud_principal", principal))
-        out.append((event_id, origin, time if isinstance(time, datetime) else None, host, user, entities))
-    return out
-
-
-def _datetimes(column: pl.Series) -> list[datetime | None]:
-    """A UTC microsecond column as Python datetimes, as ``to_list`` gives them, in half its time."""
-    if column.dtype != pl.Datetime("us", "UTC"):
-        return column.to_list()  # type: ignore[no-any-return]
-    epoch, micro = _EPOCH, timedelta(microseconds=1)
-    return [None if us is None else epoch + us * micro for us in column.cast(pl.Int64).to_list()]
-
-
-def remote_hosts(command: str) -> list[Entity]:
-    """The other computers a command line acts on (lateral movement links the two hosts)."""
-    out: dict[Entity, None] = {}
-    for match in _REMOTE_HOST.finditer(command):
-        name = next(g for g in match.groups() if g).rstrip(".")
-        if name.lower() in _NOT_REMOTE:
-            continue
-        out[Entity("ip", name) if _IPV4.match(name) else Entity("host", name)] = None
-    return list(out)
