@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import heapq
 from collections.abc import Sequence
+from datetime import datetime
+from itertools import chain
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -64,15 +67,19 @@ class CsvWriter:
 
 
 class TableWriter:
-    """Collects signals and prints one table at the end (sorted by time)."""
+    """Prints one table at the end: the ``limit`` earliest signals (by time; those without a time
+    last), of however many came; only those are kept."""
 
     def __init__(self, console: Console, limit: int = 500) -> None:
         self.console = console
         self.limit = limit
         self.signals: list[Signal] = []
+        self.total = 0
 
     def write(self, signals: Sequence[Signal]) -> None:
-        self.signals.extend(signals)
+        self.total += len(signals)
+        # nsmallest is sorted(...)[:limit]: stable, so equal times keep their arrival order
+        self.signals = heapq.nsmallest(self.limit, chain(self.signals, signals), key=_by_time)
 
     def close(self) -> None:
         if not self.signals:
@@ -80,8 +87,7 @@ class TableWriter:
         table = Table(title="Detections", expand=False, show_lines=False)
         for name in ("time", "level", "rule", "host", "user", "origin (file:record)"):
             table.add_column(name, overflow="fold")
-        ordered = sorted(self.signals, key=lambda s: (s.time is None, s.time))
-        for s in ordered[: self.limit]:
+        for s in self.signals:
             origin = s.origins[0] if s.origins else None
             rule = escape(s.title)
             if s.detector != "sigma" and s.explanation:  # correlations say why: counts, window, group
@@ -95,9 +101,13 @@ class TableWriter:
                 f"{Path(origin.path).name}:{origin.record}" if origin else "",
             )
         self.console.print(table)
-        if len(ordered) > self.limit:
-            self.console.print(f"... {len(ordered) - self.limit} more; use --format jsonl or csv with --output "
+        if self.total > len(self.signals):
+            self.console.print(f"... {self.total - len(self.signals)} more; use --format jsonl or csv with --output "
                                "for every detection.")
+
+
+def _by_time(signal: Signal) -> tuple[bool, datetime | None]:
+    return signal.time is None, signal.time
 
 
 def summary(console: Console, stats: HuntStats, ruleset: RuleSet, show_skipped: bool) -> None:
