@@ -2,7 +2,9 @@
 
 ``autosoc.normalize._flatten`` speeds up the per-event flattening, ``autosoc.normalize._columns``
 the building of the raw frame, the rows' JSON and their ids, ``autosoc.normalize._decode`` both at
-once straight from the JSON lines of Windows events (it shares ``_rowbuf.h`` with ``_columns``).
+once straight from the JSON lines of Windows events (it shares ``_rowbuf.h`` with ``_columns``);
+``autosoc.detect.sigma._match`` tests rules and ``autosoc.detect.sigma._lines`` writes signals as
+JSON lines, both on Arrow columns in place (``_arrow.h``).
 All are optional: without a C compiler the install still succeeds and
 :mod:`autosoc.normalize.flatten` and :mod:`autosoc.normalize.columns` use their pure-Python code.
 """
@@ -22,10 +24,12 @@ setup(
     ]
     + [
         Extension(
-            "autosoc.detect.sigma._match",
-            sources=["src/autosoc/detect/sigma/_match.c"],
+            f"autosoc.detect.sigma.{name}",
+            sources=[f"src/autosoc/detect/sigma/{name}.c"],
+            depends=["src/autosoc/detect/sigma/_arrow.h"],
             extra_compile_args=["-O2"],
             optional=True,
         )
+        for name in ("_match", "_lines")
     ]
 )

@@ -11,6 +11,7 @@ import orjson
 import polars as pl
 import pytest
 
+from autosoc.detect.sigma import signals as signals_module
 from autosoc.detect.sigma.engine import SigmaEngine
 from autosoc.detect.sigma.ir import Const, Pred
 from autosoc.detect.sigma.loader import load_rules
@@ -25,6 +26,18 @@ from tests.conftest import REPO
 
 def _dumped(signals: list[Signal]) -> bytes:
     return b"".join(orjson.dumps(s.as_dict()) + b"\n" for s in signals)
+
+
+WRITERS = ["c", "polars"]
+
+
+@pytest.fixture(params=WRITERS)
+def writer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test runs with the JSON lines written in C (``_lines``) and in Polars."""
+    if request.param == "c" and signals_module._lines is None:
+        pytest.skip("the _lines C extension is not built (no C compiler at install)")
+    monkeypatch.setattr(signals_module, "NATIVE", request.param == "c")
+    return str(request.param)
 
 
 def _rule(rule_id: str, fields: tuple[str, ...], level: str = "high", title: str = "",
@@ -70,7 +83,7 @@ def _batch() -> EventBatch:
     return EventBatch(events, raw)
 
 
-def test_jsonl_is_the_signals_dumped_one_by_one_on_awkward_values() -> None:
+def test_jsonl_is_the_signals_dumped_one_by_one_on_awkward_values(writer: str) -> None:
     batch = _batch()
     fired = [
         (_rule("r1", ("CommandLine", "Image", "Count", "Image")), [0, 1, 2, 3, 4, 5]),
@@ -92,7 +105,7 @@ def test_jsonl_is_the_signals_dumped_one_by_one_on_awkward_values() -> None:
     assert lines[11]["matched"] == {} and lines[12]["matched"] == {}
 
 
-def test_a_signal_batch_counts_filters_and_builds_like_its_objects() -> None:
+def test_a_signal_batch_counts_filters_and_builds_like_its_objects(writer: str) -> None:
     batch = _batch()
     fired = [(_rule("r1", ("CommandLine",)), [0, 3]), (_rule("r2", ("Image",), level="low"), [1, 2, 5]),
              (_rule("r3", (), level="medium"), [])]
@@ -113,9 +126,63 @@ def test_a_signal_batch_counts_filters_and_builds_like_its_objects() -> None:
         SignalBatch(None, fired)
 
 
+def test_columns_of_other_types_are_written_as_their_objects_dump_them(writer: str) -> None:
+    """A host that is a number, times that are all null or naive, a record that is text: the C
+    writer leaves such batches to Polars, and both give what the objects give."""
+    base = _batch()
+    rule = _rule("r1", ("CommandLine", "Count"))
+    variants = [
+        base.events.with_columns(pl.Series(F.HOST, [1, None, 3, 4, 5, 6], dtype=pl.Int64)),
+        base.events.with_columns(pl.Series(F.TIME, [None] * 6, dtype=pl.Null)),
+        base.events.with_columns(pl.col(F.TIME).dt.replace_time_zone(None)),
+        base.events.with_columns(pl.col(F.ORIGIN_RECORD).cast(pl.String)),
+        base.events.with_columns(pl.Series(F.USER, [None] * 6, dtype=pl.Null)),
+        base.events.with_columns(pl.Series(F.TIME, [datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59,
+                                                                                               999999, tzinfo=UTC)] * 3,
+                                           dtype=pl.Datetime("us", "UTC"))),
+    ]
+    for events in variants:
+        batch = EventBatch(events, base.raw)
+        fired = [(rule, [0, 1, 2, 3, 4, 5])]
+        assert sigma_jsonl(batch, fired) == _dumped(build_signals(batch, fired)), events.schema
+
+
+def test_a_large_batch_is_written_a_piece_at_a_time(writer: str) -> None:
+    n = 3000
+    events = pl.DataFrame({
+        F.EVENT_ID: [f"{i:032x}" for i in range(n)], F.ORIGIN_SOURCE: ["jsonl"] * n, F.ORIGIN_PATH: ["/l.jsonl"] * n,
+        F.ORIGIN_RECORD: list(range(n)),
+        F.TIME: pl.Series([datetime(2025, 1, 1, tzinfo=UTC)] * n, dtype=pl.Datetime("us", "UTC")),
+        F.HOST: ["h"] * n, F.USER: ["u"] * n, F.FAMILY: ["windows"] * n, F.USER_UID: [None] * n,
+        F.SRC_IP: [None] * n, F.DST_IP: [None] * n, F.APP_NAME: [None] * n, F.PROCESS_CMD: ["cmd"] * n,
+    }, schema_overrides={F.USER_UID: pl.String, F.SRC_IP: pl.String, F.DST_IP: pl.String, F.APP_NAME: pl.String})
+    raw = pl.DataFrame({"CommandLine": [f"powershell -enc {'A' * 300}{i}" for i in range(n)]})
+    batch = EventBatch(events, raw)
+    fired = [(_rule(f"r{k}", ("CommandLine",)), list(range(k, n, 2))) for k in range(2)]
+    pieces: list[bytes] = []
+    written = SignalBatch(batch, fired).write_jsonl(pieces.append)
+    assert b"".join(pieces) == _dumped(build_signals(batch, fired)) and written == sum(map(len, pieces))
+    if writer == "c":
+        assert len(pieces) > 1 and all(len(p) < 2 << 20 for p in pieces)  # about a megabyte each
+
+
+def test_the_c_blake2b_is_hashlibs() -> None:
+    import hashlib
+    import random
+
+    if signals_module._lines is None:
+        pytest.skip("the _lines C extension is not built (no C compiler at install)")
+    rng = random.Random(3)
+    for length in [0, 1, 5, 63, 64, 127, 128, 129, 255, 256, 257, 1000, 4096]:
+        for _ in range(5):
+            data = rng.randbytes(length)
+            for size in (1, 12, 32, 64):
+                assert signals_module._lines.blake2b(data, size) == hashlib.blake2b(data, digest_size=size).digest()
+
+
 @pytest.mark.parametrize("kind", ["json", "evtx"])
 def test_jsonl_is_the_signals_dumped_one_by_one_on_the_regression_samples(sigma_dir: Path, regression_dir: Path,
-                                                                           kind: str) -> None:
+                                                                           kind: str, writer: str) -> None:
     rules = load_rules([sigma_dir / "rules"], cache_dir=REPO / ".autosoc-cache").rules
     engine = SigmaEngine(rules)
     read = [b for raw in read_files(sorted(regression_dir.rglob(f"*.{kind}"))) for b in normalize(raw) if len(b)]

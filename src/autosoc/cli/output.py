@@ -36,7 +36,7 @@ class JsonlWriter:
 
     def write(self, signals: Sequence[Signal]) -> None:
         if isinstance(signals, SignalBatch):  # written from the batch's columns, never built
-            self.stream.write(signals.jsonl())
+            signals.write_jsonl(self.stream.write)
         else:
             self.stream.write(b"".join(orjson.dumps(s.as_dict()) + b"\n" for s in signals))
         self.stream.flush()

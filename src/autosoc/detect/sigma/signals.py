@@ -13,9 +13,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import os
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from itertools import chain, repeat
 from typing import overload
@@ -28,6 +29,14 @@ from autosoc.detect.sigma.rules import CompiledRule
 from autosoc.errors import Origin
 from autosoc.normalize import fields as F
 from autosoc.schema import LEVEL_RANK, Entity, EventBatch, Signal
+
+try:
+    from autosoc.detect.sigma import _lines
+except ImportError:  # built without a C compiler: the JSON lines are made in Polars
+    _lines = None  # type: ignore[assignment]
+
+#: True when the JSON lines are written in C (built, and not switched off by ``AUTOSOC_PURE_PYTHON=1``)
+NATIVE: bool = _lines is not None and os.environ.get("AUTOSOC_PURE_PYTHON") != "1"
 
 Fired = Sequence[tuple[CompiledRule, list[int]]]
 #: what :meth:`SignalBatch.counts` counts by: rule id, title, level, detector, tags
@@ -120,8 +129,19 @@ class SignalBatch(Sequence[Signal]):
 
     def jsonl(self) -> bytes:
         """One JSON object per signal and line, in :meth:`signals` order: ``Signal.as_dict()``."""
-        head = sigma_jsonl(self.batch, self.fired) if self.fired and self.batch is not None else b""
-        return head + b"".join(orjson.dumps(s.as_dict()) + b"\n" for s in self.extra)
+        out = io.BytesIO()
+        self.write_jsonl(out.write)
+        return out.getvalue()
+
+    def write_jsonl(self, write: Callable[[bytes], object]) -> int:
+        """:meth:`jsonl` written with ``write`` (a stream's) in pieces, not made whole first;
+        returns the bytes written."""
+        written = write_sigma_jsonl(self.batch, self.fired, write) if self.fired and self.batch is not None else 0
+        if self.extra:
+            data = b"".join(orjson.dumps(s.as_dict()) + b"\n" for s in self.extra)
+            write(data)
+            written += len(data)
+        return written
 
 
 def build_signals(batch: EventBatch, fired: Fired) -> list[Signal]:
@@ -164,43 +184,85 @@ def build_signals(batch: EventBatch, fired: Fired) -> list[Signal]:
 
 
 def sigma_jsonl(batch: EventBatch, fired: Fired) -> bytes:
-    """The JSON lines of ``build_signals(batch, fired)``, built from columns: what the signals of
-    one rule share is encoded once per rule, what the signals of one event share once per event,
-    and the matched fields once per field; only the signal ids are hashed one at a time."""
+    """The JSON lines of ``build_signals(batch, fired)`` (see :func:`write_sigma_jsonl`)."""
+    out = io.BytesIO()
+    write_sigma_jsonl(batch, fired, out.write)
+    return out.getvalue()
+
+
+def write_sigma_jsonl(batch: EventBatch, fired: Fired, write: Callable[[bytes], object]) -> int:
+    """Write the JSON lines of ``build_signals(batch, fired)`` with ``write`` (a stream's), built
+    from columns: what the signals of one rule share is encoded once per rule, what the signals of
+    one event share once per event, and the matched fields once per field.  In C (``_lines``, a
+    megabyte or so per ``write``) where it is built and the columns have the types it writes,
+    else in Polars (one ``write``).  Returns the bytes written."""
     fired = [(rule, rows) for rule, rows in fired if rows]
     if not fired:
-        return b""
+        return 0
     rows = sorted({row for _, hit_rows in fired for row in hit_rows})
     position = {row: i for i, row in enumerate(rows)}
     hit = batch.events.select(_SIGNAL_COLUMNS)[rows]
-    row_head, row_tail = _row_json(hit)
-    event_ids = hit.get_column(F.EVENT_ID).cast(pl.String).to_list()
-    ids: list[str] = []
-    heads, tails, ends = [], [], []
-    for rule, hit_rows in fired:
-        head, tail, end = _rule_json(rule)
-        heads.append(head)
-        tails.append(tail)
-        ends.append(end)
-        base = hashlib.blake2b(digest_size=12)  # Signal.signal_id: detector, rule id, event ids
-        base.update(DETECTOR.encode())
-        base.update(rule.id.encode())
-        for row in hit_rows:
-            digest = base.copy()
-            digest.update(event_ids[position[row]].encode())
-            ids.append(digest.hexdigest())
-    count = len(ids)
+    rule_parts = [_rule_json(rule) for rule, _ in fired]
     by_rule = pl.Series(list(chain.from_iterable(repeat(i, len(r)) for i, (_, r) in enumerate(fired))),
                         dtype=pl.UInt32)
     by_row = pl.Series([position[row] for _, hit_rows in fired for row in hit_rows], dtype=pl.UInt32)
+    pairs = _matched_pairs(batch.raw, fired)
+    if NATIVE and _native_types(hit):
+        return _native_jsonl(write, fired, hit, rule_parts, by_rule, by_row, pairs)
+    data = _polars_jsonl(fired, hit, rule_parts, by_rule, by_row, pairs)
+    write(data)
+    return len(data)
+
+
+#: the types :func:`_native_jsonl` writes as ``as_dict()`` does: host and user as text (or all null)
+_NATIVE_TEXT = (pl.String, pl.Null)
+
+
+def _native_types(hit: pl.DataFrame) -> bool:
+    time = hit.get_column(F.TIME)
+    times_ok = time.dtype == pl.Null or (time.dtype == pl.Datetime("us", "UTC")
+                                         and bool(time.dt.year().is_between(1, 9999).all()))
+    return (times_ok and hit.schema[F.HOST] in _NATIVE_TEXT and hit.schema[F.USER] in _NATIVE_TEXT
+            and hit.get_column(F.EVENT_ID).null_count() == 0)
+
+
+def _native_jsonl(write: Callable[[bytes], object], fired: Fired, hit: pl.DataFrame,
+                  rule_parts: list[tuple[str, str, str]], by_rule: pl.Series, by_row: pl.Series, pairs: _Pairs) -> int:
+    record = hit.get_column(F.ORIGIN_RECORD)
+    text = [hit.get_column(name).cast(pl.String).rechunk() for name in (F.HOST, F.USER, F.EVENT_ID, F.ORIGIN_SOURCE,
+                                                                        F.ORIGIN_PATH)]
+    keys, signals, positions, key_index, values = pairs
+    return _lines.lines(  # type: ignore[no-any-return]
+        write, DETECTOR, [rule.id for rule, _ in fired], [p[0] for p in rule_parts], [p[1] for p in rule_parts],
+        [p[2] for p in rule_parts], by_rule, by_row, hit.get_column(F.TIME).cast(pl.Int64).rechunk(),
+        (record.cast(pl.Int64) if record.dtype.is_integer() else pl.Series([None] * hit.height, dtype=pl.Int64))
+        .rechunk(), *text, _entity_members(hit).rechunk(), keys, signals.rechunk(), positions.rechunk(),
+        key_index.rechunk(), values.rechunk())
+
+
+def _polars_jsonl(fired: Fired, hit: pl.DataFrame, rule_parts: list[tuple[str, str, str]], by_rule: pl.Series,
+                  by_row: pl.Series, pairs: _Pairs) -> bytes:
+    row_head, row_tail = _row_json(hit)
+    event_ids = hit.get_column(F.EVENT_ID).cast(pl.String).gather(by_row).to_list()
+    ids: list[str] = []
+    start = 0
+    for rule, hit_rows in fired:
+        base = hashlib.blake2b(digest_size=12)  # Signal.signal_id: detector, rule id, event ids
+        base.update(DETECTOR.encode())
+        base.update(rule.id.encode())
+        for event_id in event_ids[start:start + len(hit_rows)]:
+            digest = base.copy()
+            digest.update(event_id.encode())
+            ids.append(digest.hexdigest())
+        start += len(hit_rows)
     frame = pl.DataFrame([
         pl.Series("id", ids, dtype=pl.String),
-        pl.Series("rule_head", heads, dtype=pl.String).gather(by_rule),
+        pl.Series("rule_head", [p[0] for p in rule_parts], dtype=pl.String).gather(by_rule),
         row_head.gather(by_row).alias("row_head"),
-        _matched_json(batch.raw, fired, count).alias("matched"),
-        pl.Series("rule_tail", tails, dtype=pl.String).gather(by_rule),
+        _matched_json(pairs, len(ids)).alias("matched"),
+        pl.Series("rule_tail", [p[1] for p in rule_parts], dtype=pl.String).gather(by_rule),
         row_tail.gather(by_row).alias("row_tail"),
-        pl.Series("rule_end", ends, dtype=pl.String).gather(by_rule),
+        pl.Series("rule_end", [p[2] for p in rule_parts], dtype=pl.String).gather(by_rule),
     ])
     lines = frame.select(pl.concat_str([
         pl.lit('{"signal_id":"'), pl.col("id"), pl.lit('",'), pl.col("rule_head"), pl.lit(","), pl.col("row_head"),
@@ -262,31 +324,39 @@ def _row_json(hit: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
             .str.replace(',"source":', '],"origins":[{"source":', literal=True)
             .str.slice(1, None).str.strip_suffix("}") + pl.lit("}]"))
 
+    out = hit.select(head.alias("head"), pl.concat_str([pl.lit('"entities":['), pl.lit(_entity_members(hit)),
+                                                        pl.lit("]")]).alias("entities"))
+    return out.get_column("head"), out.get_column("entities")
+
+
+def _entity_members(hit: pl.DataFrame) -> pl.Series:
+    """Per hit event, its entities as JSON array members (no brackets; "" for none), in
+    :func:`_row_parts`' order; the command lines' remote hosts (a few rows) are encoded in Python."""
+
     def named(column: str, kind: str, when: pl.Expr | None = None) -> pl.Expr:
         text = pl.col(column).cast(pl.String)
         present = text.is_not_null() & (text != "")
         return pl.when(present if when is None else present & when).then(_json(pl.lit(kind + ":") + text))
 
-    # the entities as JSON array members, in _row_parts' order; the command lines' remote hosts
-    # (a few rows) are encoded in Python
     remote = pl.Series([None] * hit.height, dtype=pl.String)
     named_rows = [(i, found) for i, found in enumerate(_remote(hit.get_column(F.PROCESS_CMD))) if found]
     if named_rows:
         remote = remote.scatter([i for i, _ in named_rows],
                                 [orjson.dumps([str(e) for e in found]).decode()[1:-1] for _, found in named_rows])
-    entities = pl.concat_str([
+    return hit.select(pl.concat_str([
         named(F.SRC_IP, "ip"), named(F.DST_IP, "ip"), named(F.APP_NAME, "oauth_app"), pl.lit(remote),
         named(F.USER_UID, "cloud_principal", pl.col(F.FAMILY) == "cloudtrail"),
-    ], separator=",", ignore_nulls=True)
-    out = hit.select(head.alias("head"), pl.concat_str([pl.lit('"entities":['), entities, pl.lit("]")])
-                     .alias("entities"))
-    return out.get_column("head"), out.get_column("entities")
+    ], separator=",", ignore_nulls=True)).to_series()
 
 
-def _matched_json(raw: pl.DataFrame, fired: Fired, count: int) -> pl.Series:
-    """Per signal (in ``fired`` order), the members of its ``matched`` object: the rule's fields
-    that are not null on its event, as text.  Gathered once per field, for all its signals; the
-    k-th member of every signal is one column, and the columns are joined."""
+#: the matched fields of a batch's signals as pairs: the JSON keys (``"name":``), and per pair its
+#: signal, its position among the rule's fields, its key and its value as text (null: not reported)
+_Pairs = tuple[list[str], pl.Series, pl.Series, pl.Series, pl.Series]
+
+
+def _matched_pairs(raw: pl.DataFrame, fired: Fired) -> _Pairs:
+    """Per signal (in ``fired`` order) and field of its rule the batch has, a pair; the values
+    gathered once per field, for all the signals reading it."""
     raw_columns = set(raw.columns)
     by_field: dict[str, tuple[list[int], list[int], list[int]]] = {}
     start = 0
@@ -298,9 +368,6 @@ def _matched_json(raw: pl.DataFrame, fired: Fired, count: int) -> pl.Series:
             keys.extend(repeat(k, n))
             rows.extend(hit_rows)
         start += n
-    if not by_field:
-        return pl.Series([""] * count, dtype=pl.String)
-    names = list(by_field)
     values = []
     for name, (_, _, rows) in by_field.items():
         column = raw.get_column(name).gather(rows)
@@ -308,16 +375,26 @@ def _matched_json(raw: pl.DataFrame, fired: Fired, count: int) -> pl.Series:
             column = pl.Series([v if v is None or type(v) is str else str(v) for v in column.to_list()],
                                dtype=pl.String)
         values.append(column)
-    fields = pl.Series([orjson.dumps(name).decode() + ":" for name in names], dtype=pl.String)
-    field_of = list(chain.from_iterable(repeat(i, len(v[0])) for i, v in enumerate(by_field.values())))
-    pairs = pl.DataFrame([
+    return (
+        [orjson.dumps(name).decode() + ":" for name in by_field],
         pl.Series("s", list(chain.from_iterable(v[0] for v in by_field.values())), dtype=pl.UInt32),
         pl.Series("k", list(chain.from_iterable(v[1] for v in by_field.values())), dtype=pl.UInt32),
-        fields.gather(pl.Series(field_of, dtype=pl.UInt32)).alias("f"),
-        pl.concat(values).alias("v"),
-    ]).filter(pl.col("v").is_not_null()).select("s", "k", (pl.col("f") + _json(pl.col("v"))).alias("m"))
+        pl.Series("f", list(chain.from_iterable(repeat(i, len(v[0])) for i, v in enumerate(by_field.values()))),
+                  dtype=pl.UInt32),
+        pl.concat(values).alias("v") if values else pl.Series("v", [], dtype=pl.String),
+    )
+
+
+def _matched_json(pairs: _Pairs, count: int) -> pl.Series:
+    """Per signal, the members of its ``matched`` object (the pairs whose value is not null), in
+    the rule's order: the k-th member of every signal is one column, and the columns are joined."""
+    keys, signals, positions, key_index, values = pairs
+    if not keys:
+        return pl.Series([""] * count, dtype=pl.String)
+    members = pl.DataFrame([signals, positions, pl.Series(keys, dtype=pl.String).gather(key_index).alias("f"), values])
+    members = members.filter(pl.col("v").is_not_null()).select("s", "k", (pl.col("f") + _json(pl.col("v"))).alias("m"))
     columns = []
-    for _, part in sorted(pairs.partition_by("k", as_dict=True).items()):
+    for _, part in sorted(members.partition_by("k", as_dict=True).items()):
         columns.append(pl.Series([None] * count, dtype=pl.String).scatter(part.get_column("s"), part.get_column("m")))
     return pl.DataFrame(columns, schema=[str(i) for i in range(len(columns))]).select(
         pl.concat_str(pl.all(), separator=",", ignore_nulls=True)).to_series()

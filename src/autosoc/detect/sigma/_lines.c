@@ -1,0 +1,605 @@
+/* The JSON lines of a batch's Sigma signals, for autosoc.detect.sigma.signals.
+ *
+ * lines() writes one line per signal, byte for byte what orjson.dumps(Signal.as_dict()) gives, to a
+ * stream's write() in chunks of about a megabyte, from
+ * the batch's Arrow columns read in place (see _arrow.h): what one rule's signals share comes as
+ * ready JSON text per rule, what one event's share as columns of the hit events, the matched
+ * fields as (signal, position, key, value) pairs.  The signal id is computed here: BLAKE2b with a
+ * 12-byte digest over detector, rule id and event id, as Signal.signal_id does with hashlib.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "_arrow.h"
+
+/* ---------------------------------------------------------------- BLAKE2b (RFC 7693) */
+
+static const uint64_t B2_IV[8] = {
+    0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL,
+    0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL, 0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL,
+};
+
+static const uint8_t B2_SIGMA[12][16] = {
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+    {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4}, {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
+    {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13}, {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
+    {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11}, {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
+    {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5}, {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+};
+
+static inline uint64_t rotr64(uint64_t x, int n) { return (x >> n) | (x << (64 - n)); }
+
+static inline uint64_t load64(const uint8_t *p) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+#else
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+#endif
+}
+
+#define B2_G(a, b, c, d, x, y)              \
+    do {                                    \
+        v[a] = v[a] + v[b] + (x);           \
+        v[d] = rotr64(v[d] ^ v[a], 32);     \
+        v[c] = v[c] + v[d];                 \
+        v[b] = rotr64(v[b] ^ v[c], 24);     \
+        v[a] = v[a] + v[b] + (y);           \
+        v[d] = rotr64(v[d] ^ v[a], 16);     \
+        v[c] = v[c] + v[d];                 \
+        v[b] = rotr64(v[b] ^ v[c], 63);     \
+    } while (0)
+
+static void b2_compress(uint64_t h[8], const uint8_t block[128], uint64_t counter, int last) {
+    uint64_t v[16], m[16];
+    for (int i = 0; i < 8; i++) {
+        v[i] = h[i];
+        v[i + 8] = B2_IV[i];
+    }
+    v[12] ^= counter; /* the counter's high word stays 0: a message is far below 2^64 bytes */
+    if (last) v[14] = ~v[14];
+    for (int i = 0; i < 16; i++) m[i] = load64(block + 8 * i);
+    for (int r = 0; r < 12; r++) {
+        const uint8_t *s = B2_SIGMA[r];
+        B2_G(0, 4, 8, 12, m[s[0]], m[s[1]]);
+        B2_G(1, 5, 9, 13, m[s[2]], m[s[3]]);
+        B2_G(2, 6, 10, 14, m[s[4]], m[s[5]]);
+        B2_G(3, 7, 11, 15, m[s[6]], m[s[7]]);
+        B2_G(0, 5, 10, 15, m[s[8]], m[s[9]]);
+        B2_G(1, 6, 11, 12, m[s[10]], m[s[11]]);
+        B2_G(2, 7, 8, 13, m[s[12]], m[s[13]]);
+        B2_G(3, 4, 9, 14, m[s[14]], m[s[15]]);
+    }
+    for (int i = 0; i < 8; i++) h[i] ^= v[i] ^ v[i + 8];
+}
+
+/* the unkeyed BLAKE2b digest of the concatenated parts, outlen bytes (1-64) */
+static void blake2b(const uint8_t *const *parts, const Py_ssize_t *lens, int nparts, uint8_t *out, int outlen) {
+    uint64_t h[8];
+    uint8_t block[128];
+    Py_ssize_t fill = 0;
+    uint64_t counter = 0;
+    memcpy(h, B2_IV, sizeof(h));
+    h[0] ^= 0x01010000ULL ^ (uint64_t)outlen;
+    for (int k = 0; k < nparts; k++) {
+        const uint8_t *p = parts[k];
+        Py_ssize_t n = lens[k];
+        while (n > 0) {
+            if (fill == 128) { /* a full block is compressed only once more input follows it */
+                counter += 128;
+                b2_compress(h, block, counter, 0);
+                fill = 0;
+            }
+            Py_ssize_t take = 128 - fill < n ? 128 - fill : n;
+            memcpy(block + fill, p, (size_t)take);
+            fill += take;
+            p += take;
+            n -= take;
+        }
+    }
+    counter += (uint64_t)fill;
+    memset(block + fill, 0, (size_t)(128 - fill));
+    b2_compress(h, block, counter, 1);
+    for (int i = 0; i < outlen; i++) out[i] = (uint8_t)(h[i / 8] >> (8 * (i % 8)));
+}
+
+/* ---------------------------------------------------------------- the output buffer */
+
+typedef struct {
+    char *p;
+    Py_ssize_t n, cap;
+} Buf;
+
+static int grow(Buf *b, Py_ssize_t more) {
+    if (b->n + more <= b->cap) return 0;
+    Py_ssize_t cap = b->cap ? b->cap : 1 << 16;
+    while (cap < b->n + more) cap *= 2;
+    char *p = PyMem_Realloc(b->p, (size_t)cap);
+    if (!p) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static inline int put(Buf *b, const void *p, Py_ssize_t n) {
+    if (grow(b, n) < 0) return -1;
+    memcpy(b->p + b->n, p, (size_t)n);
+    b->n += n;
+    return 0;
+}
+
+#define PUT_LIT(b, s) put((b), (s), (Py_ssize_t)(sizeof(s) - 1))
+
+/* the bytes a JSON string escapes: ", \ and the control characters */
+static uint8_t ESCAPED[256];
+
+static void init_escaped(void) {
+    for (int c = 0; c < 0x20; c++) ESCAPED[c] = 1;
+    ESCAPED['"'] = ESCAPED['\\'] = 1;
+}
+
+/* a JSON string as orjson writes it: ", \ and the control characters escaped, the rest as it is
+ * (runs of plain bytes copied whole) */
+static int put_json_string(Buf *b, const uint8_t *p, Py_ssize_t n) {
+    static const char hex[] = "0123456789abcdef";
+    if (grow(b, 6 * n + 2) < 0) return -1;
+    char *o = b->p + b->n;
+    *o++ = '"';
+    Py_ssize_t i = 0;
+    while (i < n) {
+        Py_ssize_t run = i;
+        while (run < n && !ESCAPED[p[run]]) run++;
+        memcpy(o, p + i, (size_t)(run - i));
+        o += run - i;
+        if (run == n) break;
+        uint8_t c = p[run];
+        i = run + 1;
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        default:
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+    }
+    *o++ = '"';
+    b->n = o - b->p;
+    return 0;
+}
+
+/* value in decimal, zero-padded to width digits */
+static inline char *digits(char *o, uint64_t value, int width) {
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value);
+    while (n < width) tmp[n++] = '0';
+    while (n) *o++ = tmp[--n];
+    return o;
+}
+
+static int put_int(Buf *b, int64_t v) {
+    if (grow(b, 24) < 0) return -1;
+    char *o = b->p + b->n;
+    if (v < 0) {
+        *o++ = '-';
+        o = digits(o, (uint64_t)0 - (uint64_t)v, 1);
+    } else {
+        o = digits(o, (uint64_t)v, 1);
+    }
+    b->n = o - b->p;
+    return 0;
+}
+
+/* a cell as a JSON string, or null */
+static int put_cell(Buf *b, const Col *c, Py_ssize_t row, const char *what) {
+    const uint8_t *p;
+    Py_ssize_t n;
+    int got = cell(c, row, &p, &n);
+    if (got < 0) {
+        PyErr_Format(PyExc_ValueError, "%s: the buffers do not hold row %zd", what, row);
+        return -1;
+    }
+    return got ? put_json_string(b, p, n) : PUT_LIT(b, "null");
+}
+
+/* ---------------------------------------------------------------- int64 columns */
+
+typedef struct {
+    const int64_t *values; /* NULL: every value is null */
+    const uint8_t *valid;
+    Py_ssize_t offset, length;
+} Ints;
+
+static int import_ints(Held *h, PyObject *obj, Ints *out, const char *what) {
+    PyObject *capsule = stream_of(obj);
+    if (!capsule) return -1;
+    int kind;
+    struct ArrowArray *a = import_stream(h, capsule, &kind, what, 0, NULL);
+    Py_DECREF(capsule);
+    if (!a) return -1;
+    if (kind != KIND_INT64 && kind != COL_NULL) {
+        PyErr_Format(PyExc_TypeError, "%s: int64 values expected", what);
+        return -1;
+    }
+    out->length = (Py_ssize_t)a->length;
+    out->offset = (Py_ssize_t)a->offset;
+    out->values = NULL;
+    out->valid = NULL;
+    if (kind == COL_NULL || a->length == 0 || a->null_count == a->length) return 0;
+    if (a->n_buffers != 2 || !a->buffers[1] || a->offset < 0) {
+        PyErr_Format(PyExc_ValueError, "%s: an Arrow array without its buffers", what);
+        return -1;
+    }
+    out->values = (const int64_t *)a->buffers[1];
+    out->valid = a->null_count ? (const uint8_t *)a->buffers[0] : NULL;
+    return 0;
+}
+
+static inline int int_at(const Ints *c, Py_ssize_t row, int64_t *v) {
+    if (!c->values) return 0;
+    Py_ssize_t i = c->offset + row;
+    if (c->valid && !((c->valid[i >> 3] >> (i & 7)) & 1)) return 0;
+    *v = c->values[i];
+    return 1;
+}
+
+/* microseconds since 1970 as datetime.isoformat() writes an aware UTC datetime, in quotes */
+static int put_time(Buf *b, int64_t us) {
+    int64_t days = us / 86400000000LL, rest = us % 86400000000LL;
+    if (rest < 0) {
+        rest += 86400000000LL;
+        days -= 1;
+    }
+    /* civil_from_days (H. Hinnant) */
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = yoe + era * 400;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    if (m <= 2) y += 1;
+    if (y < 1 || y > 9999) {
+        PyErr_Format(PyExc_ValueError, "time %lld us: outside years 1-9999", (long long)us);
+        return -1;
+    }
+    int64_t secs = rest / 1000000, micro = rest % 1000000;
+    if (grow(b, 40) < 0) return -1;
+    char *o = b->p + b->n;
+    *o++ = '"';
+    o = digits(o, (uint64_t)y, 4);
+    *o++ = '-';
+    o = digits(o, (uint64_t)m, 2);
+    *o++ = '-';
+    o = digits(o, (uint64_t)d, 2);
+    *o++ = 'T';
+    o = digits(o, (uint64_t)(secs / 3600), 2);
+    *o++ = ':';
+    o = digits(o, (uint64_t)(secs / 60 % 60), 2);
+    *o++ = ':';
+    o = digits(o, (uint64_t)(secs % 60), 2);
+    if (micro) {
+        *o++ = '.';
+        o = digits(o, (uint64_t)micro, 6);
+    }
+    memcpy(o, "+00:00\"", 7);
+    b->n = o + 7 - b->p;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- lines() */
+
+typedef struct {
+    uint32_t k, key;
+    Py_ssize_t pair;
+} Member;
+
+/* str items of a list as UTF-8 (borrowed from the str objects, which the list keeps alive) */
+static int utf8_list(PyObject *list, Py_ssize_t want, const char ***p, Py_ssize_t **n, const char *what) {
+    if (!PyList_Check(list) || (want >= 0 && PyList_GET_SIZE(list) != want)) {
+        PyErr_Format(PyExc_TypeError, "%s: a list of %zd str expected", what, want);
+        return -1;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(list);
+    *p = PyMem_Calloc(count ? (size_t)count : 1, sizeof(char *));
+    *n = PyMem_Calloc(count ? (size_t)count : 1, sizeof(Py_ssize_t));
+    if (!*p || !*n) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *item = PyList_GET_ITEM(list, i);
+        if (!PyUnicode_Check(item)) {
+            PyErr_Format(PyExc_TypeError, "%s %zd: str expected", what, i);
+            return -1;
+        }
+        (*p)[i] = PyUnicode_AsUTF8AndSize(item, &(*n)[i]);
+        if (!(*p)[i]) return -1;
+    }
+    return 0;
+}
+
+enum { R_ID, R_HEAD, R_TAIL, R_END, R_COUNT };
+enum { C_HOST, C_USER, C_EVENT, C_SOURCE, C_PATH, C_ENTITIES, C_COUNT };
+
+/* CHUNK bytes or more written so far go to write(bytes): a small buffer, reused, stays in memory
+ * the process already has (a whole batch's 20 MB, fresh, cost more in page faults than the writing) */
+enum { CHUNK = 1 << 20 };
+
+static int flush(Buf *b, PyObject *write, Py_ssize_t *total) {
+    if (b->n == 0) return 0;
+    PyObject *chunk = PyBytes_FromStringAndSize(b->p, b->n);
+    if (!chunk) return -1;
+    PyObject *ok = PyObject_CallOneArg(write, chunk);
+    Py_DECREF(chunk);
+    if (!ok) return -1;
+    Py_DECREF(ok);
+    *total += b->n;
+    b->n = 0;
+    return 0;
+}
+
+static PyObject *lines(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *write;
+    const char *detector;
+    Py_ssize_t detector_len;
+    PyObject *rule_lists[R_COUNT], *sig_rule_obj, *sig_row_obj, *time_obj, *record_obj, *text_objs[C_COUNT];
+    PyObject *keys_obj, *pair_sig_obj, *pair_k_obj, *pair_key_obj, *values_obj;
+    if (!PyArg_ParseTuple(args, "Os#OOOOOOOOOOOOOOOOOOO:lines", &write, &detector, &detector_len, &rule_lists[R_ID],
+                          &rule_lists[R_HEAD], &rule_lists[R_TAIL], &rule_lists[R_END], &sig_rule_obj, &sig_row_obj,
+                          &time_obj, &record_obj, &text_objs[C_HOST], &text_objs[C_USER], &text_objs[C_EVENT],
+                          &text_objs[C_SOURCE], &text_objs[C_PATH], &text_objs[C_ENTITIES], &keys_obj, &pair_sig_obj,
+                          &pair_k_obj, &pair_key_obj, &values_obj))
+        return NULL;
+    Held held;
+    memset(&held, 0, sizeof(held));
+    Buf out = {NULL, 0, 0};
+    Py_ssize_t total = 0;
+    if (!PyCallable_Check(write)) {
+        PyErr_SetString(PyExc_TypeError, "write must be callable (a stream's write)");
+        return NULL;
+    }
+    PyObject *result = NULL;
+    const char **rule_p[R_COUNT] = {NULL}, **key_p = NULL;
+    Py_ssize_t *rule_n[R_COUNT] = {NULL}, *key_n = NULL;
+    Col cols[C_COUNT];
+    memset(cols, 0, sizeof(cols));
+    Col values;
+    memset(&values, 0, sizeof(values));
+    Py_ssize_t *first = NULL, *row_at = NULL, *tail_at = NULL, *event_n = NULL;
+    const uint8_t **event_p = NULL;
+    Member *members = NULL;
+    Buf rows = {NULL, 0, 0}; /* the hit events' shared JSON */
+
+    Py_ssize_t nrules = PyList_Check(rule_lists[R_ID]) ? PyList_GET_SIZE(rule_lists[R_ID]) : -1;
+    static const char *rule_what[R_COUNT] = {"rule ids", "rule heads", "rule tails", "rule ends"};
+    for (int i = 0; i < R_COUNT; i++)
+        if (utf8_list(rule_lists[i], nrules, &rule_p[i], &rule_n[i], rule_what[i]) < 0) goto done;
+    if (utf8_list(keys_obj, -1, &key_p, &key_n, "keys") < 0) goto done;
+    Py_ssize_t nkeys = PyList_GET_SIZE(keys_obj);
+
+    Py_ssize_t nsig, nsig_rows, npairs, n;
+    const uint32_t *sig_rule = uint32s(&held, sig_rule_obj, &nsig, "signal rules");
+    if (!sig_rule) goto done;
+    const uint32_t *sig_row = uint32s(&held, sig_row_obj, &nsig_rows, "signal rows");
+    if (!sig_row) goto done;
+    if (nsig_rows != nsig) {
+        PyErr_SetString(PyExc_ValueError, "signal rules and rows differ in length");
+        goto done;
+    }
+    Ints times, records;
+    if (import_ints(&held, time_obj, &times, "times") < 0 || import_ints(&held, record_obj, &records, "records") < 0)
+        goto done;
+    Py_ssize_t height = times.length;
+    if (records.length != height) {
+        PyErr_SetString(PyExc_ValueError, "the hit events' columns differ in length");
+        goto done;
+    }
+    for (int i = 0; i < C_COUNT; i++) {
+        if (import_column(&held, text_objs[i], &cols[i], &n, i) < 0) goto done;
+        if (n != height) {
+            PyErr_SetString(PyExc_ValueError, "the hit events' columns differ in length");
+            goto done;
+        }
+    }
+    const uint32_t *pair_sig = uint32s(&held, pair_sig_obj, &npairs, "pair signals");
+    if (!pair_sig) goto done;
+    const uint32_t *pair_k = uint32s(&held, pair_k_obj, &n, "pair positions");
+    if (!pair_k || n != npairs) goto bad_pairs;
+    const uint32_t *pair_key = uint32s(&held, pair_key_obj, &n, "pair keys");
+    if (!pair_key || n != npairs) goto bad_pairs;
+    if (import_column(&held, values_obj, &values, &n, C_COUNT) < 0 || n != npairs) goto bad_pairs;
+
+    /* the members of each signal's matched object, by position: counted, placed, sorted */
+    first = PyMem_Calloc((size_t)nsig + 1, sizeof(Py_ssize_t));
+    members = PyMem_Calloc(npairs ? (size_t)npairs : 1, sizeof(Member));
+    row_at = PyMem_Calloc((size_t)height + 1, sizeof(Py_ssize_t));
+    tail_at = PyMem_Calloc((size_t)height + 1, sizeof(Py_ssize_t));
+    event_p = PyMem_Calloc((size_t)height + 1, sizeof(uint8_t *));
+    event_n = PyMem_Calloc((size_t)height + 1, sizeof(Py_ssize_t));
+    if (!first || !members || !row_at || !tail_at || !event_p || !event_n) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < npairs; i++) {
+        if (pair_sig[i] >= (uint32_t)nsig || pair_key[i] >= (uint32_t)nkeys) {
+            PyErr_Format(PyExc_ValueError, "pair %zd: signal or key out of range", i);
+            goto done;
+        }
+        first[pair_sig[i] + 1]++;
+    }
+    for (Py_ssize_t s = 0; s < nsig; s++) first[s + 1] += first[s];
+    for (Py_ssize_t i = 0; i < npairs; i++) {
+        Py_ssize_t at = first[pair_sig[i]]++;
+        members[at].k = pair_k[i];
+        members[at].key = pair_key[i];
+        members[at].pair = i;
+    }
+    for (Py_ssize_t s = nsig; s > 0; s--) first[s] = first[s - 1]; /* back to the starts */
+    first[0] = 0;
+    for (Py_ssize_t s = 0; s < nsig; s++)
+        for (Py_ssize_t i = first[s] + 1; i < first[s + 1]; i++)
+            for (Py_ssize_t j = i; j > first[s] && members[j - 1].k > members[j].k; j--) {
+                Member t = members[j];
+                members[j] = members[j - 1];
+                members[j - 1] = t;
+            }
+
+    /* what every signal of a hit event shares, written once per event, in row order: the members
+     * from "time" to "origins", then the entities' array members; and the event id's text */
+    for (Py_ssize_t row = 0; row < height; row++) {
+        int64_t v;
+        row_at[row] = rows.n;
+        if (cell(&cols[C_EVENT], row, &event_p[row], &event_n[row]) <= 0) {
+            PyErr_Format(PyExc_ValueError, "hit event %zd: no event id", row);
+            goto done;
+        }
+        if (PUT_LIT(&rows, ",\"time\":") < 0 || (int_at(&times, row, &v) ? put_time(&rows, v) : PUT_LIT(&rows, "null")) < 0 ||
+            PUT_LIT(&rows, ",\"host\":") < 0 || put_cell(&rows, &cols[C_HOST], row, "hosts") < 0 ||
+            PUT_LIT(&rows, ",\"user\":") < 0 || put_cell(&rows, &cols[C_USER], row, "users") < 0 ||
+            PUT_LIT(&rows, ",\"event_ids\":[") < 0 || put_json_string(&rows, event_p[row], event_n[row]) < 0 ||
+            PUT_LIT(&rows, "],\"origins\":[{\"source\":") < 0 || put_cell(&rows, &cols[C_SOURCE], row, "sources") < 0 ||
+            PUT_LIT(&rows, ",\"path\":") < 0 || put_cell(&rows, &cols[C_PATH], row, "paths") < 0 ||
+            PUT_LIT(&rows, ",\"record\":") < 0 || (int_at(&records, row, &v) ? put_int(&rows, v) : PUT_LIT(&rows, "null")) < 0 ||
+            PUT_LIT(&rows, "}]") < 0)
+            goto done;
+        tail_at[row] = rows.n;
+        const uint8_t *entities;
+        Py_ssize_t entities_len;
+        int has = cell(&cols[C_ENTITIES], row, &entities, &entities_len);
+        if (has < 0) {
+            PyErr_Format(PyExc_ValueError, "entities: the buffers do not hold row %zd", row);
+            goto done;
+        }
+        if (has && put(&rows, entities, entities_len) < 0) goto done;
+    }
+    row_at[height] = rows.n;
+
+    static const char hexdigits[] = "0123456789abcdef";
+    for (Py_ssize_t s = 0; s < nsig; s++) {
+        uint32_t r = sig_rule[s], row = sig_row[s];
+        if (r >= (uint32_t)nrules || row >= (uint32_t)height) {
+            PyErr_Format(PyExc_ValueError, "signal %zd: rule or row out of range", s);
+            goto done;
+        }
+        const uint8_t *parts[3] = {(const uint8_t *)detector, (const uint8_t *)rule_p[R_ID][r], event_p[row]};
+        Py_ssize_t lens[3] = {detector_len, rule_n[R_ID][r], event_n[row]};
+        uint8_t digest[12];
+        char id[24];
+        blake2b(parts, lens, 3, digest, 12);
+        for (int i = 0; i < 12; i++) {
+            id[2 * i] = hexdigits[digest[i] >> 4];
+            id[2 * i + 1] = hexdigits[digest[i] & 15];
+        }
+        if (PUT_LIT(&out, "{\"signal_id\":\"") < 0 || put(&out, id, 24) < 0 || PUT_LIT(&out, "\",") < 0 ||
+            put(&out, rule_p[R_HEAD][r], rule_n[R_HEAD][r]) < 0 ||
+            put(&out, rows.p + row_at[row], tail_at[row] - row_at[row]) < 0 || PUT_LIT(&out, ",\"matched\":{") < 0)
+            goto done;
+        int comma = 0;
+        for (Py_ssize_t i = first[s]; i < first[s + 1]; i++) {
+            const uint8_t *p;
+            Py_ssize_t len;
+            int has = cell(&values, members[i].pair, &p, &len);
+            if (has < 0) {
+                PyErr_Format(PyExc_ValueError, "values: the buffers do not hold pair %zd", members[i].pair);
+                goto done;
+            }
+            if (!has) continue;
+            if ((comma && PUT_LIT(&out, ",") < 0) || put(&out, key_p[members[i].key], key_n[members[i].key]) < 0 ||
+                put_json_string(&out, p, len) < 0)
+                goto done;
+            comma = 1;
+        }
+        if (PUT_LIT(&out, "},") < 0 || put(&out, rule_p[R_TAIL][r], rule_n[R_TAIL][r]) < 0 ||
+            PUT_LIT(&out, ",\"entities\":[") < 0 || put(&out, rows.p + tail_at[row], row_at[row + 1] - tail_at[row]) < 0 ||
+            PUT_LIT(&out, "]") < 0 || put(&out, rule_p[R_END][r], rule_n[R_END][r]) < 0 || PUT_LIT(&out, "\n") < 0)
+            goto done;
+        if (out.n >= CHUNK && flush(&out, write, &total) < 0) goto done;
+    }
+    if (flush(&out, write, &total) < 0) goto done;
+    result = PyLong_FromSsize_t(total);
+    goto done;
+bad_pairs:
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "the pairs' columns differ in length");
+done:
+    for (int i = 0; i < C_COUNT; i++) {
+        PyMem_Free(cols[i].data);
+        PyMem_Free(cols[i].data_len);
+    }
+    PyMem_Free(values.data);
+    PyMem_Free(values.data_len);
+    for (int i = 0; i < R_COUNT; i++) {
+        PyMem_Free(rule_p[i]);
+        PyMem_Free(rule_n[i]);
+    }
+    PyMem_Free(key_p);
+    PyMem_Free(key_n);
+    PyMem_Free(first);
+    PyMem_Free(members);
+    PyMem_Free(row_at);
+    PyMem_Free(tail_at);
+    PyMem_Free(event_p);
+    PyMem_Free(event_n);
+    PyMem_Free(rows.p);
+    PyMem_Free(out.p);
+    release(&held);
+    return result;
+}
+
+static PyObject *digest(PyObject *module, PyObject *args) {
+    (void)module;
+    const char *data;
+    Py_ssize_t len;
+    int outlen = 12;
+    if (!PyArg_ParseTuple(args, "y#|i:blake2b", &data, &len, &outlen)) return NULL;
+    if (outlen < 1 || outlen > 64) {
+        PyErr_SetString(PyExc_ValueError, "digest size must be 1-64");
+        return NULL;
+    }
+    uint8_t out[64];
+    const uint8_t *parts[1] = {(const uint8_t *)data};
+    blake2b(parts, &len, 1, out, outlen);
+    return PyBytes_FromStringAndSize((const char *)out, outlen);
+}
+
+static PyMethodDef methods[] = {
+    {"lines", lines, METH_VARARGS,
+     "lines(write, detector, rule_ids, rule_heads, rule_tails, rule_ends, signal_rules, signal_rows, times, records, hosts, "
+     "users, event_ids, sources, paths, entities, keys, pair_signals, pair_positions, pair_keys, values) -> int: "
+     "the lines go to write(bytes) a megabyte or so at a time; returns how many bytes went"},
+    {"blake2b", digest, METH_VARARGS, "blake2b(data, digest_size=12) -> bytes: unkeyed BLAKE2b (for the tests)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, .m_name = "_lines", .m_doc = "Sigma signals as JSON lines.", .m_size = -1, .m_methods = methods,
+};
+
+PyMODINIT_FUNC PyInit__lines(void) {
+    init_escaped();
+    return PyModule_Create(&module);
+}
