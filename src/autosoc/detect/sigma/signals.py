@@ -199,13 +199,14 @@ def write_sigma_jsonl(batch: EventBatch, fired: Fired, write: Callable[[bytes], 
     fired = [(rule, rows) for rule, rows in fired if rows]
     if not fired:
         return 0
-    rows = sorted({row for _, hit_rows in fired for row in hit_rows})
-    position = {row: i for i, row in enumerate(rows)}
+    every = pl.Series(list(chain.from_iterable(hit_rows for _, hit_rows in fired)), dtype=pl.UInt32)
+    rows = every.unique().sort()
     hit = batch.events.select(_SIGNAL_COLUMNS)[rows]
-    rule_parts = [_rule_json(rule) for rule, _ in fired]
+    rule_parts = [_rule_json(rule.id, rule.title, rule.level, rule.status, rule.tags, rule.path, rule.description)
+                  for rule, _ in fired]
     by_rule = pl.Series(list(chain.from_iterable(repeat(i, len(r)) for i, (_, r) in enumerate(fired))),
                         dtype=pl.UInt32)
-    by_row = pl.Series([position[row] for _, hit_rows in fired for row in hit_rows], dtype=pl.UInt32)
+    by_row = rows.search_sorted(every).cast(pl.UInt32)  # each signal's event among the hit ones
     pairs = _matched_pairs(batch.raw, fired)
     if NATIVE and _native_types(hit):
         return _native_jsonl(write, fired, hit, rule_parts, by_rule, by_row, pairs)
@@ -281,11 +282,13 @@ def _matched_names(rule: CompiledRule, raw_columns: set[str]) -> list[str]:
     return [f for f in dict.fromkeys(rule.fields) if f in raw_columns]
 
 
-def _rule_json(rule: CompiledRule) -> tuple[str, str, str]:
-    """What all signals of ``rule`` share as JSON: the members before ``time``, ``rule_path``, and
+@functools.lru_cache(maxsize=16384)  # a rule fires in batch after batch
+def _rule_json(rule_id: str, title: str, level: str, status: str, tags: tuple[str, ...], path: str,
+               description: str) -> tuple[str, str, str]:
+    """What all signals of a rule share as JSON: the members before ``time``, ``rule_path``, and
     the ``explanation`` member with the closing brace; from ``Signal.as_dict()`` itself."""
-    fields = Signal(rule.id, rule.title, rule.level, rule.status, list(rule.tags), [], [], None, None, None, {},
-                    DETECTOR, rule.path, rule.description, []).as_dict()
+    fields = Signal(rule_id, title, level, status, list(tags), [], [], None, None, None, {}, DETECTOR, path,
+                    description, []).as_dict()
     head = orjson.dumps({k: fields[k] for k in _RULE_HEAD}).decode()[1:-1]
     path = orjson.dumps(fields["rule_path"]).decode()
     explanation = orjson.dumps(fields["explanation"]).decode()
