@@ -275,6 +275,7 @@ class SigmaEngine:
         """One :class:`Signal` per (rule, row) of ``fired``, as :meth:`evaluate` returns them."""
         return build_signals(batch, fired)
 
+
 def _plain_keywords(node: Node) -> bool:
     """Whether every keyword (field-less) test of ``node`` is a substring test without a newline."""
     return all(p.op in ("contains", "eq") and "\n" not in str(p.args[0]) for p in preds(node) if p.field is None)
