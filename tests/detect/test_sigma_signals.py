@@ -16,7 +16,7 @@ from autosoc.detect.sigma.engine import SigmaEngine
 from autosoc.detect.sigma.ir import Const, Pred
 from autosoc.detect.sigma.loader import load_rules
 from autosoc.detect.sigma.rules import CompiledRule
-from autosoc.detect.sigma.signals import SignalBatch, build_signals, sigma_jsonl
+from autosoc.detect.sigma.signals import SignalBatch, build_signals, count_key, sigma_jsonl
 from autosoc.ingest.files import read_files
 from autosoc.normalize import fields as F
 from autosoc.normalize import normalize
@@ -114,6 +114,7 @@ def test_a_signal_batch_counts_filters_and_builds_like_its_objects(writer: str) 
     built = build_signals(batch, fired) + extra
     assert len(signals) == 6 and list(signals) == built and signals[-1] is extra[0] and signals[1:3] == built[1:3]
     assert signals.counts() == Counter((s.rule_id, s.title, s.level, s.detector, tuple(s.tags)) for s in built)
+    assert signals.counts() == Counter(map(count_key, built))
     assert signals.jsonl() == _dumped(built)
     high = signals.at_least("medium")
     assert [s.rule_id for s in high] == ["r1", "r1", "c1"] and high.jsonl() == _dumped([built[0], built[1], extra[0]])

@@ -25,7 +25,7 @@ from autosoc.detect.correlation.signals import DETECTOR as CORRELATION_DETECTOR
 from autosoc.detect.sigma.engine import SigmaEngine
 from autosoc.detect.sigma.loader import load_rules
 from autosoc.detect.sigma.rules import RuleSet
-from autosoc.detect.sigma.signals import CountKey, SignalBatch
+from autosoc.detect.sigma.signals import CountKey, SignalBatch, count_key
 from autosoc.ingest import DEFAULT_BATCH_SIZE
 from autosoc.ingest.files import discover, read_files
 from autosoc.normalize import normalize
@@ -102,7 +102,7 @@ def hunt(
             counts = signals.counts()
         else:
             signals = [s for s in signals if LEVEL_RANK.get(s.level, 0) >= floor]
-            counts = Counter((s.rule_id, s.title, s.level, s.detector, tuple(s.tags)) for s in signals)
+            counts = Counter(map(count_key, signals))
         if signals:
             _count(stats, counts)
             on_signals(signals)

@@ -271,10 +271,6 @@ class SigmaEngine:
         """This batch's signals, kept as columns until they are iterated (see :class:`SignalBatch`)."""
         return SignalBatch(batch, self.evaluate(batch))
 
-    def signals(self, batch: EventBatch, fired: list[tuple[CompiledRule, list[int]]]) -> list[Signal]:
-        """One :class:`Signal` per (rule, row) of ``fired``, as :meth:`evaluate` returns them."""
-        return build_signals(batch, fired)
-
 
 def _plain_keywords(node: Node) -> bool:
     """Whether every keyword (field-less) test of ``node`` is a substring test without a newline."""

@@ -123,8 +123,7 @@ class SignalBatch(Sequence[Signal]):
         out: Counter[CountKey] = Counter()
         for rule, rows in self.fired:
             out[(rule.id, rule.title, rule.level, DETECTOR, tuple(rule.tags))] += len(rows)
-        for s in self.extra:
-            out[(s.rule_id, s.title, s.level, s.detector, tuple(s.tags))] += 1
+        out.update(count_key(s) for s in self.extra)
         return out
 
     def jsonl(self) -> bytes:
@@ -142,6 +141,11 @@ class SignalBatch(Sequence[Signal]):
             write(data)
             written += len(data)
         return written
+
+
+def count_key(signal: Signal) -> CountKey:
+    """What :meth:`SignalBatch.counts` counts a signal by."""
+    return signal.rule_id, signal.title, signal.level, signal.detector, tuple(signal.tags)
 
 
 def build_signals(batch: EventBatch, fired: Fired) -> list[Signal]:
