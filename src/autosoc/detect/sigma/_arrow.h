@@ -340,7 +340,7 @@ static int import_column(Held *h, PyObject *obj, Col *c, Py_ssize_t *length, Py_
     return rc;
 }
 
-static const uint32_t *uint32s_of_stream(Held *h, PyObject *capsule, Py_ssize_t *count, const char *what,
+static inline const uint32_t *uint32s_of_stream(Held *h, PyObject *capsule, Py_ssize_t *count, const char *what,
                                          int *chunked) {
     int kind;
     struct ArrowArray *a = import_stream(h, capsule, &kind, what, 0, chunked);
@@ -359,7 +359,7 @@ static const uint32_t *uint32s_of_stream(Held *h, PyObject *capsule, Py_ssize_t 
 }
 
 /* uint32 values: (buffer, offset, length), an Arrow stream capsule or an object exporting one */
-static const uint32_t *uint32s(Held *h, PyObject *obj, Py_ssize_t *count, const char *what) {
+static inline const uint32_t *uint32s(Held *h, PyObject *obj, Py_ssize_t *count, const char *what) {
     if (!PyTuple_Check(obj)) {
         PyObject *capsule = stream_of(obj);
         if (!capsule) return NULL;

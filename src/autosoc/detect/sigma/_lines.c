@@ -147,13 +147,12 @@ static void init_escaped(void) {
     ESCAPED['"'] = ESCAPED['\\'] = 1;
 }
 
-/* a JSON string as orjson writes it: ", \ and the control characters escaped, the rest as it is
- * (runs of plain bytes copied whole) */
-static int put_json_string(Buf *b, const uint8_t *p, Py_ssize_t n) {
+/* a string's JSON text between its quotes, as orjson writes it: ", \ and the control characters
+ * escaped, the rest as it is (runs of plain bytes copied whole) */
+static int put_json_body(Buf *b, const uint8_t *p, Py_ssize_t n) {
     static const char hex[] = "0123456789abcdef";
-    if (grow(b, 6 * n + 2) < 0) return -1;
+    if (grow(b, 6 * n) < 0) return -1;
     char *o = b->p + b->n;
-    *o++ = '"';
     Py_ssize_t i = 0;
     while (i < n) {
         Py_ssize_t run = i;
@@ -180,9 +179,14 @@ static int put_json_string(Buf *b, const uint8_t *p, Py_ssize_t n) {
             *o++ = hex[c & 15];
         }
     }
-    *o++ = '"';
     b->n = o - b->p;
     return 0;
+}
+
+/* a JSON string, quoted */
+static int put_json_string(Buf *b, const uint8_t *p, Py_ssize_t n) {
+    if (put(b, "\"", 1) < 0 || put_json_body(b, p, n) < 0) return -1;
+    return put(b, "\"", 1);
 }
 
 /* value in decimal, zero-padded to width digits */
@@ -312,11 +316,6 @@ static int put_time(Buf *b, int64_t us) {
 
 /* ---------------------------------------------------------------- lines() */
 
-typedef struct {
-    uint32_t k, key;
-    Py_ssize_t pair;
-} Member;
-
 /* str items of a list as UTF-8 (borrowed from the str objects, which the list keeps alive) */
 static int utf8_list(PyObject *list, Py_ssize_t want, const char ***p, Py_ssize_t **n, const char *what) {
     if (!PyList_Check(list) || (want >= 0 && PyList_GET_SIZE(list) != want)) {
@@ -342,8 +341,62 @@ static int utf8_list(PyObject *list, Py_ssize_t want, const char ***p, Py_ssize_
     return 0;
 }
 
-enum { R_ID, R_HEAD, R_TAIL, R_END, R_COUNT };
-enum { C_HOST, C_USER, C_EVENT, C_SOURCE, C_PATH, C_ENTITIES, C_COUNT };
+/* a list of lists of non-negative ints below limit, flattened: *start[i] .. *start[i + 1] */
+static int int_lists(PyObject *list, Py_ssize_t want, Py_ssize_t limit, Py_ssize_t **start, uint32_t **values,
+                     const char *what) {
+    if (!PyList_Check(list) || PyList_GET_SIZE(list) != want) {
+        PyErr_Format(PyExc_TypeError, "%s: a list of %zd lists expected", what, want);
+        return -1;
+    }
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = 0; i < want; i++) {
+        PyObject *item = PyList_GET_ITEM(list, i);
+        if (!PyList_Check(item)) {
+            PyErr_Format(PyExc_TypeError, "%s %zd: a list expected", what, i);
+            return -1;
+        }
+        total += PyList_GET_SIZE(item);
+    }
+    *start = PyMem_Calloc((size_t)want + 1, sizeof(Py_ssize_t));
+    *values = PyMem_Calloc(total ? (size_t)total : 1, sizeof(uint32_t));
+    if (!*start || !*values) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t at = 0;
+    for (Py_ssize_t i = 0; i < want; i++) {
+        PyObject *item = PyList_GET_ITEM(list, i);
+        (*start)[i] = at;
+        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(item); j++) {
+            Py_ssize_t v = PyLong_AsSsize_t(PyList_GET_ITEM(item, j));
+            if (v == -1 && PyErr_Occurred()) return -1;
+            if (v < 0 || v >= limit) {
+                PyErr_Format(PyExc_ValueError, "%s %zd: %zd is out of range (0-%zd)", what, i, v, limit - 1);
+                return -1;
+            }
+            (*values)[at++] = (uint32_t)v;
+        }
+    }
+    (*start)[want] = at;
+    return 0;
+}
+
+/* an entity ("ip:" and the cell's text) as a JSON array member, when the cell holds text */
+static int put_entity(Buf *b, const Col *c, Py_ssize_t row, const char *kind, Py_ssize_t kind_len, int *comma) {
+    const uint8_t *p;
+    Py_ssize_t n;
+    int got = cell(c, row, &p, &n);
+    if (got < 0) {
+        PyErr_Format(PyExc_ValueError, "%s entities: the buffers do not hold row %zd", kind, row);
+        return -1;
+    }
+    if (!got || n == 0) return 0;
+    if ((*comma && put(b, ",", 1) < 0) || put(b, "\"", 1) < 0 || put(b, kind, kind_len) < 0 ||
+        put_json_body(b, p, n) < 0 || put(b, "\"", 1) < 0)
+        return -1;
+    *comma = 1;
+    return 0;
+}
 
 /* CHUNK bytes or more written so far go to write(bytes): a small buffer, reused, stays in memory
  * the process already has (a whole batch's 20 MB, fresh, cost more in page faults than the writing) */
@@ -362,206 +415,206 @@ static int flush(Buf *b, PyObject *write, Py_ssize_t *total) {
     return 0;
 }
 
+enum { R_ID, R_HEAD, R_TAIL, R_END, R_COUNT };
+enum { C_HOST, C_USER, C_EVENT, C_SOURCE, C_PATH, C_SRC_IP, C_DST_IP, C_APP, C_PRINCIPAL, C_FAMILY, C_REMOTE,
+       C_COUNT };
+
 static PyObject *lines(PyObject *module, PyObject *args) {
     (void)module;
-    PyObject *write;
+    PyObject *write, *rule_lists[R_COUNT], *rule_rows_obj, *rule_fields_obj, *time_obj, *record_obj, *text_objs[C_COUNT];
+    PyObject *fields_obj, *keys_obj;
     const char *detector;
     Py_ssize_t detector_len;
-    PyObject *rule_lists[R_COUNT], *sig_rule_obj, *sig_row_obj, *time_obj, *record_obj, *text_objs[C_COUNT];
-    PyObject *keys_obj, *pair_sig_obj, *pair_k_obj, *pair_key_obj, *values_obj;
-    if (!PyArg_ParseTuple(args, "Os#OOOOOOOOOOOOOOOOOOO:lines", &write, &detector, &detector_len, &rule_lists[R_ID],
-                          &rule_lists[R_HEAD], &rule_lists[R_TAIL], &rule_lists[R_END], &sig_rule_obj, &sig_row_obj,
-                          &time_obj, &record_obj, &text_objs[C_HOST], &text_objs[C_USER], &text_objs[C_EVENT],
-                          &text_objs[C_SOURCE], &text_objs[C_PATH], &text_objs[C_ENTITIES], &keys_obj, &pair_sig_obj,
-                          &pair_k_obj, &pair_key_obj, &values_obj))
+    if (!PyArg_ParseTuple(args, "Os#OOOOOOOOOOOOOOOOOOOOO:lines", &write, &detector, &detector_len,
+                          &rule_lists[R_ID], &rule_lists[R_HEAD], &rule_lists[R_TAIL], &rule_lists[R_END],
+                          &rule_rows_obj, &rule_fields_obj, &time_obj, &record_obj, &text_objs[C_HOST],
+                          &text_objs[C_USER], &text_objs[C_EVENT], &text_objs[C_SOURCE], &text_objs[C_PATH],
+                          &text_objs[C_SRC_IP], &text_objs[C_DST_IP], &text_objs[C_APP], &text_objs[C_PRINCIPAL],
+                          &text_objs[C_FAMILY], &text_objs[C_REMOTE], &fields_obj, &keys_obj))
         return NULL;
-    Held held;
-    memset(&held, 0, sizeof(held));
-    Buf out = {NULL, 0, 0};
-    Py_ssize_t total = 0;
     if (!PyCallable_Check(write)) {
         PyErr_SetString(PyExc_TypeError, "write must be callable (a stream's write)");
         return NULL;
     }
+    Held held;
+    memset(&held, 0, sizeof(held));
+    Buf out = {NULL, 0, 0}, rows = {NULL, 0, 0}; /* rows: the hit events' shared JSON */
+    Py_ssize_t total = 0, nfields = 0;
     PyObject *result = NULL;
     const char **rule_p[R_COUNT] = {NULL}, **key_p = NULL;
-    Py_ssize_t *rule_n[R_COUNT] = {NULL}, *key_n = NULL;
+    Py_ssize_t *rule_n[R_COUNT] = {NULL}, *key_n = NULL, *row_start = NULL, *field_start = NULL;
+    uint32_t *row_list = NULL, *field_list = NULL;
     Col cols[C_COUNT];
     memset(cols, 0, sizeof(cols));
-    Col values;
-    memset(&values, 0, sizeof(values));
-    Py_ssize_t *first = NULL, *row_at = NULL, *tail_at = NULL, *event_n = NULL;
+    Col *fields = NULL;
+    Py_ssize_t *row_at = NULL, *tail_at = NULL, *end_at = NULL, *event_n = NULL;
     const uint8_t **event_p = NULL;
-    Member *members = NULL;
-    Buf rows = {NULL, 0, 0}; /* the hit events' shared JSON */
+    uint8_t *hit = NULL;
 
     Py_ssize_t nrules = PyList_Check(rule_lists[R_ID]) ? PyList_GET_SIZE(rule_lists[R_ID]) : -1;
     static const char *rule_what[R_COUNT] = {"rule ids", "rule heads", "rule tails", "rule ends"};
     for (int i = 0; i < R_COUNT; i++)
         if (utf8_list(rule_lists[i], nrules, &rule_p[i], &rule_n[i], rule_what[i]) < 0) goto done;
     if (utf8_list(keys_obj, -1, &key_p, &key_n, "keys") < 0) goto done;
-    Py_ssize_t nkeys = PyList_GET_SIZE(keys_obj);
-
-    Py_ssize_t nsig, nsig_rows, npairs, n;
-    const uint32_t *sig_rule = uint32s(&held, sig_rule_obj, &nsig, "signal rules");
-    if (!sig_rule) goto done;
-    const uint32_t *sig_row = uint32s(&held, sig_row_obj, &nsig_rows, "signal rows");
-    if (!sig_row) goto done;
-    if (nsig_rows != nsig) {
-        PyErr_SetString(PyExc_ValueError, "signal rules and rows differ in length");
+    nfields = PyList_GET_SIZE(keys_obj);
+    if (!PyList_Check(fields_obj) || PyList_GET_SIZE(fields_obj) != nfields) {
+        PyErr_SetString(PyExc_TypeError, "fields: a list of one column per key expected");
         goto done;
     }
     Ints times, records;
     if (import_ints(&held, time_obj, &times, "times") < 0 || import_ints(&held, record_obj, &records, "records") < 0)
         goto done;
-    Py_ssize_t height = times.length;
-    if (records.length != height) {
-        PyErr_SetString(PyExc_ValueError, "the hit events' columns differ in length");
-        goto done;
-    }
+    Py_ssize_t height = times.length, n;
+    if (records.length != height) goto bad_length;
     for (int i = 0; i < C_COUNT; i++) {
         if (import_column(&held, text_objs[i], &cols[i], &n, i) < 0) goto done;
-        if (n != height) {
-            PyErr_SetString(PyExc_ValueError, "the hit events' columns differ in length");
-            goto done;
-        }
+        if (n != height) goto bad_length;
     }
-    const uint32_t *pair_sig = uint32s(&held, pair_sig_obj, &npairs, "pair signals");
-    if (!pair_sig) goto done;
-    const uint32_t *pair_k = uint32s(&held, pair_k_obj, &n, "pair positions");
-    if (!pair_k || n != npairs) goto bad_pairs;
-    const uint32_t *pair_key = uint32s(&held, pair_key_obj, &n, "pair keys");
-    if (!pair_key || n != npairs) goto bad_pairs;
-    if (import_column(&held, values_obj, &values, &n, C_COUNT) < 0 || n != npairs) goto bad_pairs;
-
-    /* the members of each signal's matched object, by position: counted, placed, sorted */
-    first = PyMem_Calloc((size_t)nsig + 1, sizeof(Py_ssize_t));
-    members = PyMem_Calloc(npairs ? (size_t)npairs : 1, sizeof(Member));
-    row_at = PyMem_Calloc((size_t)height + 1, sizeof(Py_ssize_t));
-    tail_at = PyMem_Calloc((size_t)height + 1, sizeof(Py_ssize_t));
-    event_p = PyMem_Calloc((size_t)height + 1, sizeof(uint8_t *));
-    event_n = PyMem_Calloc((size_t)height + 1, sizeof(Py_ssize_t));
-    if (!first || !members || !row_at || !tail_at || !event_p || !event_n) {
+    fields = PyMem_Calloc(nfields ? (size_t)nfields : 1, sizeof(Col));
+    if (!fields) {
         PyErr_NoMemory();
         goto done;
     }
-    for (Py_ssize_t i = 0; i < npairs; i++) {
-        if (pair_sig[i] >= (uint32_t)nsig || pair_key[i] >= (uint32_t)nkeys) {
-            PyErr_Format(PyExc_ValueError, "pair %zd: signal or key out of range", i);
-            goto done;
-        }
-        first[pair_sig[i] + 1]++;
+    for (Py_ssize_t f = 0; f < nfields; f++) {
+        if (import_column(&held, PyList_GET_ITEM(fields_obj, f), &fields[f], &n, C_COUNT + f) < 0) goto done;
+        if (n != height) goto bad_length;
     }
-    for (Py_ssize_t s = 0; s < nsig; s++) first[s + 1] += first[s];
-    for (Py_ssize_t i = 0; i < npairs; i++) {
-        Py_ssize_t at = first[pair_sig[i]]++;
-        members[at].k = pair_k[i];
-        members[at].key = pair_key[i];
-        members[at].pair = i;
-    }
-    for (Py_ssize_t s = nsig; s > 0; s--) first[s] = first[s - 1]; /* back to the starts */
-    first[0] = 0;
-    for (Py_ssize_t s = 0; s < nsig; s++)
-        for (Py_ssize_t i = first[s] + 1; i < first[s + 1]; i++)
-            for (Py_ssize_t j = i; j > first[s] && members[j - 1].k > members[j].k; j--) {
-                Member t = members[j];
-                members[j] = members[j - 1];
-                members[j - 1] = t;
-            }
+    if (int_lists(rule_rows_obj, nrules, height, &row_start, &row_list, "rule rows") < 0 ||
+        int_lists(rule_fields_obj, nrules, nfields, &field_start, &field_list, "rule fields") < 0)
+        goto done;
 
     /* what every signal of a hit event shares, written once per event, in row order: the members
      * from "time" to "origins", then the entities' array members; and the event id's text */
+    hit = PyMem_Calloc(height ? (size_t)height : 1, 1);
+    row_at = PyMem_Calloc((size_t)height + 1, sizeof(Py_ssize_t));
+    tail_at = PyMem_Calloc((size_t)height + 1, sizeof(Py_ssize_t));
+    end_at = PyMem_Calloc((size_t)height + 1, sizeof(Py_ssize_t));
+    event_p = PyMem_Calloc((size_t)height + 1, sizeof(uint8_t *));
+    event_n = PyMem_Calloc((size_t)height + 1, sizeof(Py_ssize_t));
+    if (!hit || !row_at || !tail_at || !end_at || !event_p || !event_n) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < row_start[nrules]; i++) hit[row_list[i]] = 1;
     for (Py_ssize_t row = 0; row < height; row++) {
+        if (!hit[row]) continue;
         int64_t v;
         row_at[row] = rows.n;
         if (cell(&cols[C_EVENT], row, &event_p[row], &event_n[row]) <= 0) {
-            PyErr_Format(PyExc_ValueError, "hit event %zd: no event id", row);
+            PyErr_Format(PyExc_ValueError, "event %zd: no event id", row);
             goto done;
         }
-        if (PUT_LIT(&rows, ",\"time\":") < 0 || (int_at(&times, row, &v) ? put_time(&rows, v) : PUT_LIT(&rows, "null")) < 0 ||
+        if (PUT_LIT(&rows, ",\"time\":") < 0 ||
+            (int_at(&times, row, &v) ? put_time(&rows, v) : PUT_LIT(&rows, "null")) < 0 ||
             PUT_LIT(&rows, ",\"host\":") < 0 || put_cell(&rows, &cols[C_HOST], row, "hosts") < 0 ||
             PUT_LIT(&rows, ",\"user\":") < 0 || put_cell(&rows, &cols[C_USER], row, "users") < 0 ||
             PUT_LIT(&rows, ",\"event_ids\":[") < 0 || put_json_string(&rows, event_p[row], event_n[row]) < 0 ||
-            PUT_LIT(&rows, "],\"origins\":[{\"source\":") < 0 || put_cell(&rows, &cols[C_SOURCE], row, "sources") < 0 ||
-            PUT_LIT(&rows, ",\"path\":") < 0 || put_cell(&rows, &cols[C_PATH], row, "paths") < 0 ||
-            PUT_LIT(&rows, ",\"record\":") < 0 || (int_at(&records, row, &v) ? put_int(&rows, v) : PUT_LIT(&rows, "null")) < 0 ||
-            PUT_LIT(&rows, "}]") < 0)
+            PUT_LIT(&rows, "],\"origins\":[{\"source\":") < 0 ||
+            put_cell(&rows, &cols[C_SOURCE], row, "sources") < 0 || PUT_LIT(&rows, ",\"path\":") < 0 ||
+            put_cell(&rows, &cols[C_PATH], row, "paths") < 0 || PUT_LIT(&rows, ",\"record\":") < 0 ||
+            (int_at(&records, row, &v) ? put_int(&rows, v) : PUT_LIT(&rows, "null")) < 0 || PUT_LIT(&rows, "}]") < 0)
             goto done;
         tail_at[row] = rows.n;
-        const uint8_t *entities;
-        Py_ssize_t entities_len;
-        int has = cell(&cols[C_ENTITIES], row, &entities, &entities_len);
-        if (has < 0) {
-            PyErr_Format(PyExc_ValueError, "entities: the buffers do not hold row %zd", row);
-            goto done;
-        }
-        if (has && put(&rows, entities, entities_len) < 0) goto done;
-    }
-    row_at[height] = rows.n;
-
-    static const char hexdigits[] = "0123456789abcdef";
-    for (Py_ssize_t s = 0; s < nsig; s++) {
-        uint32_t r = sig_rule[s], row = sig_row[s];
-        if (r >= (uint32_t)nrules || row >= (uint32_t)height) {
-            PyErr_Format(PyExc_ValueError, "signal %zd: rule or row out of range", s);
-            goto done;
-        }
-        const uint8_t *parts[3] = {(const uint8_t *)detector, (const uint8_t *)rule_p[R_ID][r], event_p[row]};
-        Py_ssize_t lens[3] = {detector_len, rule_n[R_ID][r], event_n[row]};
-        uint8_t digest[12];
-        char id[24];
-        blake2b(parts, lens, 3, digest, 12);
-        for (int i = 0; i < 12; i++) {
-            id[2 * i] = hexdigits[digest[i] >> 4];
-            id[2 * i + 1] = hexdigits[digest[i] & 15];
-        }
-        if (PUT_LIT(&out, "{\"signal_id\":\"") < 0 || put(&out, id, 24) < 0 || PUT_LIT(&out, "\",") < 0 ||
-            put(&out, rule_p[R_HEAD][r], rule_n[R_HEAD][r]) < 0 ||
-            put(&out, rows.p + row_at[row], tail_at[row] - row_at[row]) < 0 || PUT_LIT(&out, ",\"matched\":{") < 0)
-            goto done;
+        /* the entities, in the objects' order: source and destination IP, OAuth app, the remote
+         * computers the command line names (ready JSON members), a CloudTrail principal */
         int comma = 0;
-        for (Py_ssize_t i = first[s]; i < first[s + 1]; i++) {
-            const uint8_t *p;
-            Py_ssize_t len;
-            int has = cell(&values, members[i].pair, &p, &len);
-            if (has < 0) {
-                PyErr_Format(PyExc_ValueError, "values: the buffers do not hold pair %zd", members[i].pair);
-                goto done;
-            }
-            if (!has) continue;
-            if ((comma && PUT_LIT(&out, ",") < 0) || put(&out, key_p[members[i].key], key_n[members[i].key]) < 0 ||
-                put_json_string(&out, p, len) < 0)
-                goto done;
+        const uint8_t *p;
+        Py_ssize_t len;
+        if (put_entity(&rows, &cols[C_SRC_IP], row, "ip:", 3, &comma) < 0 ||
+            put_entity(&rows, &cols[C_DST_IP], row, "ip:", 3, &comma) < 0 ||
+            put_entity(&rows, &cols[C_APP], row, "oauth_app:", 10, &comma) < 0)
+            goto done;
+        int got = cell(&cols[C_REMOTE], row, &p, &len);
+        if (got < 0) goto bad_cell;
+        if (got && len) {
+            if ((comma && PUT_LIT(&rows, ",") < 0) || put(&rows, p, len) < 0) goto done;
             comma = 1;
         }
-        if (PUT_LIT(&out, "},") < 0 || put(&out, rule_p[R_TAIL][r], rule_n[R_TAIL][r]) < 0 ||
-            PUT_LIT(&out, ",\"entities\":[") < 0 || put(&out, rows.p + tail_at[row], row_at[row + 1] - tail_at[row]) < 0 ||
-            PUT_LIT(&out, "]") < 0 || put(&out, rule_p[R_END][r], rule_n[R_END][r]) < 0 || PUT_LIT(&out, "\n") < 0)
+        got = cell(&cols[C_FAMILY], row, &p, &len);
+        if (got < 0) goto bad_cell;
+        if (got && len == 10 && memcmp(p, "cloudtrail", 10) == 0 &&
+            put_entity(&rows, &cols[C_PRINCIPAL], row, "cloud_principal:", 16, &comma) < 0)
             goto done;
-        if (out.n >= CHUNK && flush(&out, write, &total) < 0) goto done;
+        end_at[row] = rows.n;
+    }
+
+    static const char hexdigits[] = "0123456789abcdef";
+    for (Py_ssize_t r = 0; r < nrules; r++) {
+        const uint8_t *parts[3] = {(const uint8_t *)detector, (const uint8_t *)rule_p[R_ID][r], NULL};
+        Py_ssize_t lens[3] = {detector_len, rule_n[R_ID][r], 0};
+        for (Py_ssize_t j = row_start[r]; j < row_start[r + 1]; j++) {
+            uint32_t row = row_list[j];
+            uint8_t digest[12];
+            char id[24];
+            parts[2] = event_p[row];
+            lens[2] = event_n[row];
+            blake2b(parts, lens, 3, digest, 12);
+            for (int i = 0; i < 12; i++) {
+                id[2 * i] = hexdigits[digest[i] >> 4];
+                id[2 * i + 1] = hexdigits[digest[i] & 15];
+            }
+            if (PUT_LIT(&out, "{\"signal_id\":\"") < 0 || put(&out, id, 24) < 0 || PUT_LIT(&out, "\",") < 0 ||
+                put(&out, rule_p[R_HEAD][r], rule_n[R_HEAD][r]) < 0 ||
+                put(&out, rows.p + row_at[row], tail_at[row] - row_at[row]) < 0 ||
+                PUT_LIT(&out, ",\"matched\":{") < 0)
+                goto done;
+            int comma = 0;
+            for (Py_ssize_t k = field_start[r]; k < field_start[r + 1]; k++) {
+                uint32_t f = field_list[k];
+                const uint8_t *p;
+                Py_ssize_t len;
+                int has = cell(&fields[f], row, &p, &len);
+                if (has < 0) {
+                    PyErr_Format(PyExc_ValueError, "field %u: the buffers do not hold row %u", f, row);
+                    goto done;
+                }
+                if (!has) continue;
+                if ((comma && PUT_LIT(&out, ",") < 0) || put(&out, key_p[f], key_n[f]) < 0 ||
+                    put_json_string(&out, p, len) < 0)
+                    goto done;
+                comma = 1;
+            }
+            if (PUT_LIT(&out, "},") < 0 || put(&out, rule_p[R_TAIL][r], rule_n[R_TAIL][r]) < 0 ||
+                PUT_LIT(&out, ",\"entities\":[") < 0 ||
+                put(&out, rows.p + tail_at[row], end_at[row] - tail_at[row]) < 0 ||
+                PUT_LIT(&out, "]") < 0 || put(&out, rule_p[R_END][r], rule_n[R_END][r]) < 0 || PUT_LIT(&out, "\n") < 0)
+                goto done;
+            if (out.n >= CHUNK && flush(&out, write, &total) < 0) goto done;
+        }
     }
     if (flush(&out, write, &total) < 0) goto done;
     result = PyLong_FromSsize_t(total);
     goto done;
-bad_pairs:
-    if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "the pairs' columns differ in length");
+bad_cell:
+    PyErr_SetString(PyExc_ValueError, "an event column's buffers do not hold one of its rows");
+    goto done;
+bad_length:
+    PyErr_SetString(PyExc_ValueError, "the event and field columns differ in length");
 done:
     for (int i = 0; i < C_COUNT; i++) {
         PyMem_Free(cols[i].data);
         PyMem_Free(cols[i].data_len);
     }
-    PyMem_Free(values.data);
-    PyMem_Free(values.data_len);
+    if (fields)
+        for (Py_ssize_t f = 0; f < nfields; f++) {
+            PyMem_Free(fields[f].data);
+            PyMem_Free(fields[f].data_len);
+        }
+    PyMem_Free(fields);
     for (int i = 0; i < R_COUNT; i++) {
         PyMem_Free(rule_p[i]);
         PyMem_Free(rule_n[i]);
     }
     PyMem_Free(key_p);
     PyMem_Free(key_n);
-    PyMem_Free(first);
-    PyMem_Free(members);
+    PyMem_Free(row_start);
+    PyMem_Free(row_list);
+    PyMem_Free(field_start);
+    PyMem_Free(field_list);
+    PyMem_Free(hit);
     PyMem_Free(row_at);
     PyMem_Free(tail_at);
+    PyMem_Free(end_at);
     PyMem_Free(event_p);
     PyMem_Free(event_n);
     PyMem_Free(rows.p);
@@ -588,8 +641,9 @@ static PyObject *digest(PyObject *module, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"lines", lines, METH_VARARGS,
-     "lines(write, detector, rule_ids, rule_heads, rule_tails, rule_ends, signal_rules, signal_rows, times, records, hosts, "
-     "users, event_ids, sources, paths, entities, keys, pair_signals, pair_positions, pair_keys, values) -> int: "
+     "lines(write, detector, rule_ids, rule_heads, rule_tails, rule_ends, rule_rows, rule_fields, times, records, "
+     "hosts, users, event_ids, sources, paths, src_ips, dst_ips, apps, principals, families, remotes, fields, keys) "
+     "-> int: "
      "the lines go to write(bytes) a megabyte or so at a time; returns how many bytes went"},
     {"blake2b", digest, METH_VARARGS, "blake2b(data, digest_size=12) -> bytes: unkeyed BLAKE2b (for the tests)"},
     {NULL, NULL, 0, NULL},

@@ -203,18 +203,17 @@ def write_sigma_jsonl(batch: EventBatch, fired: Fired, write: Callable[[bytes], 
     fired = [(rule, rows) for rule, rows in fired if rows]
     if not fired:
         return 0
+    rule_parts = [_rule_json(rule.id, rule.title, rule.level, rule.status, rule.tags, rule.path, rule.description)
+                  for rule, _ in fired]
+    if NATIVE and _native_types(batch.events):
+        return _native_jsonl(write, batch, fired, rule_parts)
     every = pl.Series(list(chain.from_iterable(hit_rows for _, hit_rows in fired)), dtype=pl.UInt32)
     rows = every.unique().sort()
     hit = batch.events.select(_SIGNAL_COLUMNS)[rows]
-    rule_parts = [_rule_json(rule.id, rule.title, rule.level, rule.status, rule.tags, rule.path, rule.description)
-                  for rule, _ in fired]
     by_rule = pl.Series(list(chain.from_iterable(repeat(i, len(r)) for i, (_, r) in enumerate(fired))),
                         dtype=pl.UInt32)
     by_row = rows.search_sorted(every).cast(pl.UInt32)  # each signal's event among the hit ones
-    pairs = _matched_pairs(batch.raw, fired)
-    if NATIVE and _native_types(hit):
-        return _native_jsonl(write, fired, hit, rule_parts, by_rule, by_row, pairs)
-    data = _polars_jsonl(fired, hit, rule_parts, by_rule, by_row, pairs)
+    data = _polars_jsonl(fired, hit, rule_parts, by_rule, by_row, _matched_pairs(batch.raw, fired))
     write(data)
     return len(data)
 
@@ -223,26 +222,45 @@ def write_sigma_jsonl(batch: EventBatch, fired: Fired, write: Callable[[bytes], 
 _NATIVE_TEXT = (pl.String, pl.Null)
 
 
-def _native_types(hit: pl.DataFrame) -> bool:
-    time = hit.get_column(F.TIME)
-    times_ok = time.dtype == pl.Null or (time.dtype == pl.Datetime("us", "UTC")
-                                         and bool(time.dt.year().is_between(1, 9999).all()))
-    return (times_ok and hit.schema[F.HOST] in _NATIVE_TEXT and hit.schema[F.USER] in _NATIVE_TEXT
-            and hit.get_column(F.EVENT_ID).null_count() == 0)
+def _native_types(events: pl.DataFrame) -> bool:
+    time = events.get_column(F.TIME)
+    if time.dtype == pl.Datetime("us", "UTC"):
+        years = time.dt.year()
+        times_ok = time.null_count() == time.len() or (years.min() >= 1 and years.max() <= 9999)  # type: ignore[operator]
+    else:
+        times_ok = time.dtype == pl.Null
+    return (times_ok and events.schema[F.HOST] in _NATIVE_TEXT and events.schema[F.USER] in _NATIVE_TEXT
+            and events.get_column(F.EVENT_ID).null_count() == 0)
 
 
-def _native_jsonl(write: Callable[[bytes], object], fired: Fired, hit: pl.DataFrame,
-                  rule_parts: list[tuple[str, str, str]], by_rule: pl.Series, by_row: pl.Series, pairs: _Pairs) -> int:
-    record = hit.get_column(F.ORIGIN_RECORD)
-    text = [hit.get_column(name).cast(pl.String).rechunk() for name in (F.HOST, F.USER, F.EVENT_ID, F.ORIGIN_SOURCE,
-                                                                        F.ORIGIN_PATH)]
-    keys, signals, positions, key_index, values = pairs
+def _native_jsonl(write: Callable[[bytes], object], batch: EventBatch, fired: Fired,
+                  rule_parts: list[tuple[str, str, str]]) -> int:
+    """The C writer, on the batch's own columns: the event columns and the rules' fields are read
+    at the fired rows in place (nothing gathered), the remote hosts of command lines made here."""
+    events, raw = batch.events, batch.raw
+    raw_columns = set(raw.columns)
+    index: dict[str, int] = {}
+    rule_fields = [[index.setdefault(name, len(index)) for name in _matched_names(rule, raw_columns)]
+                   for rule, _ in fired]
+    record = events.get_column(F.ORIGIN_RECORD)
+    text = [events.get_column(name).cast(pl.String) for name in (
+        F.HOST, F.USER, F.EVENT_ID, F.ORIGIN_SOURCE, F.ORIGIN_PATH, F.SRC_IP, F.DST_IP, F.APP_NAME, F.USER_UID,
+        F.FAMILY)]
     return _lines.lines(  # type: ignore[no-any-return]
         write, DETECTOR, [rule.id for rule, _ in fired], [p[0] for p in rule_parts], [p[1] for p in rule_parts],
-        [p[2] for p in rule_parts], by_rule, by_row, hit.get_column(F.TIME).cast(pl.Int64).rechunk(),
-        (record.cast(pl.Int64) if record.dtype.is_integer() else pl.Series([None] * hit.height, dtype=pl.Int64))
-        .rechunk(), *text, _entity_members(hit).rechunk(), keys, signals.rechunk(), positions.rechunk(),
-        key_index.rechunk(), values.rechunk())
+        [p[2] for p in rule_parts], [rows for _, rows in fired], rule_fields,
+        events.get_column(F.TIME).cast(pl.Int64).rechunk(),
+        (record.cast(pl.Int64) if record.dtype.is_integer() else pl.Series([None] * events.height, dtype=pl.Int64))
+        .rechunk(),
+        *text, _remote_members(events.get_column(F.PROCESS_CMD)),
+        [_as_text(raw.get_column(name)) for name in index], [orjson.dumps(name).decode() + ":" for name in index])
+
+
+def _as_text(column: pl.Series) -> pl.Series:
+    """A raw column's values as the objects report them: text, others made text by ``str()``."""
+    if column.dtype in _NATIVE_TEXT:
+        return column.cast(pl.String)
+    return pl.Series([v if v is None or type(v) is str else str(v) for v in column.to_list()], dtype=pl.String)
 
 
 def _polars_jsonl(fired: Fired, hit: pl.DataFrame, rule_parts: list[tuple[str, str, str]], by_rule: pl.Series,
@@ -345,13 +363,9 @@ def _entity_members(hit: pl.DataFrame) -> pl.Series:
         present = text.is_not_null() & (text != "")
         return pl.when(present if when is None else present & when).then(_json(pl.lit(kind + ":") + text))
 
-    remote = pl.Series([None] * hit.height, dtype=pl.String)
-    named_rows = [(i, found) for i, found in enumerate(_remote(hit.get_column(F.PROCESS_CMD))) if found]
-    if named_rows:
-        remote = remote.scatter([i for i, _ in named_rows],
-                                [orjson.dumps([str(e) for e in found]).decode()[1:-1] for _, found in named_rows])
     return hit.select(pl.concat_str([
-        named(F.SRC_IP, "ip"), named(F.DST_IP, "ip"), named(F.APP_NAME, "oauth_app"), pl.lit(remote),
+        named(F.SRC_IP, "ip"), named(F.DST_IP, "ip"), named(F.APP_NAME, "oauth_app"),
+        pl.lit(_remote_members(hit.get_column(F.PROCESS_CMD))),
         named(F.USER_UID, "cloud_principal", pl.col(F.FAMILY) == "cloudtrail"),
     ], separator=",", ignore_nulls=True)).to_series()
 
@@ -405,6 +419,16 @@ def _matched_json(pairs: _Pairs, count: int) -> pl.Series:
         columns.append(pl.Series([None] * count, dtype=pl.String).scatter(part.get_column("s"), part.get_column("m")))
     return pl.DataFrame(columns, schema=[str(i) for i in range(len(columns))]).select(
         pl.concat_str(pl.all(), separator=",", ignore_nulls=True)).to_series()
+
+
+def _remote_members(command: pl.Series) -> pl.Series:
+    """Per command line, the remote computers it names as JSON array members ("host:FS-01"), or null."""
+    out = pl.Series([None] * command.len(), dtype=pl.String)
+    named = [(i, found) for i, found in enumerate(_remote(command)) if found]
+    if named:
+        out = out.scatter([i for i, _ in named], [orjson.dumps([str(e) for e in found]).decode()[1:-1]
+                                                  for _, found in named])
+    return out
 
 
 def _remote(command: pl.Series) -> list[tuple[Entity, ...]]:
