@@ -16,7 +16,7 @@ setup(
         Extension(
             f"autosoc.normalize.{name}",
             sources=[f"src/autosoc/normalize/{name}.c"],
-            depends=["src/autosoc/normalize/_rowbuf.h"],
+            depends=[f"src/autosoc/normalize/{h}.h" for h in ("_rowbuf", "_blake2b", "_json_escape")],
             extra_compile_args=["-O2"],
             optional=True,
         )
@@ -26,7 +26,8 @@ setup(
         Extension(
             f"autosoc.detect.sigma.{name}",
             sources=[f"src/autosoc/detect/sigma/{name}.c"],
-            depends=["src/autosoc/detect/sigma/_arrow.h"],
+            depends=["src/autosoc/detect/sigma/_arrow.h", "src/autosoc/normalize/_blake2b.h",
+                     "src/autosoc/normalize/_json_escape.h"],
             extra_compile_args=["-O2"],
             optional=True,
         )

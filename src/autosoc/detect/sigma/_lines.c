@@ -1,11 +1,12 @@
 /* The JSON lines of a batch's Sigma signals, for autosoc.detect.sigma.signals.
  *
  * lines() writes one line per signal, byte for byte what orjson.dumps(Signal.as_dict()) gives, to a
- * stream's write() in chunks of about a megabyte, from
- * the batch's Arrow columns read in place (see _arrow.h): what one rule's signals share comes as
- * ready JSON text per rule, what one event's share as columns of the hit events, the matched
- * fields as (signal, position, key, value) pairs.  The signal id is computed here: BLAKE2b with a
- * 12-byte digest over detector, rule id and event id, as Signal.signal_id does with hashlib.
+ * stream's write() in chunks of about a megabyte, from the batch's Arrow columns read in place (see
+ * _arrow.h): what one rule's signals share comes as ready JSON text per rule; what one event's
+ * share is read from the event columns at the fired rows and written once per event; the matched
+ * fields are read from the rules' columns at their rows.  The signal id is computed here: BLAKE2b with a
+ * 12-byte digest over detector, rule id and event id, as Signal.signal_id does with hashlib
+ * (_blake2b.h, shared with normalize's content ids, as is the escaping, _json_escape.h).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -13,101 +14,8 @@
 #include <string.h>
 
 #include "_arrow.h"
-
-/* ---------------------------------------------------------------- BLAKE2b (RFC 7693) */
-
-static const uint64_t B2_IV[8] = {
-    0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL,
-    0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL, 0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL,
-};
-
-static const uint8_t B2_SIGMA[12][16] = {
-    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
-    {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4}, {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
-    {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13}, {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
-    {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11}, {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
-    {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5}, {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
-    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
-};
-
-static inline uint64_t rotr64(uint64_t x, int n) { return (x >> n) | (x << (64 - n)); }
-
-static inline uint64_t load64(const uint8_t *p) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-#else
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-#endif
-}
-
-#define B2_G(a, b, c, d, x, y)              \
-    do {                                    \
-        v[a] = v[a] + v[b] + (x);           \
-        v[d] = rotr64(v[d] ^ v[a], 32);     \
-        v[c] = v[c] + v[d];                 \
-        v[b] = rotr64(v[b] ^ v[c], 24);     \
-        v[a] = v[a] + v[b] + (y);           \
-        v[d] = rotr64(v[d] ^ v[a], 16);     \
-        v[c] = v[c] + v[d];                 \
-        v[b] = rotr64(v[b] ^ v[c], 63);     \
-    } while (0)
-
-static void b2_compress(uint64_t h[8], const uint8_t block[128], uint64_t counter, int last) {
-    uint64_t v[16], m[16];
-    for (int i = 0; i < 8; i++) {
-        v[i] = h[i];
-        v[i + 8] = B2_IV[i];
-    }
-    v[12] ^= counter; /* the counter's high word stays 0: a message is far below 2^64 bytes */
-    if (last) v[14] = ~v[14];
-    for (int i = 0; i < 16; i++) m[i] = load64(block + 8 * i);
-    for (int r = 0; r < 12; r++) {
-        const uint8_t *s = B2_SIGMA[r];
-        B2_G(0, 4, 8, 12, m[s[0]], m[s[1]]);
-        B2_G(1, 5, 9, 13, m[s[2]], m[s[3]]);
-        B2_G(2, 6, 10, 14, m[s[4]], m[s[5]]);
-        B2_G(3, 7, 11, 15, m[s[6]], m[s[7]]);
-        B2_G(0, 5, 10, 15, m[s[8]], m[s[9]]);
-        B2_G(1, 6, 11, 12, m[s[10]], m[s[11]]);
-        B2_G(2, 7, 8, 13, m[s[12]], m[s[13]]);
-        B2_G(3, 4, 9, 14, m[s[14]], m[s[15]]);
-    }
-    for (int i = 0; i < 8; i++) h[i] ^= v[i] ^ v[i + 8];
-}
-
-/* the unkeyed BLAKE2b digest of the concatenated parts, outlen bytes (1-64) */
-static void blake2b(const uint8_t *const *parts, const Py_ssize_t *lens, int nparts, uint8_t *out, int outlen) {
-    uint64_t h[8];
-    uint8_t block[128];
-    Py_ssize_t fill = 0;
-    uint64_t counter = 0;
-    memcpy(h, B2_IV, sizeof(h));
-    h[0] ^= 0x01010000ULL ^ (uint64_t)outlen;
-    for (int k = 0; k < nparts; k++) {
-        const uint8_t *p = parts[k];
-        Py_ssize_t n = lens[k];
-        while (n > 0) {
-            if (fill == 128) { /* a full block is compressed only once more input follows it */
-                counter += 128;
-                b2_compress(h, block, counter, 0);
-                fill = 0;
-            }
-            Py_ssize_t take = 128 - fill < n ? 128 - fill : n;
-            memcpy(block + fill, p, (size_t)take);
-            fill += take;
-            p += take;
-            n -= take;
-        }
-    }
-    counter += (uint64_t)fill;
-    memset(block + fill, 0, (size_t)(128 - fill));
-    b2_compress(h, block, counter, 1);
-    for (int i = 0; i < outlen; i++) out[i] = (uint8_t)(h[i / 8] >> (8 * (i % 8)));
-}
+#include "../../normalize/_blake2b.h"
+#include "../../normalize/_json_escape.h"
 
 /* ---------------------------------------------------------------- the output buffer */
 
@@ -139,54 +47,18 @@ static inline int put(Buf *b, const void *p, Py_ssize_t n) {
 
 #define PUT_LIT(b, s) put((b), (s), (Py_ssize_t)(sizeof(s) - 1))
 
-/* the bytes a JSON string escapes: ", \ and the control characters */
-static uint8_t ESCAPED[256];
-
-static void init_escaped(void) {
-    for (int c = 0; c < 0x20; c++) ESCAPED[c] = 1;
-    ESCAPED['"'] = ESCAPED['\\'] = 1;
-}
-
-/* a string's JSON text between its quotes, as orjson writes it: ", \ and the control characters
- * escaped, the rest as it is (runs of plain bytes copied whole) */
+/* a string's JSON text between its quotes, as orjson writes it (_json_escape.h) */
 static int put_json_body(Buf *b, const uint8_t *p, Py_ssize_t n) {
-    static const char hex[] = "0123456789abcdef";
-    if (grow(b, 6 * n) < 0) return -1;
-    char *o = b->p + b->n;
-    Py_ssize_t i = 0;
-    while (i < n) {
-        Py_ssize_t run = i;
-        while (run < n && !ESCAPED[p[run]]) run++;
-        memcpy(o, p + i, (size_t)(run - i));
-        o += run - i;
-        if (run == n) break;
-        uint8_t c = p[run];
-        i = run + 1;
-        *o++ = '\\';
-        switch (c) {
-        case '"': *o++ = '"'; break;
-        case '\\': *o++ = '\\'; break;
-        case '\b': *o++ = 'b'; break;
-        case '\f': *o++ = 'f'; break;
-        case '\n': *o++ = 'n'; break;
-        case '\r': *o++ = 'r'; break;
-        case '\t': *o++ = 't'; break;
-        default:
-            *o++ = 'u';
-            *o++ = '0';
-            *o++ = '0';
-            *o++ = hex[c >> 4];
-            *o++ = hex[c & 15];
-        }
-    }
-    b->n = o - b->p;
+    if (grow(b, JSON_BOUND(n)) < 0) return -1;
+    b->n = json_escape_body(b->p + b->n, (const char *)p, n) - b->p;
     return 0;
 }
 
 /* a JSON string, quoted */
 static int put_json_string(Buf *b, const uint8_t *p, Py_ssize_t n) {
-    if (put(b, "\"", 1) < 0 || put_json_body(b, p, n) < 0) return -1;
-    return put(b, "\"", 1);
+    if (grow(b, JSON_BOUND(n)) < 0) return -1;
+    b->n = json_escape(b->p + b->n, (const char *)p, n) - b->p;
+    return 0;
 }
 
 /* value in decimal, zero-padded to width digits */
@@ -541,14 +413,14 @@ static PyObject *lines(PyObject *module, PyObject *args) {
     static const char hexdigits[] = "0123456789abcdef";
     for (Py_ssize_t r = 0; r < nrules; r++) {
         const uint8_t *parts[3] = {(const uint8_t *)detector, (const uint8_t *)rule_p[R_ID][r], NULL};
-        Py_ssize_t lens[3] = {detector_len, rule_n[R_ID][r], 0};
+        size_t lens[3] = {(size_t)detector_len, (size_t)rule_n[R_ID][r], 0};
         for (Py_ssize_t j = row_start[r]; j < row_start[r + 1]; j++) {
             uint32_t row = row_list[j];
             uint8_t digest[12];
             char id[24];
             parts[2] = event_p[row];
-            lens[2] = event_n[row];
-            blake2b(parts, lens, 3, digest, 12);
+            lens[2] = (size_t)event_n[row];
+            blake2b_parts(parts, lens, 3, digest, 12);
             for (int i = 0; i < 12; i++) {
                 id[2 * i] = hexdigits[digest[i] >> 4];
                 id[2 * i + 1] = hexdigits[digest[i] & 15];
@@ -635,7 +507,8 @@ static PyObject *digest(PyObject *module, PyObject *args) {
     }
     uint8_t out[64];
     const uint8_t *parts[1] = {(const uint8_t *)data};
-    blake2b(parts, &len, 1, out, outlen);
+    size_t lens[1] = {(size_t)len};
+    blake2b_parts(parts, lens, 1, out, outlen);
     return PyBytes_FromStringAndSize((const char *)out, outlen);
 }
 
@@ -654,6 +527,6 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__lines(void) {
-    init_escaped();
+    init_escapes();
     return PyModule_Create(&module);
 }
