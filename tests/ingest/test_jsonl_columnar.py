@@ -17,6 +17,7 @@ import orjson
 import polars as pl
 import pytest
 
+from autosoc.ingest import jsonl
 from autosoc.ingest.files import read_files
 from autosoc.normalize import columns, decode, flatten, normalize
 from autosoc.normalize import fields as F
@@ -46,6 +47,26 @@ class _Reference:
                 return None
             rows.append(flat)
         return _columns.build(rows, keep_json, columns._other_forms, keep_text)
+
+    @staticmethod
+    def newlines(buffer: bytearray, start: int, end: int) -> int:
+        return buffer.count(b"\n", start, end)
+
+    def windows_block(self, buffer: bytearray, length: int, max_lines: int, final: bool, keep_json: bool,
+                      keep_text: bool) -> Any:
+        """The C function's splitting (tested against it in tests/normalize/test_decode.py) in Python."""
+        assert length < len(buffer), "no byte after the data"
+        data, lines, used = bytes(buffer[:length]), [], 0
+        while len(lines) < max_lines and used < length:
+            newline = data.find(b"\n", used)
+            if newline < 0 and not final:
+                break
+            end = length if newline < 0 else newline + 1
+            lines.append(data[used:end])
+            used = end
+        skipped = [i for i, line in enumerate(lines) if line.isspace()] or None
+        kept = [line for line in lines if not line.isspace()]
+        return used, len(lines), skipped, self.windows_lines(kept, keep_json, keep_text) if kept else None
 
 
 @pytest.fixture
@@ -135,3 +156,38 @@ def test_without_the_decoder_the_reader_yields_records(tmp_path: Path, monkeypat
     path.write_bytes(b"\n".join(_event(i) for i in range(5)) + b"\n")
     batches = _read(path, 10, True)
     assert [len(b.records) for b in batches] == [5] and batches[0].columns is None
+
+
+@pytest.mark.parametrize("block", [64, 1000, 1 << 22])
+def test_lines_across_read_blocks(tmp_path: Path, reference: _Reference, monkeypatch: pytest.MonkeyPatch,
+                                  block: int) -> None:
+    """A plain file is read a block at a time: lines longer than a block, lines cut by a block's
+    end, CRLF, blank lines and a last line without a newline come out as the line-by-line reader
+    has them."""
+    monkeypatch.setattr(jsonl, "READ_BLOCK", block)
+    lines = [_event(i) + (b"\r" if i % 4 == 0 else b"") for i in range(57)]
+    lines[8] = b"\t "
+    lines[30] = b""
+    path = tmp_path / "blocks.jsonl"
+    path.write_bytes(b"\n".join(lines))  # no newline at the end
+    columnar, plain = _read(path, 10, True), _read(path, 10, False)
+    assert all(b.columns is not None for b in columnar)
+    assert [len(b) for b in columnar] == [9, 10, 10, 9, 10, 7]  # 10 lines a batch, blank ones not records
+    assert [p for b in columnar for p in b.positions] == [p for b in plain for p in b.positions]
+    assert [b.bytes_read for b in columnar][-1] == path.stat().st_size
+    new, old = _events(columnar), _events(plain)
+    assert new[0].equals(old[0]) and new[1].equals(old[1])
+
+
+def test_a_declined_batch_after_a_block_is_cut(tmp_path: Path, reference: _Reference,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jsonl, "READ_BLOCK", 200)
+    lines = [_event(i) for i in range(25)]
+    lines[14] = b"[1, 2"  # its batch (lines 11-20) is declined and read line by line
+    path = tmp_path / "declined.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    batches = _read(path, 10, True)
+    assert [b.columns is not None for b in batches] == [True, False, True]
+    assert [(d.origin.record, d.code) for d in batches[1].dead_letters] == [(15, "invalid_json")]
+    assert [p for b in batches for p in b.positions] == [p for b in _read(path, 10, False) for p in b.positions]
+    assert [b.bytes_read for b in batches] == [sum(len(line) + 1 for line in lines[:n]) for n in (10, 20, 25)]

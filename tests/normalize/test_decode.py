@@ -86,7 +86,20 @@ def check(lines: list[bytes]) -> bool:
         assert got == _columns.build(rows, keep_json, columns._other_forms, keep_text)
         # ... and the same frame, ids and JSON as the pure-Python reference
         _same(_frame_of(len(lines), got), columns._py_build_raw_frame(rows, keep_json=keep_json, keep_text=keep_text))
+    if lines and all(line and not line.isspace() and b"\n" not in line for line in lines):  # as a file's lines
+        for keep_json, keep_text in MODES:
+            assert _block(lines, keep_json, keep_text) == _decode.windows_lines(lines, keep_json, keep_text)
     return bool(accepted)
+
+
+def _block(lines: list[bytes], keep_json: bool, keep_text: bool) -> Any:
+    """windows_block over the lines written as a file's (each ending with a newline)."""
+    data = b"".join(line + b"\n" for line in lines)
+    buf = bytearray(data + b"{")  # the byte after the data is not a NUL
+    used, count, skipped, result = _decode.windows_block(buf, len(data), len(lines) + 1, True, keep_json, keep_text)
+    assert buf == data + b"{", "the buffer came back changed"
+    assert (used, count, skipped) == (len(data), len(lines), None)
+    return result
 
 
 def accepts(*lines: bytes | str) -> bool:
@@ -308,6 +321,35 @@ def test_batches() -> None:
     assert empty == _columns.build([], True, columns._other_forms, True)
     with pytest.raises(TypeError):
         _decode.windows_lines((b"{}",), False, False)
+
+
+def test_block_lines() -> None:
+    """windows_block finds the lines itself: blank ones skipped and numbered, a last line without a
+    newline only when final, at most max_lines, the buffer unchanged, what it declines still counted."""
+    a, b, c = (ev(SYSTEM, {"A": str(i)}).encode() for i in range(3))
+    data = a + b"\n \t\r\n" + b + b"\r\n\n\x0b\x0c\n" + c
+    buf = bytearray(data + b"x")
+    used, count, skipped, got = _decode.windows_block(buf, len(data), 100, False, True, True)
+    assert (used, count, skipped) == (len(data) - len(c), 5, [1, 3, 4])  # c has no newline yet
+    assert got == _decode.windows_lines([a, b + b"\r"], True, True)
+    used, count, skipped, got = _decode.windows_block(buf, len(data), 100, True, True, True)
+    assert (used, count, skipped) == (len(data), 6, [1, 3, 4])
+    assert got == _decode.windows_lines([a, b, c], True, True)
+    assert _decode.windows_block(buf, len(data), 2, True, False, False)[:3] == (len(a) + 5, 2, [1])
+    assert buf == data + b"x"
+    assert _decode.windows_block(buf, 0, 10, True, False, False) == (0, 0, None, None)
+    blank = bytearray(b"\n\n ")
+    assert _decode.windows_block(blank, 2, 10, True, False, False) == (2, 2, [0, 1], None)
+    bad = bytearray(a + b"\nnot json\n" + c + b"\n.")
+    assert _decode.windows_block(bad, len(bad) - 1, 10, False, False, False) == (len(bad) - 1, 3, None, None)
+    for start, end in ((0, len(buf)), (3, 3), (len(a), len(a) + 9), (0, 0)):
+        assert _decode.newlines(buf, start, end) == buf.count(b"\n", start, end)
+    with pytest.raises(ValueError, match="within the buffer"):
+        _decode.newlines(buf, 5, len(buf) + 1)
+    with pytest.raises(ValueError, match="one byte after"):
+        _decode.windows_block(bytearray(a), len(a), 10, True, False, False)
+    with pytest.raises(TypeError):
+        _decode.windows_block(a + b"\n", len(a), 10, True, False, False)  # bytes: not writable
 
 
 # ---------------------------------------------------------------------------- fuzz

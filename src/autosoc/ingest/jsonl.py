@@ -37,7 +37,7 @@ from autosoc.schema import DeadLetter, RawBatch
 
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
 CHUNK_SIZE = 1 << 20
-READ_AHEAD = 1 << 20  # bytes of lines per readlines call on the columnar path
+READ_BLOCK = 1 << 22  # bytes per read on the columnar path of a plain file
 STAGE = "ingest"
 
 # Between values: a string (closed on its line), a structural character, a bare word (number,
@@ -304,25 +304,18 @@ def read_json_lines(
 
 
 def _columnar_batches(lines: _LineDecoder, kind: str, inp: Input, batch_size: int) -> Iterator[RawBatch]:
+    if not inp.compressed:
+        yield from _block_batches(lines, kind, inp, batch_size)
+        return
     stream = iter(inp.stream)
     broken: Exception | None = None
-    carry: list[bytes] = []  # lines read ahead (plain files), the next batch's first
     while broken is None:
-        chunk: list[bytes] = carry
-        carry = []
-        try:
-            if inp.compressed:  # line by line: what came before a break in the stream is kept
-                for line in stream:
-                    chunk.append(line)
-                    if len(chunk) >= batch_size:
-                        break
-            else:  # a megabyte of lines per call: the splitting runs in C
-                while len(chunk) < batch_size:
-                    block = inp.stream.readlines(READ_AHEAD)
-                    if not block:
-                        break
-                    chunk += block
-                chunk, carry = chunk[:batch_size], chunk[batch_size:]
+        chunk: list[bytes] = []
+        try:  # line by line: what came before a break in the stream is kept
+            for line in stream:
+                chunk.append(line)
+                if len(chunk) >= batch_size:
+                    break
         except GZIP_ERRORS as exc:  # what was read before the break is still decoded
             broken = exc
         if not chunk:
@@ -330,20 +323,19 @@ def _columnar_batches(lines: _LineDecoder, kind: str, inp: Input, batch_size: in
         first = lines.lineno + 1
         kept = [line for line in chunk if not line.isspace()]  # blank lines are skipped, as below
         columns = decode.decode_windows_lines(kept) if kept else None
+        whole = len(chunk) == batch_size
         if columns is not None:
             positions = (list(range(first, first + len(chunk))) if len(kept) == len(chunk)
                          else [first + i for i, line in enumerate(chunk) if not line.isspace()])
             lines.lineno += len(chunk)
             lines.offset += sum(map(len, chunk))
-            whole = len(chunk) == batch_size
             del chunk, kept  # the lines are in the columns now: not kept alive while the batch is used
-            yield RawBatch(lines.source, lines.path, kind, [], positions, [], _consumed(inp, carry), columns)
+            yield RawBatch(lines.source, lines.path, kind, [], positions, [], inp.consumed(), columns)
         else:
-            whole = len(chunk) == batch_size
             for line in chunk:
                 lines.take(line)
             del chunk, kept
-            yield from lines.batches(kind, batch_size, _consumed(inp, carry))
+            yield from lines.batches(kind, batch_size, inp.consumed())
         if not whole:
             break
     if broken is not None:
@@ -351,9 +343,54 @@ def _columnar_batches(lines: _LineDecoder, kind: str, inp: Input, batch_size: in
         yield from lines.batches(kind, batch_size, inp.consumed())
 
 
-def _consumed(inp: Input, ahead: list[bytes]) -> int:
-    """Bytes of the file consumed by the batches so far: what was read, less the lines read ahead."""
-    return inp.consumed() - (sum(map(len, ahead)) if ahead and not inp.compressed else 0)
+def _block_batches(lines: _LineDecoder, kind: str, inp: Input, batch_size: int) -> Iterator[RawBatch]:
+    """A plain file read into one buffer a block at a time, its lines found and decoded in C
+    (:func:`~autosoc.normalize.decode.decode_windows_block`): no bytes object per line.  A batch
+    the decoder declines is split into lines and decoded the usual way."""
+    buf = bytearray(READ_BLOCK + 1)  # + the byte the decoder needs after the data
+    filled = newlines = 0
+    eof = False
+    while True:
+        while not eof and newlines < batch_size:
+            if len(buf) - 1 - filled < READ_BLOCK // 2:
+                buf.extend(bytes(len(buf)))
+            with memoryview(buf) as whole, whole[filled:len(buf) - 1] as free:
+                got = inp.stream.readinto(free)
+            if not got:
+                eof = True
+                break
+            newlines += decode.newlines(buf, filled, filled + got)
+            filled += got
+        if filled == 0:
+            return
+        used, count, skipped, columns = decode.decode_windows_block(buf, filled, batch_size, final=eof)
+        rest = filled - used
+        consumed = inp.consumed() - rest
+        first = lines.lineno + 1
+        if columns is not None:
+            blank = set(skipped or ())
+            positions = [first + i for i in range(count) if i not in blank] if blank else [*range(first, first + count)]
+            lines.lineno += count
+            lines.offset += used
+            yield RawBatch(lines.source, lines.path, kind, [], positions, [], consumed, columns)
+        elif count:
+            for line in _split_lines(bytes(buf[:used])):
+                lines.take(line)
+            yield from lines.batches(kind, batch_size, consumed)
+        buf[:rest] = buf[used:filled]
+        filled = rest
+        newlines = decode.newlines(buf, 0, filled)
+
+
+def _split_lines(data: bytes) -> list[bytes]:
+    """``data`` split after each newline, as a binary file's lines are (the last without one when
+    it has none)."""
+    lines = data.split(b"\n")
+    last = lines.pop()
+    out = [line + b"\n" for line in lines]
+    if last:
+        out.append(last)
+    return out
 
 
 class _LineDecoder:

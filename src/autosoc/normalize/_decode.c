@@ -1416,7 +1416,163 @@ done:
     return rc ? NULL : result;
 }
 
+/* bytes.isspace() of a non-empty line */
+static int
+blank_line(const char *p, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!(p[i] == ' ' || p[i] == '\n' || p[i] == '\r' || p[i] == '\t' || p[i] == '\v' || p[i] == '\f'))
+            return 0;
+    return 1;
+}
+
+/* windows_block(buffer, length, max_lines, final, keep_json, keep_text) -> (used, lines, skipped, result)
+ *
+ * The lines of buffer[:length] (each ending after a newline; with `final`, the rest too), at most
+ * max_lines of them, without a bytes object per line: `used` bytes, `lines` lines, `skipped` the
+ * numbers (from 0) of the blank ones (bytes.isspace) or None, and `result` what windows_lines gives
+ * for the others, or None.  The parser needs a NUL after each line: each line's newline (and the
+ * byte at `length`, which the buffer must hold) is set to 0 while it is decoded and put back after,
+ * so the buffer is writable and comes back as it was. */
+static PyObject *
+m_windows_block(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t length, max_lines;
+    int final, keep_json, keep_text;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "w*nnppp:windows_block", &view, &length, &max_lines, &final, &keep_json,
+                          &keep_text))
+        return NULL;
+    PyObject *result = NULL, *skipped = NULL, *out = NULL;
+    Py_ssize_t *starts = NULL, *lens = NULL;
+    Build b;
+    Parser ps;
+    Row r;
+    KnownShapes known;
+    int built = 0, rc = 0;
+    memset(&ps, 0, sizeof(ps));
+    memset(&r, 0, sizeof(r));
+    memset(&known, 0, sizeof(known));
+    if (length < 0 || length >= view.len || max_lines < 0) {
+        PyErr_SetString(PyExc_ValueError, "length must be within the buffer, leaving one byte after it");
+        goto done;
+    }
+    char *data = view.buf;
+    Py_ssize_t cap = 0, nlines = 0, nkept = 0, pos = 0;
+    while (nlines < max_lines && pos < length) {
+        char *nl = memchr(data + pos, '\n', (size_t)(length - pos));
+        if (nl == NULL && !final)
+            break;
+        Py_ssize_t end = nl == NULL ? length : nl - data, next = nl == NULL ? length : end + 1;
+        if (blank_line(data + pos, next - pos)) {
+            if (skipped == NULL && (skipped = PyList_New(0)) == NULL)
+                goto done;
+            PyObject *number = PyLong_FromSsize_t(nlines);
+            if (number == NULL || PyList_Append(skipped, number) < 0) {
+                Py_XDECREF(number);
+                goto done;
+            }
+            Py_DECREF(number);
+        } else {
+            if (nkept == cap) {
+                cap = cap ? cap * 2 : 4096;
+                Py_ssize_t *s2 = PyMem_Realloc(starts, (size_t)cap * sizeof(Py_ssize_t));
+                if (s2 != NULL)
+                    starts = s2;
+                Py_ssize_t *l2 = s2 != NULL ? PyMem_Realloc(lens, (size_t)cap * sizeof(Py_ssize_t)) : NULL;
+                if (l2 != NULL)
+                    lens = l2;
+                if (s2 == NULL || l2 == NULL) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+            }
+            starts[nkept] = pos;
+            lens[nkept++] = end - pos;
+        }
+        nlines++;
+        pos = next;
+    }
+    if (nkept > 0) {
+        char saved = data[length];
+        if (build_start(&b, nkept, keep_json, keep_text) < 0) {
+            built = 1;
+            goto done;
+        }
+        built = 1;
+        if (row_index(&r, 128) < 0)
+            goto done;
+        for (Py_ssize_t i = 0; i < nkept && rc == 0; i++) {
+            char *line = data + starts[i];
+            char after = line[lens[i]];
+            line[lens[i]] = 0;
+            row_reset(&r);
+            rc = parse_line(&ps, line, lens[i]);
+            if (rc == 0)
+                rc = flatten(&r, ps.nodes);
+            if (rc == 0) {
+                Shape *shape = shape_of(&b, &known, &r);
+                rc = shape == NULL ? FAIL : emit_row(&b, i, shape, &r, keep_json, keep_text);
+            }
+            line[lens[i]] = after;
+        }
+        data[length] = saved;
+        if (rc == FAIL)
+            goto done;
+        if (rc == 0 && (result = build_result(&b, keep_json, keep_text)) == NULL)
+            goto done;
+    }
+    out = Py_BuildValue("nnOO", pos, nlines, skipped ? skipped : Py_None, result ? result : Py_None);
+done:
+    if (built)
+        build_clear(&b);
+    known_clear(&known);
+    row_free(&r);
+    PyMem_Free(ps.nodes);
+    PyMem_Free(ps.scratch);
+    PyMem_Free(ps.dup);
+    PyMem_Free(starts);
+    PyMem_Free(lens);
+    Py_XDECREF(skipped);
+    Py_XDECREF(result);
+    PyBuffer_Release(&view);
+    if (out == NULL && !PyErr_Occurred())
+        PyErr_SetString(PyExc_SystemError, "windows_block failed without an error");
+    return out;
+}
+
+/* newlines(buffer, start, end) -> the number of newlines in buffer[start:end] (memchr: bytes.count
+ * goes a byte at a time) */
+static PyObject *
+m_newlines(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t start, end, count = 0;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nn:newlines", &view, &start, &end))
+        return NULL;
+    if (start < 0 || end > view.len || start > end) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "start and end must be within the buffer");
+        return NULL;
+    }
+    const char *p = (const char *)view.buf + start, *stop = (const char *)view.buf + end;
+    while (p < stop && (p = memchr(p, '\n', (size_t)(stop - p))) != NULL) {
+        count++;
+        p++;
+    }
+    PyBuffer_Release(&view);
+    return PyLong_FromSsize_t(count);
+}
+
 static PyMethodDef methods[] = {
+    {"newlines", (PyCFunction)m_newlines, METH_VARARGS,
+     "newlines(buffer, start, end) -> the number of newlines in buffer[start:end]"},
+    {"windows_block", (PyCFunction)m_windows_block, METH_VARARGS,
+     "windows_block(buffer, length, max_lines, final, keep_json, keep_text) -> (used, lines, skipped, result)\n--\n\n"
+     "windows_lines over the lines of a writable buffer's first length bytes, without a bytes object\n"
+     "per line (see the comment in _decode.c)."},
     {"windows_lines", (PyCFunction)m_windows_lines, METH_VARARGS,
      "windows_lines(lines, keep_json, keep_text)\n--\n\n"
      "_columns.build([flatten_windows(orjson.loads(line)) for line in lines], keep_json, other, keep_text)\n"

@@ -42,10 +42,35 @@ def decode_windows_lines(lines: Sequence[bytes], *, keep_json: bool = False) -> 
     if not NATIVE or _native is None or not lines:
         return None
     decoded = _native.windows_lines(list(lines), keep_json, True)
-    if decoded is None:
-        return None
+    return None if decoded is None else _raw_columns(len(lines), decoded)
+
+
+def decode_windows_block(buffer: bytearray, length: int, max_lines: int, *, final: bool,
+                         keep_json: bool = False) -> tuple[int, int, list[int] | None, RawColumns | None]:
+    """:func:`decode_windows_lines` over the lines of ``buffer[:length]`` (a line ends after its
+    newline; with ``final`` the rest is a line too), at most ``max_lines``, without a bytes object
+    per line.  ``buffer`` must hold at least one byte after ``length`` (the C parser puts a NUL
+    there while it runs; the buffer comes back unchanged).
+
+    Returns (bytes used, lines used, the numbers from 0 of the blank lines among them or None, their
+    records as raw columns or None when the decoder declines them: the caller then splits
+    ``buffer[:used]`` into lines and takes its usual way).  Only where :data:`NATIVE` is true."""
+    if not NATIVE or _native is None:
+        raise RuntimeError("decode_windows_block needs the native decoder (see NATIVE)")
+    used, count, skipped, decoded = _native.windows_block(buffer, length, max_lines, final, keep_json, True)
+    kept = count - (len(skipped) if skipped else 0)
+    return used, count, skipped, None if decoded is None else _raw_columns(kept, decoded)
+
+
+def newlines(buffer: bytearray, start: int, end: int) -> int:
+    """``buffer.count(b"\\n", start, end)``, in C (``bytes.count`` goes a byte at a time)."""
+    if not NATIVE or _native is None:
+        return buffer.count(b"\n", start, end)
+    return int(_native.newlines(buffer, start, end))
+
+
+def _raw_columns(n: int, decoded: tuple) -> RawColumns:  # type: ignore[type-arg]
     names, columns, id_views, id_data, json, text = decoded
-    n = len(lines)
     frame = pl.DataFrame([pl.Series(view_array(n, *column)) for column in columns])
     frame.columns = names  # set apart: Arrow schemas cut names at NUL, frames rename "" to column_0
     frame = frame.with_columns(pl.Series(KEYWORD_TEXT, view_array(n, None, *text, 0)))
