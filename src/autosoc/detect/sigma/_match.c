@@ -1466,38 +1466,46 @@ static inline int take(const Col *col, Py_ssize_t *next, Py_ssize_t end, const u
     return 0;
 }
 
-/* rows [start, end) of one column, two values at a time (the loads of one overlap the other's: a
- * large table is mostly out of L1); returns the row whose cell its buffers do not hold, or -1 */
+/* rows [start, end) of one column, four values at a time (the loads of each overlap the others': a
+ * large table is mostly out of L1, so one value's walk waits on memory); returns the row whose cell
+ * its buffers do not hold, or -1 */
+#define SCAN_WAYS 4
 static Py_ssize_t field_scan_rows(const Field *f, const Col *col, Py_ssize_t start, Py_ssize_t end, Found *o) {
-    const uint8_t *pa = NULL, *pb = NULL;
-    Py_ssize_t na = 0, nb = 0, ia = 0, ib = 0, next = start;
-    uint32_t va = 0, vb = 0, ra = 0, rb = 0;
-    int has_a = take(col, &next, end, &pa, &na, &ra);
-    int has_b = has_a > 0 ? take(col, &next, end, &pb, &nb, &rb) : 0;
-    while (has_a > 0 && has_b > 0) {
-        Py_ssize_t m = na - ia < nb - ib ? na - ia : nb - ib;
-        const uint8_t *sa = pa + ia, *sb = pb + ib;
+    const uint8_t *p[SCAN_WAYS];
+    Py_ssize_t n[SCAN_WAYS], at[SCAN_WAYS], next = start;
+    uint32_t v[SCAN_WAYS], r[SCAN_WAYS];
+    int has[SCAN_WAYS];
+    for (int w = 0; w < SCAN_WAYS; w++) {
+        has[w] = take(col, &next, end, &p[w], &n[w], &r[w]);
+        if (has[w] < 0) return r[w];
+        at[w] = 0;
+        v[w] = 0;
+    }
+    while (has[0] > 0 && has[1] > 0 && has[2] > 0 && has[3] > 0) {
+        Py_ssize_t m = n[0] - at[0];
+        for (int w = 1; w < SCAN_WAYS; w++)
+            if (n[w] - at[w] < m) m = n[w] - at[w];
+        const uint8_t *s0 = p[0] + at[0], *s1 = p[1] + at[1], *s2 = p[2] + at[2], *s3 = p[3] + at[3];
+        uint32_t v0 = v[0], v1 = v[1], v2 = v[2], v3 = v[3];
         for (Py_ssize_t k = 0; k < m; k++) {
-            va = scan_step(f, va, sa[k], o, ra);
-            vb = scan_step(f, vb, sb[k], o, rb);
+            v0 = scan_step(f, v0, s0[k], o, r[0]);
+            v1 = scan_step(f, v1, s1[k], o, r[1]);
+            v2 = scan_step(f, v2, s2[k], o, r[2]);
+            v3 = scan_step(f, v3, s3[k], o, r[3]);
         }
-        ia += m;
-        ib += m;
-        if (ia == na) {
-            has_a = take(col, &next, end, &pa, &na, &ra);
-            ia = 0;
-            va = 0;
-        }
-        if (ib == nb && has_a >= 0) {
-            has_b = take(col, &next, end, &pb, &nb, &rb);
-            ib = 0;
-            vb = 0;
+        v[0] = v0, v[1] = v1, v[2] = v2, v[3] = v3;
+        for (int w = 0; w < SCAN_WAYS; w++) {
+            at[w] += m;
+            if (at[w] == n[w]) {
+                has[w] = take(col, &next, end, &p[w], &n[w], &r[w]);
+                if (has[w] < 0) return r[w];
+                at[w] = 0;
+                v[w] = 0;
+            }
         }
     }
-    if (has_a < 0) return ra;
-    if (has_b < 0) return rb;
-    if (has_a > 0) field_scan(f, pa + ia, na - ia, va, o, ra);
-    if (has_b > 0) field_scan(f, pb + ib, nb - ib, vb, o, rb);
+    for (int w = 0; w < SCAN_WAYS; w++)
+        if (has[w] > 0) field_scan(f, p[w] + at[w], n[w] - at[w], v[w], o, r[w]);
     return -1;
 }
 
