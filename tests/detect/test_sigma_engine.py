@@ -85,6 +85,25 @@ level: low
     assert match(rule, events) == [True, True, True, False, False]
 
 
+def test_the_distinct_step_is_skipped_after_a_batch_of_distinct_rows(rules: list, regression_dir: Path) -> None:
+    """A group whose rows were nearly all distinct skips the distinct step for the next batches, and
+    a skipped step changes no hit; a group of repeated rows keeps it."""
+    batch = _one_batch(sorted(regression_dir.rglob("*.json")))
+    varied = SigmaEngine(rules)
+    first = varied.evaluate(batch)
+    skipping = [g for g in varied._groups if g.distinct_skips == engine.DISTINCT_SKIPS]
+    assert skipping, "no group of the regression samples has mostly distinct rows"
+    assert varied.evaluate(batch) == first  # the step skipped
+    assert all(g.distinct_skips == engine.DISTINCT_SKIPS - 1 for g in skipping)
+    repeated = EventBatch(pl.concat([batch.events] * 3), pl.concat([batch.raw] * 3))
+    fresh = SigmaEngine(rules)
+    hits = fresh.evaluate(repeated)
+    assert all(g.distinct_skips == 0 for g in fresh._groups)  # a third of the rows distinct: kept
+    height = batch.raw.height
+    assert {(r.id, r.path): [row for row in rows if row < height] for r, rows in hits} == {
+        (r.id, r.path): rows for r, rows in first}
+
+
 def test_globs_and_regexes_prefilter_the_rule_by_their_literal_runs() -> None:
     """A wildcard value's longest literal run, a regex's necessary literals: the rule runs on the rows
     holding one, and fires exactly where it would on every row."""

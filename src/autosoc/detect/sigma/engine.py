@@ -60,6 +60,10 @@ PREFILTER_PYTHON_MAX_ROWS = 2000
 #: its prebuilt expression runs over its own candidate rows, taken out of the frame
 GATHER_MAX_PREDS = 24
 _SHIFT = 1 << 32  # (rule, row) pairs as one 64-bit key
+#: a group whose distinct step kept at least this share of its rows skips the step for the next
+#: DISTINCT_SKIPS batches (then measures again): on varied data it costs more than it saves
+DISTINCT_MIN_SHARE = 0.9
+DISTINCT_SKIPS = 7
 
 
 def node_fields(node: Node) -> set[str]:
@@ -97,6 +101,7 @@ class _Group:
     # rules as Python functions of a row of ``py_columns`` (see .pyeval), compiled on first use
     py_tests: dict[int, RowTest | None] = field(default_factory=dict)
     py_columns: dict[str, int] = field(default_factory=dict)
+    distinct_skips: int = 0  # batches left that skip the distinct step (see DISTINCT_MIN_SHARE)
 
     automata: dict[str, ahocorasick.Automaton] = field(default_factory=dict)  # field -> its literals' automaton
     # the rules the C matcher supports, as one program over ``py_columns`` (see .native); built on
@@ -280,7 +285,8 @@ def _plain_keywords(node: Node) -> bool:
 def _evaluate_group(group: _Group, sub: pl.DataFrame, gather_min_skipped: int = GATHER_MIN_SKIPPED,
                     python_max_rows: int = PYTHON_MAX_ROWS, prefilter_python_max_rows: int = PREFILTER_PYTHON_MAX_ROWS,
                     ) -> list[tuple[CompiledRule, list[int]]]:
-    """Rules run once per distinct combination of the values they read, then fan out to the rows.
+    """Rules run once per distinct combination of the values they read, then fan out to the rows
+    (unless the group's rows were nearly all distinct in a recent batch: see DISTINCT_MIN_SHARE).
 
     A rule with necessary literals runs only on rows holding one of them: a rule with only a few
     candidate rows is tested on them in Python (:func:`_run_python`); rules whose candidate rows are
@@ -293,9 +299,15 @@ def _evaluate_group(group: _Group, sub: pl.DataFrame, gather_min_skipped: int = 
                          | {ipv6_name(f) for f in group.ipv6} | {KEYWORD_COLUMN})
     else:  # what the rules read derives from the fields alone: the same distinct rows, half the keys
         columns = sorted(group.fields | group.lowered)
-    distinct = sub.group_by(columns, maintain_order=True).agg(pl.col(_ROW))
-    if distinct.height == sub.height:
+    if group.distinct_skips > 0:
+        group.distinct_skips -= 1
         distinct = sub
+    else:
+        distinct = sub.group_by(columns, maintain_order=True).agg(pl.col(_ROW))
+        if distinct.height >= DISTINCT_MIN_SHARE * sub.height:
+            group.distinct_skips = DISTINCT_SKIPS
+        if distinct.height == sub.height:
+            distinct = sub
     if not group.keywords:
         distinct = with_columns(distinct, set(), group.lowered, ipv4=group.ipv4, ipv6=group.ipv6)
     fired: list[tuple[CompiledRule, list[int]]] = []
