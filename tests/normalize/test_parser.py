@@ -102,6 +102,22 @@ def test_alias_never_overwrites_a_real_field() -> None:
     assert _one(record).raw["Image"][0] == "C:\\real.exe"
 
 
+def test_what_prepare_fills_in_joins_the_keyword_text_of_its_rows_only() -> None:
+    """Security 4688's aliases (Image, ParentImage, IntegrityLevel) are in that row's keyword text,
+    once; a Sysmon row beside it that has its own Image keeps its text as it was."""
+    from autosoc.normalize import fields as F
+
+    (batch,) = normalize(RawBatch("jsonl", "/logs/x.jsonl", "json", [NESTED, SECURITY_4688], [1, 2]))
+    sysmon, security = batch.raw.get_column(F.KEYWORD_TEXT).to_list()
+    assert sysmon.split("\n").count("C:\\Windows\\System32\\cmd.exe") == 1
+    (alone,) = normalize(RawBatch("jsonl", "/logs/x.jsonl", "json", [NESTED], [1]))
+    assert alone.raw.get_column(F.KEYWORD_TEXT).to_list() == [sysmon]
+    lines = security.split("\n")
+    assert lines[-3:] == ["C:\\Windows\\System32\\cmd.exe", "C:\\Windows\\explorer.exe", "High"]
+    assert lines.count("C:\\Windows\\System32\\cmd.exe") == 2  # NewProcessName, and Image filled from it
+    assert "S-1-16-12288" in lines
+
+
 def test_data_names_with_spaces_also_appear_without() -> None:
     record = {"Event": {"System": {"EventID": 1119, "Channel": "Microsoft-Windows-Windows Defender/Operational"},
                         "EventData": {"Threat Name": "Virus:DOS/EICAR_Test_File"}}}

@@ -155,16 +155,26 @@ def _events(parser: Parser, raw: pl.DataFrame, ids: pl.Series, texts: pl.Series 
 
 
 def _prepared(parser: Parser, raw: pl.DataFrame) -> pl.DataFrame:
-    """``parser.prepare(raw)``, with what it wrote also in the keyword text: the columns it added
-    and those whose nulls it filled (a prepare never changes a value that is there)."""
+    """``parser.prepare(raw)``, with what it wrote also in the keyword text: the values it added
+    or filled in (a prepare never changes a value that is there), appended to the text of their
+    rows only (the text is most of a batch's bytes: a pass over all of it cost more than the rest)."""
     nulls = {name: raw.get_column(name).null_count() for name in raw.columns}
     prepared = parser.prepare(raw)
     written = [name for name in prepared.columns if not name.startswith("__")
                and nulls.get(name) != prepared.get_column(name).null_count()]
-    if not written:
+    if not written or F.KEYWORD_TEXT not in prepared.columns:
         return prepared
-    return prepared.with_columns(pl.concat_str([pl.col(F.KEYWORD_TEXT), *written], separator="\n",
-                                               ignore_nulls=True).alias(F.KEYWORD_TEXT))
+    filled = [prepared.get_column(name).is_not_null() & (raw.get_column(name).is_null() if name in nulls else True)
+              for name in written]
+    rows = pl.select(pl.any_horizontal(filled)).to_series().arg_true()
+    text = prepared.get_column(F.KEYWORD_TEXT)
+    part = pl.DataFrame([text.gather(rows), *(prepared.get_column(name).gather(rows).alias(f"v{i}")
+                                              for i, name in enumerate(written)),
+                         *(flags.gather(rows).alias(f"f{i}") for i, flags in enumerate(filled))])
+    added = part.select(pl.concat_str([pl.col(F.KEYWORD_TEXT), *(pl.when(f"f{i}").then(f"v{i}")
+                                                                 for i in range(len(written)))],
+                                      separator="\n", ignore_nulls=True)).to_series()
+    return prepared.with_columns(text.scatter(rows, added))
 
 
 def empty_events() -> pl.DataFrame:
