@@ -476,6 +476,7 @@ def phase_hunt(corpus: Path, rules_dir: Path, cache_dir: Path, batch_size: int |
     from autosoc.detect.sigma.loader import load_rules
     from autosoc.ingest import DEFAULT_BATCH_SIZE
     from autosoc.runtime.hunt import HuntOptions, hunt
+    from autosoc.runtime.memory import keep_freed_memory
     from autosoc.schema import Signal
 
     started = time.perf_counter()
@@ -497,6 +498,7 @@ def phase_hunt(corpus: Path, rules_dir: Path, cache_dir: Path, batch_size: int |
         signals += len(batch)
         writer.write(batch)
 
+    keep_freed_memory()  # as `autosoc hunt` does
     profiler = None
     if profile:
         import cProfile

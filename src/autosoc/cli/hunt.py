@@ -18,6 +18,7 @@ from autosoc.cli.output import CsvWriter, JsonlWriter, SignalWriter, TableWriter
 from autosoc.errors import ConfigError
 from autosoc.ingest import DEFAULT_BATCH_SIZE
 from autosoc.runtime.hunt import HuntOptions, hunt, load
+from autosoc.runtime.memory import keep_freed_memory
 from autosoc.schema import LEVELS, RawBatch
 
 EXIT_HITS = 10  # with --fail-on-hits: at least one detection
@@ -120,6 +121,7 @@ def hunt_command(
             totals[batch.path] = batch.bytes_read
             progress.update(task, completed=sum(totals.values()), events=events)
 
+        keep_freed_memory()  # batch after batch the same large buffers: kept, not faulted in anew
         stats = hunt(paths, options, writer.write, engine=engine, on_batch=advance)
         progress.update(task, total=stats.bytes_total)
     writer.close()
