@@ -561,3 +561,56 @@ def test_a_raising_regex_call_raises() -> None:
         native._match.Rule(struct.pack("<4i", native._CALL, 0, 0, -1), b"", [], [], [], [], [3])
     with pytest.raises(ValueError):
         native._match.Rule(struct.pack("<4i", native._CALL, 0, 1, -1), b"", [], [], [], [], [str])
+
+
+SKIP_PIECES = ["ab", "b", "abc", "ba", "é", "😀", "\\", ":", "\x00", "kiwi", "::", "A", "Z", "É"]
+
+
+@pytest.mark.parametrize("folded", [False, True])
+def test_the_skip_search_finds_what_a_substring_test_finds(folded: bool) -> None:
+    """Fields of few long literals are searched by skips (Wu-Manber): every literal found, at the
+    start, the end, overlapping, inside another, in values shorter than the window; folded, A-Z
+    in the text match the literals' a-z (and nothing else is folded)."""
+    rng = random.Random(11 if folded else 5)
+    engaged = seen = 0
+    for _ in range(200):
+        literal_rules: dict[str, dict[str, list[int]]] = {}
+        for field in PREFILTER_FIELDS:
+            literals = literal_rules.setdefault(field, {})
+            for _ in range(rng.randint(1, 10)):
+                literal = "".join(rng.choice(SKIP_PIECES) for _ in range(rng.randint(3, 7)))
+                literal = literal.lower() if folded else literal
+                if len(literal.encode()) >= 5 and (not folded or literal == literal.lower()):
+                    literals.setdefault(literal, []).append(rng.randrange(20))
+        literal_rules = {f: lits for f, lits in literal_rules.items() if lits}
+        if folded:  # only ASCII A-Z fold: É stays É
+            literal_rules = {f: {lit: r for lit, r in lits.items() if not any("A" <= c <= "Z" for c in lit)}
+                             for f, lits in literal_rules.items()}
+            literal_rules = {f: lits for f, lits in literal_rules.items() if lits}
+        height = rng.randint(0, 30)
+        columns = {}
+        for field in PREFILTER_FIELDS:
+            values = []
+            for _ in range(height):
+                if rng.random() < 0.15:
+                    values.append(None)
+                    continue
+                pieces = [rng.choice(SKIP_PIECES) for _ in range(rng.randint(0, 12))]
+                if field in literal_rules and rng.random() < 0.5:  # a literal, maybe in other case
+                    literal = rng.choice(list(literal_rules[field]))
+                    pieces.insert(rng.randint(0, len(pieces)), literal.upper() if folded and rng.random() < 0.5
+                                  else literal)
+                values.append("".join(pieces))
+            columns[field] = pl.Series(values, dtype=pl.String)
+        folded_columns = ({f: c.map_elements(lambda v: "".join(ch.lower() if "A" <= ch <= "Z" else ch for ch in v),
+                                             return_dtype=pl.String) for f, c in columns.items()}
+                          if folded else columns)
+        expected = _reference_pairs(literal_rules, folded_columns)
+        prefilter = native.Prefilter(literal_rules, folded=folded)
+        engaged += sum(1 for w in prefilter.windows.values() if w)
+        assert set(_prefilter_pairs(prefilter, columns)) == expected
+        seen += len(expected)
+    assert engaged > 300 and seen > 500
+    assert native.Prefilter({"F": {"abcd": [0], "abcdefgh": [1]}}).windows == {"F": 0}  # a literal too short
+    assert native.Prefilter({"F": {f"lit{i:04d}": [i] for i in range(129)}}).windows == {"F": 0}  # too many
+    assert native.Prefilter({"F": {"abcdefgh": [0], "xyz12": [1]}}).windows == {"F": 5}

@@ -1004,7 +1004,29 @@ typedef struct {
     int32_t *next_out;   /* per state ending a literal: the next one along its suffix chain, or -1 */
     int32_t *rule_start; /* per state + 1: the rules of the literal it ends, in rules */
     uint32_t *rules;
+    /* a field of few literals, all at least SKIP_MIN bytes long, is searched by skips instead
+     * (Wu-Manber, blocks of two bytes): a window of the shortest literal's m bytes moves on by
+     * shift[skip_hash(its last two bytes)]; only where that is 0 are the literals ending there compared */
+    int skip, fold;
+    int32_t m, nlits;
+    uint8_t *shift;           /* SKIP_TABLE, by skip_hash of the block: the least shift of the blocks there */
+    uint16_t *lit_end;        /* per literal: the block that ends its first m bytes */
+    uint8_t *lit_bytes;       /* the literals one after the other */
+    int32_t *lit_start;       /* nlits + 1 offsets into lit_bytes */
+    int32_t *lit_rule_start;  /* nlits + 1 offsets into lit_rules */
+    uint32_t *lit_rules;
 } Field;
+
+#define SKIP_MIN 5
+#define SKIP_MAX_LITERALS 128
+#define SKIP_TABLE 4096
+#define SCAN_WAYS 4 /* values a scan walks at once */
+#ifndef LIKELY
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#endif
+#define NOINLINE_COLD __attribute__((noinline, cold))
+/* two bytes to SKIP_TABLE slots; blocks sharing a slot share the least shift (still exact) */
+static inline uint32_t skip_hash(uint32_t block) { return ((block >> 4) ^ block) & (SKIP_TABLE - 1); }
 
 typedef struct {
     PyObject_HEAD
@@ -1024,12 +1046,73 @@ static void field_free(Field *f) {
     PyMem_Free(f->next_out);
     PyMem_Free(f->rule_start);
     PyMem_Free(f->rules);
+    PyMem_Free(f->shift);
+    PyMem_Free(f->lit_end);
+    PyMem_Free(f->lit_bytes);
+    PyMem_Free(f->lit_start);
+    PyMem_Free(f->lit_rule_start);
+    PyMem_Free(f->lit_rules);
     memset(f, 0, sizeof(*f));
+}
+
+/* the skip search's tables (see Field) for the literals of `items`, when they qualify; 0 or -1 */
+static int skip_build(Field *f, PyObject *items, int fold) {
+    Py_ssize_t k = PyList_GET_SIZE(items), total = 0, nrules = 0;
+    int32_t m = INT32_MAX;
+    f->fold = fold;
+    if (k == 0 || k > SKIP_MAX_LITERALS) return 0;
+    for (Py_ssize_t i = 0; i < k; i++) {
+        PyObject *item = PyList_GET_ITEM(items, i);
+        Py_ssize_t n = PyBytes_GET_SIZE(PyTuple_GET_ITEM(item, 0));
+        if (n < m) m = (int32_t)n;
+        total += n;
+        nrules += PyList_GET_SIZE(PyTuple_GET_ITEM(item, 1));
+    }
+    if (m < SKIP_MIN) return 0;
+    if (m > 200) m = 200; /* shifts fit a byte */
+    f->shift = PyMem_Malloc(SKIP_TABLE);
+    f->lit_end = PyMem_Malloc((size_t)k * 2);
+    f->lit_bytes = PyMem_Malloc((size_t)total);
+    f->lit_start = PyMem_Malloc((size_t)(k + 1) * 4);
+    f->lit_rule_start = PyMem_Malloc((size_t)(k + 1) * 4);
+    f->lit_rules = PyMem_Malloc((size_t)(nrules ? nrules : 1) * 4);
+    if (!f->shift || !f->lit_end || !f->lit_bytes || !f->lit_start || !f->lit_rule_start || !f->lit_rules) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    memset(f->shift, m - 1, SKIP_TABLE);
+    int32_t at = 0, r = 0;
+    for (Py_ssize_t i = 0; i < k; i++) {
+        PyObject *item = PyList_GET_ITEM(items, i);
+        PyObject *lit = PyTuple_GET_ITEM(item, 0), *rules = PyTuple_GET_ITEM(item, 1);
+        const uint8_t *p = (const uint8_t *)PyBytes_AS_STRING(lit);
+        Py_ssize_t n = PyBytes_GET_SIZE(lit);
+        f->lit_start[i] = at;
+        memcpy(f->lit_bytes + at, p, (size_t)n);
+        at += (int32_t)n;
+        f->lit_rule_start[i] = r;
+        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(rules); j++)
+            f->lit_rules[r++] = (uint32_t)PyLong_AsLong(PyList_GET_ITEM(rules, j));
+        for (int32_t j = 1; j < m; j++) { /* the block ending at j of the window */
+            uint32_t h = skip_hash((uint32_t)p[j - 1] << 8 | p[j]);
+            uint8_t d = (uint8_t)(m - 1 - j);
+            if (d < f->shift[h]) f->shift[h] = d;
+        }
+        f->lit_end[i] = (uint16_t)((uint32_t)p[m - 2] << 8 | p[m - 1]);
+    }
+    f->lit_start[k] = at;
+    f->lit_rule_start[k] = r;
+    f->m = m;
+    f->nlits = (int32_t)k;
+    f->skip = 1;
+    return 0;
 }
 
 static size_t field_bytes(const Field *f) {
     Py_ssize_t deep = f->nstates - f->ndense;
-    return sizeof(Field) + (size_t)f->ndense * (size_t)(f->nclass + 1) * 4 + (size_t)(deep + 1) * 4
+    size_t skip = f->skip ? SKIP_TABLE + (size_t)f->nlits * 10 + (size_t)f->lit_start[f->nlits]
+                                + (size_t)f->lit_rule_start[f->nlits] * 4 + 8 : 0;
+    return skip + sizeof(Field) + (size_t)f->ndense * (size_t)(f->nclass + 1) * 4 + (size_t)(deep + 1) * 4
          + (size_t)f->nedges * 6 + (size_t)deep * 4 + (size_t)f->nstates * 12 + 4 + (size_t)f->nrules_listed * 4;
 }
 
@@ -1334,7 +1417,8 @@ static int prefilter_init(PrefilterObject *self, PyObject *args, PyObject *kwds)
             return -1;
         }
         int fold = folds ? PyObject_IsTrue(PyList_GET_ITEM(folds, i)) : 0;
-        if (fold < 0 || field_build(&self->fields[i], items, dense_bytes, &self->nrules, fold) < 0) {
+        if (fold < 0 || field_build(&self->fields[i], items, dense_bytes, &self->nrules, fold) < 0
+            || skip_build(&self->fields[i], items, fold) < 0) {
             prefilter_clear(self);
             return -1;
         }
@@ -1466,11 +1550,60 @@ static inline int take(const Col *col, Py_ssize_t *next, Py_ssize_t end, const u
     return 0;
 }
 
+/* A-Z to a-z, without a table (a load would lengthen each step's chain) */
+static inline uint8_t fold_ascii(uint8_t c) { return (uint8_t)(c | (((uint8_t)(c - 'A') < 26) << 5)); }
+
+/* the literals whose window ends with `block` at window start `start` of value p (n bytes) */
+static NOINLINE_COLD void skip_verify(const Field *f, const uint8_t *p, Py_ssize_t n, Py_ssize_t start,
+                                      uint32_t block, Found *o, uint32_t row) {
+    for (int32_t lit = 0; lit < f->nlits; lit++) {
+        if (f->lit_end[lit] != block) continue;
+        const uint8_t *l = f->lit_bytes + f->lit_start[lit];
+        Py_ssize_t len = f->lit_start[lit + 1] - f->lit_start[lit], x = 0;
+        if (start + len > n) continue;
+        if (f->fold)
+            while (x < len && fold_ascii(p[start + x]) == l[x]) x++;
+        else
+            while (x < len && p[start + x] == l[x]) x++;
+        if (x == len)
+            for (int32_t t = f->lit_rule_start[lit]; t < f->lit_rule_start[lit + 1]; t++)
+                found_add(o, f->lit_rules[t], row);
+    }
+}
+
+/* one value by the skip search (see Field) */
+#define SKIP_SCAN(FOLD)                                                                           \
+    for (Py_ssize_t i = f->m - 1; i < n;) {                                                       \
+        uint32_t block = (uint32_t)FOLD(p[i - 1]) << 8 | FOLD(p[i]);                              \
+        uint8_t s = shift[skip_hash(block)];                                                      \
+        if (LIKELY(s)) {                                                                          \
+            i += s;                                                                               \
+            continue;                                                                             \
+        }                                                                                         \
+        skip_verify(f, p, n, i - (f->m - 1), block, o, row);                                      \
+        i++;                                                                                      \
+    }
+#define SKIP_AS_IS(c) (c)
+
+/* rows [start, end) of one column by the skip search (one value at a time: four at once, as the
+ * automaton walks them, measured slower, the steps being few and their branches many) */
+static Py_ssize_t skip_scan_rows(const Field *f, const Col *col, Py_ssize_t start, Py_ssize_t end, Found *o) {
+    Py_ssize_t next = start, n;
+    const uint8_t *p, *shift = f->shift;
+    uint32_t row;
+    int has;
+    if (f->fold)
+        while ((has = take(col, &next, end, &p, &n, &row)) > 0) { SKIP_SCAN(fold_ascii) }
+    else
+        while ((has = take(col, &next, end, &p, &n, &row)) > 0) { SKIP_SCAN(SKIP_AS_IS) }
+    return has < 0 ? (Py_ssize_t)row : -1;
+}
+
 /* rows [start, end) of one column, four values at a time (the loads of each overlap the others': a
  * large table is mostly out of L1, so one value's walk waits on memory); returns the row whose cell
  * its buffers do not hold, or -1 */
-#define SCAN_WAYS 4
 static Py_ssize_t field_scan_rows(const Field *f, const Col *col, Py_ssize_t start, Py_ssize_t end, Found *o) {
+    if (f->skip) return skip_scan_rows(f, col, start, end, o);
     const uint8_t *p[SCAN_WAYS];
     Py_ssize_t n[SCAN_WAYS], at[SCAN_WAYS], next = start;
     uint32_t v[SCAN_WAYS], r[SCAN_WAYS];
@@ -1661,8 +1794,24 @@ static PyMethodDef prefilter_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static PyObject *prefilter_windows(PrefilterObject *self, void *closure) {
+    (void)closure;
+    PyObject *out = PyList_New(self->nfields);
+    if (!out) return NULL;
+    for (Py_ssize_t i = 0; i < self->nfields; i++) {
+        PyObject *m = PyLong_FromLong(self->fields[i].skip ? self->fields[i].m : 0);
+        if (!m) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, m);
+    }
+    return out;
+}
+
 static PyGetSetDef prefilter_getset[] = {
     {"nbytes", (getter)prefilter_nbytes, NULL, "the memory the automata take", NULL},
+    {"windows", (getter)prefilter_windows, NULL, "per field: the skip search's window, or 0 (the automaton)", NULL},
     {"states", (getter)prefilter_states, NULL, "per field: (states, complete-table states, byte classes)", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };

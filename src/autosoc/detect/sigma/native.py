@@ -337,6 +337,9 @@ class Prefilter:
     edges and failure link.  :meth:`run` makes one pass over each value, in blocks of rows (per
     block field by field, a bitmap per rule of the block's rows keeping each (rule, row) pair once
     and in row order), and sorts the pairs by rule (a stable counting sort), all without the GIL.
+    A field of few long literals (at most 128, each at least 5 bytes: keyword lists such as Mimikatz
+    Use's) is searched by skips instead (Wu-Manber, blocks of two bytes, see :attr:`windows`): a
+    window the shortest literal's length moves on by up to that length at a time.
     """
 
     def __init__(self, literal_rules: Mapping[str, Mapping[str, Sequence[int]]], *,
@@ -355,6 +358,12 @@ class Prefilter:
     def nbytes(self) -> int:
         """The memory the automata take, in bytes."""
         return int(self._native.nbytes)
+
+    @property
+    def windows(self) -> dict[str, int]:
+        """Per field: the window of its skip search (a field of at most 128 literals, each at least
+        5 bytes, is searched Wu-Manber's way, the shortest literal's length at a time), or 0."""
+        return dict(zip(self.fields, self._native.windows, strict=True))
 
     @property
     def states(self) -> dict[str, tuple[int, int, int]]:
