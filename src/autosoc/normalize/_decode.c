@@ -1566,7 +1566,117 @@ m_newlines(PyObject *self, PyObject *args)
     return PyLong_FromSsize_t(count);
 }
 
+/* days from 1970-01-01 to y-m-d (proleptic Gregorian; Howard Hinnant's days_from_civil) */
+static int64_t
+days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static inline int
+digits(const uint8_t *p, int n, int64_t *out)
+{
+    int64_t v = 0;
+    for (int i = 0; i < n; i++) {
+        if ((uint8_t)(p[i] - '0') > 9)
+            return 0;
+        v = v * 10 + (p[i] - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+/* YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z exactly, as microseconds since the epoch; 0 for anything else
+ * (a leap second, year 0, a lower-case t or z, ... : the caller's full parser decides those) */
+static int
+iso_micros_one(const uint8_t *p, Py_ssize_t n, int64_t *out)
+{
+    static const int month_days[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int64_t y, mo, d, h, mi, sec, frac = 0;
+    if (n < 20 || n > 30 || p[4] != '-' || p[7] != '-' || p[10] != 'T' || p[13] != ':' || p[16] != ':'
+        || p[n - 1] != 'Z')
+        return 0;
+    if (!digits(p, 4, &y) || !digits(p + 5, 2, &mo) || !digits(p + 8, 2, &d) || !digits(p + 11, 2, &h)
+        || !digits(p + 14, 2, &mi) || !digits(p + 17, 2, &sec))
+        return 0;
+    if (n > 20) { /* a fraction: '.', 1 to 9 digits, left-aligned nanoseconds */
+        int k = (int)(n - 21);
+        if (p[19] != '.' || k < 1 || k > 9 || !digits(p + 20, k, &frac))
+            return 0;
+        for (int i = k; i < 9; i++)
+            frac *= 10;
+    }
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > month_days[mo] + (mo == 2 && leap) || h > 23 || mi > 59
+        || sec > 59)
+        return 0;
+    *out = (days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) * 1000000 + frac / 1000;
+    return 1;
+}
+
+/* iso_micros(validity | None, offsets, data, n, offset) -> (values, valid, count): a large_string
+ * array's values parsed by iso_micros_one, as int64 microseconds and a validity bitmap (a value
+ * not taken is null) */
+static PyObject *
+m_iso_micros(PyObject *self, PyObject *args)
+{
+    Py_buffer validity = {0}, offsets = {0}, data = {0};
+    PyObject *validity_obj, *out = NULL, *values = NULL, *valid = NULL;
+    Py_ssize_t n, offset, count = 0;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "Oy*y*nn:iso_micros", &validity_obj, &offsets, &data, &n, &offset))
+        return NULL;
+    if (validity_obj != Py_None && PyObject_GetBuffer(validity_obj, &validity, PyBUF_SIMPLE) < 0)
+        goto done;
+    if (n < 0 || offset < 0 || (size_t)offsets.len < (size_t)(offset + n + 1) * 8
+        || (validity.buf && validity.len * 8 < offset + n)) {
+        PyErr_SetString(PyExc_ValueError, "the buffers do not hold n values from offset");
+        goto done;
+    }
+    values = PyBytes_FromStringAndSize(NULL, n * 8);
+    valid = PyBytes_FromStringAndSize(NULL, (n + 7) / 8);
+    if (!values || !valid)
+        goto done;
+    int64_t *v = (int64_t *)(void *)PyBytes_AS_STRING(values);
+    uint8_t *bits = (uint8_t *)PyBytes_AS_STRING(valid);
+    memset(bits, 0, (size_t)(n + 7) / 8);
+    const int64_t *off = (const int64_t *)offsets.buf + offset;
+    const uint8_t *vb = validity.buf, *text = data.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t at = offset + i;
+        v[i] = 0;
+        if (vb && !((vb[at >> 3] >> (at & 7)) & 1))
+            continue;
+        int64_t start = off[i], end = off[i + 1];
+        if (start < 0 || end < start || end > data.len) {
+            PyErr_SetString(PyExc_ValueError, "an offset outside the data");
+            goto done;
+        }
+        if (iso_micros_one(text + start, (Py_ssize_t)(end - start), &v[i])) {
+            bits[i >> 3] |= (uint8_t)(1u << (i & 7));
+            count++;
+        }
+    }
+    out = Py_BuildValue("OOn", values, valid, count);
+done:
+    Py_XDECREF(values);
+    Py_XDECREF(valid);
+    if (validity.buf)
+        PyBuffer_Release(&validity);
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&data);
+    return out;
+}
+
 static PyMethodDef methods[] = {
+    {"iso_micros", (PyCFunction)m_iso_micros, METH_VARARGS,
+     "iso_micros(validity, offsets, data, n, offset) -> (int64 values, validity, count): "
+     "YYYY-MM-DDTHH:MM:SS[.f]Z texts of a large_string array as microseconds since the epoch"},
     {"newlines", (PyCFunction)m_newlines, METH_VARARGS,
      "newlines(buffer, start, end) -> the number of newlines in buffer[start:end]"},
     {"windows_block", (PyCFunction)m_windows_block, METH_VARARGS,
