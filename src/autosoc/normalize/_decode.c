@@ -1353,6 +1353,52 @@ emit_row(Build *b, Py_ssize_t row, Shape *shape, const Row *r, int keep_json, in
     return row_emit(b, row, shape, items, r->count, keep_json, keep_text);
 }
 
+/* what one call decodes with: the build of its rows, the parser, the flat row, the shapes seen */
+typedef struct {
+    Build b;
+    Parser ps;
+    Row r;
+    KnownShapes known;
+    int built;
+} Decoder;
+
+/* a decoder for n rows (freed with decoder_free whether or not this fails) */
+static int
+decoder_start(Decoder *d, Py_ssize_t n, int keep_json, int keep_text)
+{
+    memset(d, 0, sizeof(*d));
+    d->built = 1;
+    return build_start(&d->b, n, keep_json, keep_text) < 0 || row_index(&d->r, 128) < 0 ? FAIL : 0;
+}
+
+/* line (len bytes, a NUL after them) as row i: 0, REFUSE or FAIL */
+static int
+decoder_line(Decoder *d, const char *line, Py_ssize_t len, Py_ssize_t i, int keep_json, int keep_text)
+{
+    row_reset(&d->r);
+    int rc = parse_line(&d->ps, line, len);
+    if (rc == 0)
+        rc = flatten(&d->r, d->ps.nodes);
+    if (rc == 0) {
+        Shape *shape = shape_of(&d->b, &d->known, &d->r);
+        rc = shape == NULL ? FAIL : emit_row(&d->b, i, shape, &d->r, keep_json, keep_text);
+    }
+    return rc;
+}
+
+static void
+decoder_free(Decoder *d)
+{
+    if (d->built)
+        build_clear(&d->b);
+    known_clear(&d->known);
+    row_free(&d->r);
+    PyMem_Free(d->ps.nodes);
+    PyMem_Free(d->ps.scratch);
+    PyMem_Free(d->ps.dup);
+    memset(d, 0, sizeof(*d));
+}
+
 static PyObject *
 m_windows_lines(PyObject *self, PyObject *args)
 {
@@ -1365,16 +1411,10 @@ m_windows_lines(PyObject *self, PyObject *args)
     for (Py_ssize_t i = 0; i < n; i++)
         if (!PyBytes_CheckExact(PyList_GET_ITEM(lines, i)))
             Py_RETURN_NONE;
-    Build b;
-    Parser ps;
-    Row r;
-    KnownShapes known;
-    memset(&ps, 0, sizeof(ps));
-    memset(&r, 0, sizeof(r));
-    memset(&known, 0, sizeof(known));
+    Decoder d;
     PyObject *result = NULL;
     int rc = FAIL;
-    if (build_start(&b, n, keep_json, keep_text) < 0 || row_index(&r, 128) < 0)
+    if (decoder_start(&d, n, keep_json, keep_text) < 0)
         goto done;
     for (Py_ssize_t i = 0; i < n; i++) {
         if (PyList_GET_SIZE(lines) != n) { /* (nothing here runs Python code, but a collection could) */
@@ -1388,27 +1428,15 @@ m_windows_lines(PyObject *self, PyObject *args)
             rc = REFUSE;
             goto done;
         }
-        row_reset(&r);
-        rc = parse_line(&ps, PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line));
-        if (rc == 0)
-            rc = flatten(&r, ps.nodes);
-        if (rc == 0) {
-            Shape *shape = shape_of(&b, &known, &r);
-            rc = shape == NULL ? FAIL : emit_row(&b, i, shape, &r, keep_json, keep_text);
-        }
+        rc = decoder_line(&d, PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line), i, keep_json, keep_text);
         Py_DECREF(line);
         if (rc)
             goto done;
     }
-    result = build_result(&b, keep_json, keep_text);
+    result = build_result(&d.b, keep_json, keep_text);
     rc = result == NULL ? FAIL : 0;
 done:
-    build_clear(&b);
-    known_clear(&known);
-    row_free(&r);
-    PyMem_Free(ps.nodes);
-    PyMem_Free(ps.scratch);
-    PyMem_Free(ps.dup);
+    decoder_free(&d);
     if (rc == REFUSE)
         Py_RETURN_NONE;
     if (rc == FAIL && !PyErr_Occurred()) /* (a refusal cannot be told apart from this: never happens) */
@@ -1446,14 +1474,9 @@ m_windows_block(PyObject *self, PyObject *args)
         return NULL;
     PyObject *result = NULL, *skipped = NULL, *out = NULL;
     Py_ssize_t *starts = NULL, *lens = NULL;
-    Build b;
-    Parser ps;
-    Row r;
-    KnownShapes known;
-    int built = 0, rc = 0;
-    memset(&ps, 0, sizeof(ps));
-    memset(&r, 0, sizeof(r));
-    memset(&known, 0, sizeof(known));
+    Decoder d;
+    int rc = 0;
+    memset(&d, 0, sizeof(d));
     if (length < 0 || length >= view.len || max_lines < 0) {
         PyErr_SetString(PyExc_ValueError, "length must be within the buffer, leaving one byte after it");
         goto done;
@@ -1496,42 +1519,24 @@ m_windows_block(PyObject *self, PyObject *args)
     }
     if (nkept > 0) {
         char saved = data[length];
-        if (build_start(&b, nkept, keep_json, keep_text) < 0) {
-            built = 1;
-            goto done;
-        }
-        built = 1;
-        if (row_index(&r, 128) < 0)
+        if (decoder_start(&d, nkept, keep_json, keep_text) < 0)
             goto done;
         for (Py_ssize_t i = 0; i < nkept && rc == 0; i++) {
             char *line = data + starts[i];
             char after = line[lens[i]];
             line[lens[i]] = 0;
-            row_reset(&r);
-            rc = parse_line(&ps, line, lens[i]);
-            if (rc == 0)
-                rc = flatten(&r, ps.nodes);
-            if (rc == 0) {
-                Shape *shape = shape_of(&b, &known, &r);
-                rc = shape == NULL ? FAIL : emit_row(&b, i, shape, &r, keep_json, keep_text);
-            }
+            rc = decoder_line(&d, line, lens[i], i, keep_json, keep_text);
             line[lens[i]] = after;
         }
         data[length] = saved;
         if (rc == FAIL)
             goto done;
-        if (rc == 0 && (result = build_result(&b, keep_json, keep_text)) == NULL)
+        if (rc == 0 && (result = build_result(&d.b, keep_json, keep_text)) == NULL)
             goto done;
     }
     out = Py_BuildValue("nnOO", pos, nlines, skipped ? skipped : Py_None, result ? result : Py_None);
 done:
-    if (built)
-        build_clear(&b);
-    known_clear(&known);
-    row_free(&r);
-    PyMem_Free(ps.nodes);
-    PyMem_Free(ps.scratch);
-    PyMem_Free(ps.dup);
+    decoder_free(&d);
     PyMem_Free(starts);
     PyMem_Free(lens);
     Py_XDECREF(skipped);
