@@ -26,6 +26,17 @@ What it measures, on **one CPU core** (the process is pinned with ``sched_setaff
   event per 64 KiB chunk, where a real log packs a hundred or more), which makes EVTX parsing
   costlier per event than on real logs.
 
+Before each hunt the phase reads its input once, start to end (the figure beside it: the rate
+the machine's disk and page cache gave), so the hunt starts with its input in the page cache: the
+events/s figure is the engine's, not the disk's.  A cold file costs more than that read: on the
+machines this was measured on (virtual machines whose page cache is reclaimed within minutes) the
+kernel's side of a cold read is CPU time of the hunting core.  The JSONL phase also times the
+orjson parse alone over the first :data:`CALIBRATION_EVENTS` lines of the corpus, in the same
+process: the issue gives its goal beside that figure ("about 300k events/s per core here"), so
+``jsonl_vs_orjson`` (the hunt's events/s over orjson's) compares runs on machines of different
+speeds.  ``--repeat N`` runs the JSONL phase N times (each a fresh process) and reports the
+median; every run's figure is in ``jsonl_events_per_s_runs``.
+
 For each input: events, seconds, events/s, detections and peak RSS.  The detections are written as
 ``hunt --format jsonl`` writes them (:class:`autosoc.cli.output.JsonlWriter`), to ``/dev/null``:
 the figures include making the output, not the disk.  Every phase (rule load,
@@ -78,6 +89,7 @@ REPO = Path(__file__).resolve().parents[1]
 SEED = 20240611
 CORPUS_VERSION = 1
 JSONL_NAME = "corpus.jsonl"
+CALIBRATION_EVENTS = 100_000  # lines of the JSONL corpus the orjson-alone figure parses
 PROFILE_NAME = "profile.jsonl"
 EVTX_DIR = "evtx"
 RULE_CACHE = "rule-cache"
@@ -90,6 +102,9 @@ USERS = 2_000
 SPREAD_SECONDS = 30 * 24 * 3600
 START = datetime(2025, 1, 1, tzinfo=UTC)
 GOAL_JSONL_EPS = 100_000
+# the orjson-alone rate the issue states beside that goal ("about 300k events/s per core here"):
+# the goal as a share of it is what `jsonl_vs_orjson` is held to on a machine of another speed
+ISSUE_ORJSON_EPS = 300_000
 GOAL_CACHED_LOAD_S = 3.0
 GOAL_PEAK_RSS_MB = 1024.0
 _TEMP_DIR = re.compile(r"\\temp\\", re.IGNORECASE)
@@ -539,6 +554,44 @@ def phase_hunt(corpus: Path, rules_dir: Path, cache_dir: Path, batch_size: int |
     }
 
 
+def read_through(path: Path) -> dict[str, Any]:
+    """Read every file under ``path`` once (into the page cache): seconds and MB/s.  Hard links of
+    one file (the EVTX corpus) are read once: they share their pages."""
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    inodes = {(st.st_dev, st.st_ino): file for file in files if (st := file.stat())}
+    files = sorted(inodes.values())
+    buffer = bytearray(1 << 22)
+    total = 0
+    started = time.perf_counter()
+    for file in files:
+        with open(file, "rb", buffering=0) as handle:
+            while got := handle.readinto(buffer):
+                total += got
+    seconds = time.perf_counter() - started
+    return {"input_read_s": round(seconds, 3),
+            "input_read_mb_per_s": round(total / 1e6 / seconds, 1) if seconds else 0.0}
+
+
+def orjson_calibration(corpus: Path, events: int = CALIBRATION_EVENTS) -> float:
+    """orjson.loads alone over the first ``events`` lines of ``corpus``: events/s (best of three)."""
+    import orjson
+
+    lines: list[bytes] = []
+    with open(corpus, "rb") as handle:
+        for line in handle:
+            lines.append(line)
+            if len(lines) == events:
+                break
+    best = 0.0
+    for _ in range(3):
+        started = time.perf_counter()
+        for line in lines:
+            orjson.loads(line)
+        elapsed = time.perf_counter() - started
+        best = max(best, len(lines) / elapsed if elapsed else 0.0)
+    return round(best, 1)
+
+
 def run_phase(args: argparse.Namespace) -> None:
     pin_to_one_core()
     shared, workdir = Path(args.shared), Path(args.workdir)
@@ -548,9 +601,13 @@ def run_phase(args: argparse.Namespace) -> None:
     if args.phase == "rules":
         result = phase_rules(rules_dir, cache_dir)
     elif args.phase == "jsonl":
-        result = phase_hunt(workdir / JSONL_NAME, rules_dir, cache_dir, args.batch_size)
+        calibration = orjson_calibration(workdir / JSONL_NAME)
+        warm = read_through(workdir / JSONL_NAME)
+        result = {**phase_hunt(workdir / JSONL_NAME, rules_dir, cache_dir, args.batch_size), **warm,
+                  "orjson_parse_events_per_s": calibration}
     elif args.phase == "evtx":
-        result = phase_hunt(workdir / EVTX_DIR, rules_dir, cache_dir, args.batch_size)
+        warm = read_through(workdir / EVTX_DIR)
+        result = {**phase_hunt(workdir / EVTX_DIR, rules_dir, cache_dir, args.batch_size), **warm}
     else:  # profile
         result = phase_hunt(workdir / PROFILE_NAME, rules_dir, cache_dir, args.batch_size, profile=True)
     print(json.dumps(result), flush=True)
@@ -580,13 +637,21 @@ def _mark(ok: bool) -> str:
     return "[green]✓[/green]" if ok else "[red]✗[/red]"
 
 
-def report(cpu: int, corpus: dict[str, Any], rules: dict[str, Any], jsonl: dict[str, Any],
+def median_run(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median events/s (of an even number, the lower middle one)."""
+    ordered = sorted(runs, key=lambda r: r["events_per_s"])
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def report(cpu: int, corpus: dict[str, Any], rules: dict[str, Any], jsonl_runs: Sequence[dict[str, Any]],
            evtx: dict[str, Any] | None) -> dict[str, Any]:
     from rich.console import Console
     from rich.table import Table
 
-    phases = [rules, jsonl] + ([evtx] if evtx else [])
+    jsonl = median_run(jsonl_runs)
+    phases = [rules, *jsonl_runs] + ([evtx] if evtx else [])
     peak = max(p["peak_rss_mb"] for p in phases)
+    orjson_eps = jsonl["orjson_parse_events_per_s"]
     summary: dict[str, Any] = {
         "jsonl_events_per_s": jsonl["events_per_s"],
         "evtx_events_per_s": evtx["events_per_s"] if evtx else None,
@@ -613,6 +678,11 @@ def report(cpu: int, corpus: dict[str, Any], rules: dict[str, Any], jsonl: dict[
         "evtx_seconds": evtx["seconds"] if evtx else None,
         "evtx_files": evtx["files"] if evtx else 0,
         "batch_size": jsonl["batch_size"],
+        "jsonl_events_per_s_runs": [r["events_per_s"] for r in jsonl_runs],
+        "orjson_parse_events_per_s": orjson_eps,
+        "jsonl_vs_orjson": round(jsonl["events_per_s"] / orjson_eps, 3) if orjson_eps else None,
+        "jsonl_input_read_mb_per_s": jsonl["input_read_mb_per_s"],
+        "evtx_input_read_mb_per_s": evtx["input_read_mb_per_s"] if evtx else None,
         **{k: v for k, v in corpus.items()
            if k.endswith(("_bytes", "_build_s", "_samples", "_copy_mode", "_layout", "_per_file"))},
     }
@@ -654,10 +724,20 @@ def report(cpu: int, corpus: dict[str, Any], rules: dict[str, Any], jsonl: dict[
         table.add_section()
         table.add_row(f"{name} input", note, "", "")
         table.add_row(f"{name} events", f"{result['events']:,}", "", "")
+        table.add_row(f"{name} input read first", f"{result['input_read_s']:.2f} s "
+                      f"({result['input_read_mb_per_s']:,.0f} MB/s: into the page cache)", "", "")
         table.add_row(f"{name} seconds", f"{result['seconds']:.2f} s", "", "")
         if name == "JSONL":
-            table.add_row(f"{name} events/s", f"{result['events_per_s']:,.0f}", f"≥ {GOAL_JSONL_EPS:,}",
+            runs = summary["jsonl_events_per_s_runs"]
+            table.add_row(f"{name} events/s" + (f" (median of {len(runs)} runs)" if len(runs) > 1 else ""),
+                          f"{result['events_per_s']:,.0f}", f"≥ {GOAL_JSONL_EPS:,}",
                           _mark(result["events_per_s"] >= GOAL_JSONL_EPS))
+            if len(runs) > 1:
+                table.add_row("  every run", ", ".join(f"{r:,.0f}" for r in runs), "", "")
+            table.add_row("  orjson parse alone, same process", f"{orjson_eps:,.0f}", "", "")
+            table.add_row("  hunt / orjson parse", f"{summary['jsonl_vs_orjson']:.2f}",
+                          f"≥ {GOAL_JSONL_EPS / ISSUE_ORJSON_EPS:.2f}",
+                          _mark((summary["jsonl_vs_orjson"] or 0) >= GOAL_JSONL_EPS / ISSUE_ORJSON_EPS))
         else:
             table.add_row(f"{name} events/s", f"{result['events_per_s']:,.0f}", "—", "")
         table.add_row(f"{name} detections", f"{result['signals']:,} ({result['jsonl_output_bytes'] / 1e6:,.0f} MB "
@@ -703,6 +783,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "a given workdir is kept, and its corpora are reused by the next run")
     parser.add_argument("--keep", action="store_true", help="keep the temporary workdir")
     parser.add_argument("--batch-size", type=int, default=None, help="reader batch size (default: autosoc's)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="JSONL hunt runs, each in a fresh process; the median is reported (default 1)")
     parser.add_argument("--profile", action="store_true",
                         help=f"also profile a {PROFILE_EVENTS:,}-event JSONL hunt; top 25 by tottime on stderr")
     parser.add_argument("--phase", choices=("rules", "jsonl", "evtx", "profile"), help=argparse.SUPPRESS)
@@ -723,8 +805,8 @@ def main(argv: list[str] | None = None) -> int:
               "Pass --shared PATH or set AUTOSOC_SHARED_DATA to the folder holding sigma/rules and "
               "sigma/regression_data.", file=sys.stderr)
         return 2
-    if args.events < 1:
-        print("hunt_bench: --events must be at least 1", file=sys.stderr)
+    if args.events < 1 or args.repeat < 1:
+        print("hunt_bench: --events and --repeat must be at least 1", file=sys.stderr)
         return 2
     temporary = args.workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="autosoc-bench-") if temporary else args.workdir).resolve()
@@ -733,7 +815,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         corpus = prepare_corpora(args, shared, workdir)
         rules = spawn_phase("rules", args, shared, workdir)
-        jsonl = spawn_phase("jsonl", args, shared, workdir)
+        jsonl = [spawn_phase("jsonl", args, shared, workdir) for _ in range(args.repeat)]
         evtx = spawn_phase("evtx", args, shared, workdir) if args.evtx_events > 0 else None
         if args.profile:
             spawn_phase("profile", args, shared, workdir)
