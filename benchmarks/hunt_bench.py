@@ -35,7 +35,9 @@ orjson parse alone over the first :data:`CALIBRATION_EVENTS` lines of the corpus
 process: the issue gives its goal beside that figure ("about 300k events/s per core here"), so
 ``jsonl_vs_orjson`` (the hunt's events/s over orjson's) compares runs on machines of different
 speeds.  ``--repeat N`` runs the JSONL phase N times (each a fresh process) and reports the
-median; every run's figure is in ``jsonl_events_per_s_runs``.
+median; every run's figure is in ``jsonl_events_per_s_runs``.  Each hunt phase also reports its
+CPU time an event by step (``jsonl_steps_us_per_event``: read, normalize, evaluate, output,
+other; see :class:`_Steps`).
 
 For each input: events, seconds, events/s, detections and peak RSS.  The detections are written as
 ``hunt --format jsonl`` writes them (:class:`autosoc.cli.output.JsonlWriter`), to ``/dev/null``:
@@ -66,6 +68,7 @@ it the script exits with status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -482,6 +485,68 @@ class _CountingSink:
         self.handle.close()
 
 
+class _Steps:
+    """CPU time of the hunt's steps, timed around each call (a few per batch, so the timing costs
+    nothing measurable): ``read`` (the readers: reading and decoding into raw batches),
+    ``normalize``, ``evaluate`` (Sigma), ``output`` (the signals made and written as JSON lines),
+    ``other`` the rest of the hunt's CPU time.  Timed from outside, not sampled: a sampling
+    profiler's split of this hunt put half again as much in the reading."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = dict.fromkeys(("read", "normalize", "evaluate", "output"), 0.0)
+
+    @contextlib.contextmanager
+    def timed(self, step: str) -> Iterator[None]:
+        started = time.process_time()
+        try:
+            yield
+        finally:
+            self.seconds[step] += time.process_time() - started
+
+    def instrument(self, engine: Any) -> Any:
+        """``hunt`` with its reader and normalizer timed, and ``engine.evaluate`` timed in place."""
+        import autosoc.runtime.hunt as hunt_module
+
+        read_files, normalize, evaluate = hunt_module.read_files, hunt_module.normalize, engine.evaluate
+
+        def timed_read_files(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            batches = read_files(*args, **kwargs)
+            while True:
+                with self.timed("read"):
+                    batch = next(batches, None)
+                if batch is None:
+                    return
+                yield batch
+
+        def timed_normalize(*args: Any, **kwargs: Any) -> Any:
+            with self.timed("normalize"):
+                return normalize(*args, **kwargs)
+
+        def timed_evaluate(*args: Any, **kwargs: Any) -> Any:
+            with self.timed("evaluate"):
+                return evaluate(*args, **kwargs)
+
+        engine.evaluate = timed_evaluate
+
+        def hunt(*args: Any, **kwargs: Any) -> Any:
+            saved = hunt_module.read_files, hunt_module.normalize
+            hunt_module.read_files, hunt_module.normalize = timed_read_files, timed_normalize
+            try:
+                return hunt_module.hunt(*args, **kwargs)
+            finally:
+                hunt_module.read_files, hunt_module.normalize = saved
+
+        return hunt
+
+    def per_event(self, events: int) -> dict[str, float]:
+        if not events or "hunt" not in self.seconds:
+            return {}
+        out = {step: seconds / events * 1e6 for step, seconds in self.seconds.items() if step != "hunt"}
+        out["other"] = self.seconds["hunt"] / events * 1e6 - sum(out.values())
+        out["hunt"] = self.seconds["hunt"] / events * 1e6
+        return {step: round(us, 2) for step, us in out.items()}
+
+
 def phase_hunt(corpus: Path, rules_dir: Path, cache_dir: Path, batch_size: int | None,
                profile: bool = False) -> dict[str, Any]:
     import polars as pl
@@ -490,7 +555,7 @@ def phase_hunt(corpus: Path, rules_dir: Path, cache_dir: Path, batch_size: int |
     from autosoc.detect.sigma.engine import SigmaEngine
     from autosoc.detect.sigma.loader import load_rules
     from autosoc.ingest import DEFAULT_BATCH_SIZE
-    from autosoc.runtime.hunt import HuntOptions, hunt
+    from autosoc.runtime.hunt import HuntOptions
     from autosoc.runtime.memory import keep_freed_memory
     from autosoc.schema import Signal
 
@@ -508,12 +573,16 @@ def phase_hunt(corpus: Path, rules_dir: Path, cache_dir: Path, batch_size: int |
     sink = _CountingSink()
     writer = JsonlWriter(sink)  # type: ignore[arg-type]
 
+    steps = _Steps()
+
     def on_signals(batch: Sequence[Signal]) -> None:
         nonlocal signals
         signals += len(batch)
-        writer.write(batch)
+        with steps.timed("output"):
+            writer.write(batch)
 
     keep_freed_memory()  # as `autosoc hunt` does
+    hunt = steps.instrument(engine)
     profiler = None
     if profile:
         import cProfile
@@ -521,8 +590,10 @@ def phase_hunt(corpus: Path, rules_dir: Path, cache_dir: Path, batch_size: int |
         profiler = cProfile.Profile()
         profiler.enable()
     started = time.perf_counter()
+    cpu_started = time.process_time()
     stats = hunt([corpus], options, on_signals=on_signals, engine=engine)
     elapsed = time.perf_counter() - started
+    steps.seconds["hunt"] = time.process_time() - cpu_started
     sink.close()
     if profiler is not None:
         import pstats
@@ -551,6 +622,7 @@ def phase_hunt(corpus: Path, rules_dir: Path, cache_dir: Path, batch_size: int |
         "polars_threads": pl.thread_pool_size(),
         "cpus": sorted(os.sched_getaffinity(0)),
         "peak_rss_mb": round(peak_rss_mb(), 1),
+        "steps_us_per_event": steps.per_event(stats.events),
     }
 
 
@@ -683,6 +755,8 @@ def report(cpu: int, corpus: dict[str, Any], rules: dict[str, Any], jsonl_runs: 
         "jsonl_vs_orjson": round(jsonl["events_per_s"] / orjson_eps, 3) if orjson_eps else None,
         "jsonl_input_read_mb_per_s": jsonl["input_read_mb_per_s"],
         "evtx_input_read_mb_per_s": evtx["input_read_mb_per_s"] if evtx else None,
+        "jsonl_steps_us_per_event": jsonl["steps_us_per_event"],
+        "evtx_steps_us_per_event": evtx["steps_us_per_event"] if evtx else None,
         **{k: v for k, v in corpus.items()
            if k.endswith(("_bytes", "_build_s", "_samples", "_copy_mode", "_layout", "_per_file"))},
     }
@@ -740,6 +814,9 @@ def report(cpu: int, corpus: dict[str, Any], rules: dict[str, Any], jsonl_runs: 
                           _mark((summary["jsonl_vs_orjson"] or 0) >= GOAL_JSONL_EPS / ISSUE_ORJSON_EPS))
         else:
             table.add_row(f"{name} events/s", f"{result['events_per_s']:,.0f}", "—", "")
+        if result["steps_us_per_event"]:
+            table.add_row(f"{name} CPU µs an event", ", ".join(f"{step} {us:.2f}" for step, us
+                                                             in result["steps_us_per_event"].items()), "", "")
         table.add_row(f"{name} detections", f"{result['signals']:,} ({result['jsonl_output_bytes'] / 1e6:,.0f} MB "
                       "of JSON lines, written to /dev/null)", "", "")
         table.add_row(f"{name} peak RSS", f"{result['peak_rss_mb']:,.0f} MB", f"≤ {GOAL_PEAK_RSS_MB:,.0f} MB",
