@@ -494,6 +494,7 @@ class _Steps:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = dict.fromkeys(("read", "normalize", "evaluate", "output"), 0.0)
+        self.hunt_seconds: float | None = None  # the whole hunt's CPU time, once it ran
 
     @contextlib.contextmanager
     def timed(self, step: str) -> Iterator[None]:
@@ -539,11 +540,11 @@ class _Steps:
         return hunt
 
     def per_event(self, events: int) -> dict[str, float]:
-        if not events or "hunt" not in self.seconds:
+        if not events or self.hunt_seconds is None:
             return {}
-        out = {step: seconds / events * 1e6 for step, seconds in self.seconds.items() if step != "hunt"}
-        out["other"] = self.seconds["hunt"] / events * 1e6 - sum(out.values())
-        out["hunt"] = self.seconds["hunt"] / events * 1e6
+        out = {step: seconds / events * 1e6 for step, seconds in self.seconds.items()}
+        out["other"] = self.hunt_seconds / events * 1e6 - sum(out.values())
+        out["hunt"] = self.hunt_seconds / events * 1e6
         return {step: round(us, 2) for step, us in out.items()}
 
 
@@ -593,7 +594,7 @@ def phase_hunt(corpus: Path, rules_dir: Path, cache_dir: Path, batch_size: int |
     cpu_started = time.process_time()
     stats = hunt([corpus], options, on_signals=on_signals, engine=engine)
     elapsed = time.perf_counter() - started
-    steps.seconds["hunt"] = time.process_time() - cpu_started
+    steps.hunt_seconds = time.process_time() - cpu_started
     sink.close()
     if profiler is not None:
         import pstats
@@ -629,9 +630,9 @@ def phase_hunt(corpus: Path, rules_dir: Path, cache_dir: Path, batch_size: int |
 def read_through(path: Path) -> dict[str, Any]:
     """Read every file under ``path`` once (into the page cache): seconds and MB/s.  Hard links of
     one file (the EVTX corpus) are read once: they share their pages."""
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    inodes = {(st.st_dev, st.st_ino): file for file in files if (st := file.stat())}
-    files = sorted(inodes.values())
+    found = (p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    by_inode = {(stat.st_dev, stat.st_ino): file for file in found for stat in [file.stat()]}
+    files = sorted(by_inode.values())
     buffer = bytearray(1 << 22)
     total = 0
     started = time.perf_counter()
