@@ -3,8 +3,9 @@
 ``autosoc.normalize._flatten`` speeds up the per-event flattening, ``autosoc.normalize._columns``
 the building of the raw frame, the rows' JSON and their ids, ``autosoc.normalize._decode`` both at
 once straight from the JSON lines of Windows events (it shares ``_rowbuf.h`` with ``_columns``);
-``autosoc.detect.sigma._match`` tests rules and ``autosoc.detect.sigma._lines`` writes signals as
-JSON lines, both on Arrow columns in place (``_arrow.h``).
+``autosoc.detect.sigma._match`` tests rules, ``autosoc.detect.sigma._lines`` writes signals as
+JSON lines and ``autosoc.detect.sigma._lower`` makes the rules' lower-cased copies of fields, all on
+Arrow columns in place (``_arrow.h``).
 All are optional: without a C compiler the install still succeeds and
 :mod:`autosoc.normalize.flatten` and :mod:`autosoc.normalize.columns` use their pure-Python code.
 """
@@ -31,6 +32,6 @@ setup(
             extra_compile_args=["-O2"],
             optional=True,
         )
-        for name in ("_match", "_lines")
+        for name in ("_match", "_lines", "_lower")
     ]
 )

@@ -38,6 +38,7 @@ from autosoc.detect.sigma.exprs import (
 )
 from autosoc.detect.sigma.ir import Node, has_keywords, preds
 from autosoc.detect.sigma.logsource import FAMILY_COLUMN, PATH_COLUMN
+from autosoc.detect.sigma.lowercase import lowercase
 from autosoc.detect.sigma.prefilter import required_literals
 from autosoc.detect.sigma.pyeval import RowTest, compile_rule
 from autosoc.detect.sigma.rules import CompiledRule
@@ -546,11 +547,12 @@ def with_columns(frame: pl.DataFrame, fields: set[str], lowered: set[str], *, ke
     missing = [pl.lit(None, dtype=pl.String).alias(f) for f in fields | lowered if f not in present]
     if missing:
         frame = frame.with_columns(missing)
-    extra = [pl.col(f).str.to_lowercase().alias(lower_name(f)) for f in lowered if lower_name(f) not in present]
+    extra: list[pl.Expr | pl.Series] = [lowercase(frame.get_column(f)).alias(lower_name(f)) for f in lowered
+                                        if lower_name(f) not in present]
     extra += [ipv4_number(pl.col(f)).alias(ipv4_name(f)) for f in ipv4 if ipv4_name(f) not in present]
     extra += [ipv6_halves(pl.col(f)).alias(ipv6_name(f)) for f in ipv6 if ipv6_name(f) not in present]
     if keywords and KEYWORD_COLUMN not in present and isinstance(keyword_source, str):
-        extra.append(pl.col(keyword_source).str.to_lowercase().alias(KEYWORD_COLUMN))
+        extra.append(lowercase(frame.get_column(keyword_source)).alias(KEYWORD_COLUMN))
     elif keywords and KEYWORD_COLUMN not in present:
         sources = [pl.col(c) for c in keyword_source if not c.startswith("__")]
         extra.append(pl.concat_str(sources, separator="\n", ignore_nulls=True).str.to_lowercase()

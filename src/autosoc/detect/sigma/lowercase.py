@@ -1,0 +1,40 @@
+"""The lower-cased copies of fields that the engine's case-insensitive tests and literal prefilter read.
+
+:func:`lowercase` is ``column.str.to_lowercase()``, made in C (the ``_lower`` extension, 16 bytes
+at a time) for values of ASCII and of the Latin-1, punctuation and trade-mark characters it knows
+(Windows' ``Microsoft® Windows® Operating System``): Polars' Unicode lower case costs ~100 ns a
+value on the benchmark's batches.  A value holding any other character is lower-cased by Polars and
+patched in, so the result is Polars' exactly.
+"""
+
+from __future__ import annotations
+
+import os
+
+import polars as pl
+import pyarrow as pa
+
+try:
+    from autosoc.detect.sigma import _lower
+except ImportError:  # built without a C compiler: Polars does it all
+    _lower = None  # type: ignore[assignment]
+
+#: True when the C lower case is used (built, and not switched off by ``AUTOSOC_PURE_PYTHON=1``)
+NATIVE: bool = _lower is not None and os.environ.get("AUTOSOC_PURE_PYTHON") != "1"
+
+__all__ = ["NATIVE", "lowercase"]
+
+
+def lowercase(column: pl.Series, *, native: bool = NATIVE) -> pl.Series:
+    """``column.str.to_lowercase()`` (same name), in C but for the values holding a character it
+    does not know (see the module docstring)."""
+    if not native or _lower is None or column.dtype != pl.String or column.len() == 0:
+        return column.str.to_lowercase()
+    validity, views, data, null_count, odd = _lower.lower(column)
+    buffers = [None if validity is None else pa.py_buffer(validity), pa.py_buffer(views), pa.py_buffer(data)]
+    if odd:  # values holding a character _lower does not know: Polars' lower case, patched in
+        count = len(odd) // 4
+        rows = pl.Series("rows", pa.Array.from_buffers(pa.uint32(), count, [None, pa.py_buffer(odd)]))
+        buffers.append(pa.py_buffer(_lower.patch(views, (odd, 0, count), column.gather(rows).str.to_lowercase())))
+    return pl.Series(column.name, pa.Array.from_buffers(pa.string_view(), column.len(), buffers,
+                                                        null_count=null_count))
