@@ -65,6 +65,34 @@ def test_gathered_and_shared_paths_fire_identically(rules: list, regression_dir:
     assert len(signals) == sum(len(rows) for rows in as_map.values())
 
 
+@pytest.mark.parametrize("kind", ["json", "evtx"])
+def test_selectors_per_combination_pick_the_same_rows(rules: list, regression_dir: Path, kind: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The logsource selectors run once per combination of the values they read (large batches)
+    or over every row: the same groups, the same rows, the same hits."""
+    batch = _one_batch(sorted(regression_dir.rglob(f"*.{kind}")))
+    monkeypatch.setattr(engine, "SELECTOR_COMBINATIONS_MIN_ROWS", 10**9)
+    every_row = SigmaEngine(rules)
+    want = every_row.evaluate(batch)
+    monkeypatch.setattr(engine, "SELECTOR_COMBINATIONS_MIN_ROWS", 0)
+    per_combination = SigmaEngine(rules)
+    assert per_combination.evaluate(batch) == want
+    assert len(want) > 150
+    frame = pl.DataFrame({
+        "Channel": ["Security", "security", None, "Microsoft-Windows-Sysmon/Operational", "System", "Security"],
+        "EventID": ["4688", "4624", "1", "1", None, "4688"],
+        engine.FAMILY_COLUMN: ["windows", "windows", "windows", "windows", None, "linux"],
+    })
+    frame = engine.with_columns(frame, every_row._selector_fields, every_row._selector_lowered)
+    monkeypatch.setattr(engine, "SELECTOR_COMBINATIONS_MIN_ROWS", 10**9)
+    direct = every_row._masks(frame)
+    monkeypatch.setattr(engine, "SELECTOR_COMBINATIONS_MIN_ROWS", 0)
+    combined = every_row._masks(frame)
+    assert [m is None for m in combined] == [m is None for m in direct]
+    assert [m.to_list() for m in combined if m is not None] == [m.to_list() for m in direct if m is not None]
+    assert sum(m is not None for m in direct) >= 3  # security, sysmon process creation, the any-windows groups
+
+
 def test_gathered_path_with_duplicate_rows() -> None:
     """Identical rows are evaluated once and fan out to every batch row they stand for."""
     from autosoc.detect.sigma.testing import match
