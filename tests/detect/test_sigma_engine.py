@@ -286,3 +286,15 @@ def test_a_folded_prefilter_matches_any_ascii_case() -> None:
     assert list(zip(found[0].to_list(), found[1].to_list(), strict=True)) == [(0, 0), (1, 2)]
     with pytest.raises(ValueError, match="A-Z"):
         native.Prefilter({"CommandLine": {"Mimikatz": [0]}}, folded=True)
+
+
+def test_hits_are_grouped_by_rule_in_any_order_and_fan_out_distinct_rows() -> None:
+    group = engine._Group(pl.lit(True), set(), set())
+    group.rules = ["r0", "r1", "r2"]  # type: ignore[list-item]  # only looked up by number
+    group.native_rules = [2, 0, 1]  # matcher number -> the group's rule
+    nids = pl.Series([1, 0, 1, 2, 0], dtype=pl.UInt32)
+    rows = pl.Series([7, 3, 2, 9, 1], dtype=pl.UInt32)
+    assert sorted(engine._hits_by_rule(group, nids, rows)) == [("r0", [2, 7]), ("r1", [9]), ("r2", [1, 3])]
+    nested = pl.Series([[8, 4], [3], [5, 1]], dtype=pl.List(pl.UInt32))
+    assert engine._hits_by_rule(group, pl.Series([0, 0, 2], dtype=pl.UInt32), nested) == [
+        ("r2", [3, 4, 8]), ("r1", [1, 5])]
