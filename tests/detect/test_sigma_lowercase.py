@@ -96,3 +96,14 @@ def test_patch_refuses_bad_input() -> None:
         L._lower.patch(views, (b"\x00\x00\x00\x00", 0, 1), pl.Series(["a", "b"]))  # 1 row, 2 values
     with pytest.raises(ValueError):
         L._lower.patch(views, (b"\x00\x00\x00\x00", 0, 1), pl.Series([None], dtype=pl.String))
+
+
+def test_unfoldable_rows_match_polars() -> None:
+    rng = random.Random(11)
+    values = [*_random_values(rng, 4000), "x" * 15 + "\u0130", "\u212a", "\u0130", "ab\u212acd" * 9, "\u0131", "\u2129"]
+    column = pl.Series("t", values)
+    want = column.str.contains_any(list(L.UNFOLDABLE)).fill_null(False).arg_true().cast(pl.UInt32).to_list()
+    assert L.unfoldable_rows(column, native=True).to_list() == want
+    assert L.unfoldable_rows(column, native=False).to_list() == want
+    assert len(want) > 10
+    assert L.unfoldable_rows(column.slice(4000, 6), native=True).to_list() == [0, 1, 2, 3]

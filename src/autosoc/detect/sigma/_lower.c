@@ -287,10 +287,74 @@ done:
     return result;
 }
 
+/* whether src[0..n) holds U+0130 (C4 B0) or U+212A (E2 84 AA): the two characters whose lower case
+ * is (partly) ASCII, so that ASCII case folding misses what lower-casing makes of them */
+static inline int unfoldable_at(const uint8_t *src, Py_ssize_t i, Py_ssize_t n) {
+    return (src[i] == 0xC4 && i + 1 < n && src[i + 1] == 0xB0)
+        || (src[i] == 0xE2 && i + 2 < n && src[i + 1] == 0x84 && src[i + 2] == 0xAA);
+}
+
+static inline int holds_unfoldable(const uint8_t *src, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+#if defined(__SSE2__)
+    const __m128i c4 = _mm_set1_epi8((char)0xC4), e2 = _mm_set1_epi8((char)0xE2);
+    for (; i + 16 <= n; i += 16) {
+        __m128i b = _mm_loadu_si128((const __m128i *)(src + i));
+        if (!_mm_movemask_epi8(b)) continue;
+        unsigned lead = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(b, c4), _mm_cmpeq_epi8(b, e2)));
+        while (lead) {
+            if (unfoldable_at(src, i + __builtin_ctz(lead), n)) return 1;
+            lead &= lead - 1;
+        }
+    }
+#endif
+    for (; i < n; i++)
+        if (unfoldable_at(src, i, n)) return 1;
+    return 0;
+}
+
+/* unfoldable(column) -> rows bytes: the rows (uint32s, in order) whose value holds U+0130 or U+212A */
+static PyObject *unfoldable(PyObject *module, PyObject *arg) {
+    (void)module;
+    Held held;
+    memset(&held, 0, sizeof(held));
+    Col col;
+    memset(&col, 0, sizeof(col));
+    PyObject *result = NULL;
+    uint32_t *rows = NULL;
+    Py_ssize_t n = 0, count = 0, cap = 0;
+    if (import_column(&held, arg, &col, &n, 0) < 0) goto done;
+    if (n > (Py_ssize_t)UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "column longer than 2**32 rows");
+        goto done;
+    }
+    for (Py_ssize_t row = 0; row < n; row++) {
+        const uint8_t *p;
+        Py_ssize_t len;
+        int rc = value_at(&col, row, &p, &len);
+        if (rc < 0) {
+            PyErr_Format(PyExc_ValueError, "row %zd: a value outside the column's buffers", row);
+            goto done;
+        }
+        if (rc == 1 && len >= 2 && holds_unfoldable(p, len)) {
+            if (grow_rows(&rows, &cap, count) < 0) goto done;
+            rows[count++] = (uint32_t)row;
+        }
+    }
+    result = PyBytes_FromStringAndSize((const char *)rows, count * (Py_ssize_t)sizeof(uint32_t));
+done:
+    PyMem_Free(rows);
+    PyMem_Free(col.data);
+    PyMem_Free(col.data_len);
+    release(&held);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"lower", lower, METH_O,
      "lower(column) -> (validity | None, views, data, null_count, odd rows): A-Z lower-cased as a string_view "
      "array's buffers"},
+    {"unfoldable", unfoldable, METH_O, "unfoldable(column) -> rows holding U+0130 or U+212A (uint32s)"},
     {"patch", patch, METH_VARARGS, "patch(views, rows, values) -> data buffer 1: the odd rows' lower case"},
     {NULL, NULL, 0, NULL},
 };

@@ -39,7 +39,7 @@ from autosoc.detect.sigma.exprs import (
 )
 from autosoc.detect.sigma.ir import Node, has_keywords, preds
 from autosoc.detect.sigma.logsource import FAMILY_COLUMN, PATH_COLUMN
-from autosoc.detect.sigma.lowercase import lowercase
+from autosoc.detect.sigma.lowercase import lowercase, unfoldable_rows
 from autosoc.detect.sigma.prefilter import required_literals
 from autosoc.detect.sigma.pyeval import RowTest, compile_rule
 from autosoc.detect.sigma.rules import CompiledRule
@@ -166,12 +166,9 @@ class _Group:
             return None  # text the gate cannot read
         found = self.gate.run({n: c for n, c in columns.items() if c.dtype == pl.String})
         rows = found[1].unique() if found is not None else pl.Series("pos", [], dtype=pl.UInt32)
-        special = [c.str.contains_any(["\u0130", "\u212a"]).fill_null(False) for c in columns.values()
-                   if c.dtype == pl.String]
+        special = [held for c in columns.values() if c.dtype == pl.String and (held := unfoldable_rows(c)).len()]
         if special:
-            anywhere = pl.select(pl.any_horizontal(special)).to_series()
-            if anywhere.any():
-                rows = pl.concat([rows, anywhere.arg_true().cast(pl.UInt32)]).unique()
+            rows = pl.concat([rows, *special]).unique()
         return rows.sort()
 
     def python_test(self, index: int) -> RowTest | None:

@@ -22,7 +22,11 @@ except ImportError:  # built without a C compiler: Polars does it all
 #: True when the C lower case is used (built, and not switched off by ``AUTOSOC_PURE_PYTHON=1``)
 NATIVE: bool = _lower is not None and os.environ.get("AUTOSOC_PURE_PYTHON") != "1"
 
-__all__ = ["NATIVE", "lowercase"]
+__all__ = ["NATIVE", "UNFOLDABLE", "lowercase", "unfoldable_rows"]
+
+#: the two characters whose lower case is (partly) ASCII (U+0130 -> "i" + U+0307, U+212A -> "k"):
+#: ASCII case folding does not see what lower-casing makes of them
+UNFOLDABLE = ("\u0130", "\u212a")
 
 
 def lowercase(column: pl.Series, *, native: bool = NATIVE) -> pl.Series:
@@ -38,3 +42,12 @@ def lowercase(column: pl.Series, *, native: bool = NATIVE) -> pl.Series:
         buffers.append(pa.py_buffer(_lower.patch(views, (odd, 0, count), column.gather(rows).str.to_lowercase())))
     return pl.Series(column.name, pa.Array.from_buffers(pa.string_view(), column.len(), buffers,
                                                         null_count=null_count))
+
+
+def unfoldable_rows(column: pl.Series, *, native: bool = NATIVE) -> pl.Series:
+    """The rows (UInt32, ascending) of a String column whose value holds one of :data:`UNFOLDABLE`
+    (in C: 16 bytes at a time past ASCII text)."""
+    if not native or _lower is None or column.dtype != pl.String:
+        return column.str.contains_any(list(UNFOLDABLE)).fill_null(False).arg_true().cast(pl.UInt32)
+    rows = _lower.unfoldable(column)
+    return pl.Series("rows", pa.Array.from_buffers(pa.uint32(), len(rows) // 4, [None, pa.py_buffer(rows)]))
