@@ -61,7 +61,8 @@ PREFILTER_PYTHON_MAX_ROWS = 2000
 #: value lists cost milliseconds of Python to rebuild: 13 ms for SigmaHQ's Office outbound rule):
 #: its prebuilt expression runs over its own candidate rows, taken out of the frame
 GATHER_MAX_PREDS = 24
-_SHIFT = 1 << 32  # (rule, row) pairs as one 64-bit key
+#: in a group's native_ids: a rule the C matcher does not take
+NO_RULE = (1 << 32) - 1
 #: a group whose distinct step kept at least this share of its rows skips the step for the next
 #: DISTINCT_SKIPS batches (then measures again): on varied data it costs more than it saves
 DISTINCT_MIN_SHARE = 0.9
@@ -111,7 +112,7 @@ class _Group:
 
     automata: dict[str, ahocorasick.Automaton] = field(default_factory=dict)  # field -> its literals' automaton
     # the rules the C matcher supports, as one program over ``py_columns`` (see .native); built on
-    # first use: per rule its number in the matcher, or -1
+    # first use: per rule its number in the matcher, or NO_RULE
     use_native: bool = True  # the engine's switch (tests run every path)
     matcher: native.Matcher | None = None
     native_ids: pl.Series | None = None
@@ -133,14 +134,15 @@ class _Group:
         return automaton
 
     def native_lookup(self) -> pl.Series | None:
-        """Per rule of the group its number in the C matcher (-1: not supported); None without one."""
+        """Per rule of the group its number in the C matcher (:data:`NO_RULE`: not supported); None
+        without one."""
         if not self.use_native:
             return None
         if self.native_ids is None and native.NATIVE:
             self.matcher = native.Matcher()
             index = lambda c: self.py_columns.setdefault(c, len(self.py_columns))  # noqa: E731
             numbers = [self.matcher.add(rule.detection, index) for rule in self.rules]
-            self.native_ids = pl.Series("nid", [-1 if n is None else n for n in numbers], dtype=pl.Int64)
+            self.native_ids = pl.Series("nid", [NO_RULE if n is None else n for n in numbers], dtype=pl.UInt32)
             self.native_rules = [rule for rule, n in enumerate(numbers) if n is not None]
             self.prefilter = native.Prefilter(self.literal_rules) if self.literal_rules else None
         return self.native_ids
@@ -333,12 +335,12 @@ def _evaluate_group(group: _Group, sub: pl.DataFrame, gather_min_skipped: int = 
     if full and lookup is not None:  # rules without necessary literals the C matcher takes: on every row
         # (not those calling Python for a regex: on every row one select in Polars costs less)
         calling = group.matcher.calling if group.matcher is not None else set()
-        ids = pl.Series([-1 if nid in calling else nid for nid in lookup.gather(full).to_list()], dtype=pl.Int64)
-        if (ids >= 0).any():
-            every = pl.DataFrame({"nid": ids.filter(ids >= 0)}).join(
+        ids = [NO_RULE if nid in calling else nid for nid in lookup.gather(full).to_list()]
+        if any(nid != NO_RULE for nid in ids):
+            every = pl.DataFrame({"nid": pl.Series([nid for nid in ids if nid != NO_RULE], dtype=pl.UInt32)}).join(
                 pl.DataFrame({"pos": pl.int_range(distinct.height, dtype=pl.UInt32, eager=True)}), how="cross")
-            fired += _run_native(group, distinct, every, distinct_pairs=True)
-            full = [rule for rule, nid in zip(full, ids.to_list(), strict=True) if nid < 0]
+            fired += _run_native(group, distinct, every.get_column("nid"), every.get_column("pos"))
+            full = [rule for rule, nid in zip(full, ids, strict=True) if nid == NO_RULE]
     if full:
         fired += _run(group, distinct, full)
     if lookup is not None:  # with the C matcher, the C prefilter: each pair once, by rule
@@ -348,10 +350,15 @@ def _evaluate_group(group: _Group, sub: pl.DataFrame, gather_min_skipped: int = 
                  else _candidates(group, distinct))
     if pairs is not None and lookup is not None:
         # every rule the C matcher supports is tested there on its own candidate rows
-        tagged = pairs.with_columns(pl.lit(lookup).gather(pl.col("rule")).alias("nid"))
-        fired += _run_native(group, distinct, tagged.filter(pl.col("nid") >= 0), distinct_pairs=True)
-        rest = tagged.filter(pl.col("nid") < 0)
-        pairs = rest.drop("nid") if rest.height else None
+        nids, positions = lookup.gather(pairs.get_column("rule")), pairs.get_column("pos")
+        supported = nids != NO_RULE  # Series operations: a DataFrame query costs ~0.1 ms however small
+        if supported.all():
+            fired += _run_native(group, distinct, nids, positions)
+            pairs = None
+        else:
+            fired += _run_native(group, distinct, nids.filter(supported), positions.filter(supported))
+            rest = pairs.filter(~supported)
+            pairs = rest if rest.height else None
     if pairs is not None:
         by_rule = pairs.group_by("rule").agg(pl.col("pos").unique().sort()).sort("rule")
         union = pairs.get_column("pos").n_unique()
@@ -430,30 +437,21 @@ def _run_gathered(group: _Group, frame: pl.DataFrame,
     return out
 
 
-def _run_native(group: _Group, frame: pl.DataFrame, pairs: pl.DataFrame, *, distinct_pairs: bool = False
+def _run_native(group: _Group, frame: pl.DataFrame, nids: pl.Series, positions: pl.Series
                 ) -> list[tuple[CompiledRule, list[int]]]:
-    """The C matcher on (rule, candidate row) pairs of ``frame`` (``nid``: the rule's number in it;
-    ``distinct_pairs``: each pair once already, grouped by rule)."""
-    if pairs.height == 0:
+    """The C matcher on (rule, candidate row) pairs of ``frame``: ``nids`` the rules' numbers in it,
+    ``positions`` the rows (both UInt32; each pair once, grouped by rule: the matcher runs faster)."""
+    if nids.len() == 0:
         return []
     assert group.matcher is not None
-    if distinct_pairs:
-        unique = pairs.select(pl.col("nid").cast(pl.UInt32), "pos")
-    else:
-        # a row holding several of a rule's literals is one pair; one 64-bit key per pair dedupes
-        # in half the time of two columns, and the matcher runs faster on pairs grouped by rule
-        key = (pl.col("nid").cast(pl.UInt64) * _SHIFT + pl.col("pos")).unique().sort()
-        keys = pairs.select(key.alias("key")).get_column("key")
-        unique = pl.select((keys // _SHIFT).cast(pl.UInt32).alias("nid"),
-                           (keys % _SHIFT).cast(pl.UInt32).alias("pos"))
-    nids, positions = unique.get_column("nid"), unique.get_column("pos")
     truth = group.matcher.run([frame.get_column(c) for c in group.py_columns], nids, positions)
     out: list[tuple[CompiledRule, list[int]]] = []
     hit_nids = nids.filter(truth)  # Series operations: a DataFrame query costs ~0.1 ms however small
     if hit_nids.len():
         out = _hits_by_rule(group, hit_nids, frame.get_column(_ROW).gather(positions.filter(truth)))
     if truth.null_count():  # pairs a regex left undecided (values not ASCII, or long): Polars decides
-        open_pairs = unique.filter(truth.is_null()).group_by("nid").agg(pl.col("pos").sort())
+        open_pairs = (pl.DataFrame([nids.alias("nid"), positions.alias("pos")]).filter(truth.is_null())
+                      .group_by("nid").agg(pl.col("pos").sort()))
         decided = _run_own(group, frame, [(group.native_rules[nid], positions) for nid, positions
                                           in zip(open_pairs.get_column("nid").to_list(), open_pairs.get_column("pos"),
                                                  strict=True)])
