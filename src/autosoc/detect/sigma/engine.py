@@ -253,9 +253,12 @@ class SigmaEngine:
                 continue
             # only the columns the group reads go through the filter (keyword rules read them all)
             text = group.keywords and group.keywords_plain and F.KEYWORD_TEXT in raw.columns
-            view = (frame if group.keywords and not text
-                    else frame.select(c for c in frame.columns if c in group.reads or (text and c == F.KEYWORD_TEXT)))
-            sub = view.filter(mask) if not mask.all() else view
+            if group.keywords and not text:
+                sub = frame.filter(mask) if not mask.all() else frame
+            else:  # the columns one by one: Series filters, not a query (~0.1 ms each, however small)
+                every = mask.all()
+                sub = pl.DataFrame([column if every else column.filter(mask) for column in frame.iter_columns()
+                                    if column.name in group.reads or (text and column.name == F.KEYWORD_TEXT)])
             if group.keywords and text:  # the keyword text is lower-cased only for rows that may fire
                 rows = group.gate_rows(sub)
                 if rows is not None and rows.len() == 0:
