@@ -257,8 +257,8 @@ class SigmaEngine:
                 sub = frame.filter(mask) if not mask.all() else frame
             else:  # the columns one by one: Series filters, not a query (~0.1 ms each, however small)
                 every = mask.all()
-                sub = pl.DataFrame([column if every else column.filter(mask) for column in frame.iter_columns()
-                                    if column.name in group.reads or (text and column.name == F.KEYWORD_TEXT)])
+                names = [c for c in frame.columns if c in group.reads or (text and c == F.KEYWORD_TEXT)]
+                sub = pl.DataFrame([frame.get_column(c) if every else frame.get_column(c).filter(mask) for c in names])
             if group.keywords and text:  # the keyword text is lower-cased only for rows that may fire
                 rows = group.gate_rows(sub)
                 if rows is not None and rows.len() == 0:
