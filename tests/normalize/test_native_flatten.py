@@ -64,7 +64,7 @@ def _compiler() -> str | None:
 
 #: every optional C extension setup.py builds
 EXTENSIONS = ("autosoc.normalize._flatten", "autosoc.normalize._columns", "autosoc.normalize._decode",
-              "autosoc.detect.sigma._match", "autosoc.detect.sigma._lines")
+              "autosoc.detect.sigma._match", "autosoc.detect.sigma._lines", "autosoc.detect.sigma._lower")
 
 
 @pytest.mark.parametrize("module", EXTENSIONS)
