@@ -21,7 +21,11 @@ typedef struct {
     const uint8_t **data; Py_ssize_t *data_len;
 } Col;
 
-/* 1: the cell holds text (*p, *n); 0: null; -1: the buffers do not hold it */
+/* 1: the cell holds text (*p, *n); 0: null; -1: the buffers do not hold it (always inlined: the
+ * matcher and the prefilter call it per pair and per row, and out of line it was a call each time) */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((always_inline))
+#endif
 static inline int cell(const Col *c, Py_ssize_t row, const uint8_t **p, Py_ssize_t *n) {
     if (c->kind == COL_NULL) return 0;
     Py_ssize_t i = c->offset + row;
