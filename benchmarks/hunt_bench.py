@@ -518,6 +518,7 @@ class _Steps:
                 if batch is None:
                     return
                 yield batch
+                del batch  # not held while the next one is read (as hunt does not hold it)
 
         def timed_normalize(*args: Any, **kwargs: Any) -> Any:
             with self.timed("normalize"):

@@ -331,6 +331,7 @@ def _columnar_batches(lines: _LineDecoder, kind: str, inp: Input, batch_size: in
             lines.offset += sum(map(len, chunk))
             del chunk, kept  # the lines are in the columns now: not kept alive while the batch is used
             yield RawBatch(lines.source, lines.path, kind, [], positions, [], inp.consumed(), columns)
+            del columns  # not kept while the next chunk is decoded (see _block_batches)
         else:
             for line in chunk:
                 lines.take(line)
@@ -373,6 +374,9 @@ def _block_batches(lines: _LineDecoder, kind: str, inp: Input, batch_size: int) 
             lines.lineno += count
             lines.offset += used
             yield RawBatch(lines.source, lines.path, kind, [], positions, [], consumed, columns)
+            # not kept while the next block is decoded: that batch then takes the memory this one
+            # frees, instead of fresh pages (each costs a page fault and the kernel's zeroing)
+            del columns
         elif count:
             for line in _split_lines(bytes(buf[:used])):
                 lines.take(line)

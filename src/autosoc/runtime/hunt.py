@@ -125,14 +125,14 @@ def hunt(
                                     skipped=stats.files_skipped, columnar=True):
             seen_files.add(raw_batch.path)
             stats.events += len(raw_batch)
-            for batch in normalize(raw_batch):
-                dead.write(batch.dead_letters)
-                if len(batch):
-                    pending.append(batch)
+            pending.extend(_normalized(raw_batch, dead))
             if sum(len(b) for b in pending) >= options.batch_size:
                 flush()
             if on_batch is not None:
                 on_batch(raw_batch)
+            # dropped before the next batch is read, so that it reuses this one's memory (fresh
+            # pages cost a page fault each and the kernel's zeroing)
+            del raw_batch
         flush()
         if isinstance(engine, SigmaCorrelationDetector):
             emit(engine.flush())  # end of input: every open correlation window is decided
@@ -143,6 +143,16 @@ def hunt(
     stats.files = len(seen_files)
     stats.seconds = time.perf_counter() - run_started
     return stats
+
+
+def _normalized(raw_batch: RawBatch, dead: DeadLetterStore) -> list[EventBatch]:
+    """``raw_batch`` normalized, its dead letters written; the batches that hold events."""
+    out = []
+    for batch in normalize(raw_batch):
+        dead.write(batch.dead_letters)
+        if len(batch):
+            out.append(batch)
+    return out
 
 
 def _count(stats: HuntStats, per_rule: Counter[CountKey]) -> None:
