@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -566,11 +567,23 @@ def test_a_raising_regex_call_raises() -> None:
 SKIP_PIECES = ["ab", "b", "abc", "ba", "é", "😀", "\\", ":", "\x00", "kiwi", "::", "A", "Z", "É"]
 
 
+@pytest.fixture(params=[False, True], ids=["wu-manber", "teddy"])
+def simd(request: pytest.FixtureRequest) -> Iterator[bool]:
+    """The skip search both ways: by skips (Wu-Manber) and, where the processor has AVX2, by
+    Teddy's SIMD search."""
+    if request.param and not native._match.simd(True):
+        pytest.skip("this processor has no AVX2: the SIMD search is not used here")
+    before = native._match.simd()
+    native._match.simd(request.param)
+    yield request.param
+    native._match.simd(before)
+
+
 @pytest.mark.parametrize("folded", [False, True])
-def test_the_skip_search_finds_what_a_substring_test_finds(folded: bool) -> None:
-    """Fields of few long literals are searched by skips (Wu-Manber): every literal found, at the
-    start, the end, overlapping, inside another, in values shorter than the window; folded, A-Z
-    in the text match the literals' a-z (and nothing else is folded)."""
+def test_the_skip_search_finds_what_a_substring_test_finds(folded: bool, simd: bool) -> None:
+    """Fields of few long literals are searched by skips (Wu-Manber) or by Teddy's SIMD search:
+    every literal found, at the start, the end, overlapping, inside another, in values shorter
+    than the window; folded, A-Z in the text match the literals' a-z (and nothing else is folded)."""
     rng = random.Random(11 if folded else 5)
     engaged = seen = 0
     for _ in range(200):
@@ -608,9 +621,40 @@ def test_the_skip_search_finds_what_a_substring_test_finds(folded: bool) -> None
         expected = _reference_pairs(literal_rules, folded_columns)
         prefilter = native.Prefilter(literal_rules, folded=folded)
         engaged += sum(1 for w in prefilter.windows.values() if w)
+        assert [bool(w) and simd for w in prefilter.windows.values()] == prefilter.simd
         assert set(_prefilter_pairs(prefilter, columns)) == expected
         seen += len(expected)
     assert engaged > 300 and seen > 500
     assert native.Prefilter({"F": {"abcd": [0], "abcdefgh": [1]}}).windows == {"F": 0}  # a literal too short
     assert native.Prefilter({"F": {f"lit{i:04d}": [i] for i in range(129)}}).windows == {"F": 0}  # too many
     assert native.Prefilter({"F": {"abcdefgh": [0], "xyz12": [1]}}).windows == {"F": 5}
+
+
+@pytest.mark.parametrize("folded", [False, True])
+def test_the_skip_search_finds_literals_at_every_offset_of_long_values(folded: bool, simd: bool) -> None:
+    """Values of hundreds of bytes (the keyword text is ~770 a Windows event): a literal at every
+    offset, across the SIMD search's 32-byte steps and in its zero-padded rest, and up to
+    128 literals in its eight buckets, some sharing their first three bytes."""
+    rng = random.Random(3)
+    for count in (1, 5, 9, 40, 128):
+        literals = {f"{rng.choice(['mim', 'sek', 'p::', 'lsa'])}{i:03d}{'x' * rng.randint(0, 9)}": [i % 7]
+                    for i in range(count)}
+        prefilter = native.Prefilter({"F": literals}, folded=folded)
+        assert prefilter.windows["F"] == min(map(len, literals)) and prefilter.simd == [simd]
+        values: list[str | None] = []
+        for length in (5, 6, 31, 33, 34, 35, 63, 64, 65, 66, 97, 300):
+            for _ in range(20):
+                literal = rng.choice(list(literals))
+                if len(literal) > length:
+                    continue
+                at = rng.randint(0, length - len(literal))
+                shown = literal.upper() if folded and rng.random() < 0.5 else literal
+                filler = "".join(rng.choice("abcxyz:P0 ") for _ in range(length))
+                values.append(filler[:at] + shown + filler[at + len(literal):])
+            values.append("m" * length)
+        values.append(None)
+        column = pl.Series(values, dtype=pl.String)
+        text = column.str.to_lowercase() if folded else column
+        expected = _reference_pairs({"F": literals}, {"F": text})
+        assert set(_prefilter_pairs(prefilter, {"F": column})) == expected
+        assert len({row for _, row in expected}) >= 200

@@ -1015,11 +1015,22 @@ typedef struct {
     int32_t *lit_start;       /* nlits + 1 offsets into lit_bytes */
     int32_t *lit_rule_start;  /* nlits + 1 offsets into lit_rules */
     uint32_t *lit_rules;
+    /* and, where the processor has AVX2, the same literals by Teddy's SIMD search (as in Hyperscan):
+     * the literals, sorted, in up to TEDDY_BUCKETS buckets; a byte sets its bucket bits in
+     * t_lo[j][low nibble] and t_hi[j][high nibble] when some literal of the bucket has it at
+     * position j (0-2; both cases of a letter when folded), so 32 text positions at a time are
+     * tested for a bucket's first three bytes with six byte shuffles, and only where one passes are
+     * that bucket's literals compared */
+    int teddy;
+    uint8_t t_lo[3][16], t_hi[3][16];
+    int32_t t_start[9];       /* per bucket + 1: its literals in t_lits */
+    int32_t *t_lits;
 } Field;
 
 #define SKIP_MIN 5
 #define SKIP_MAX_LITERALS 128
 #define SKIP_TABLE 4096
+#define TEDDY_BUCKETS 8
 #define SCAN_WAYS 4 /* values a scan walks at once */
 #ifndef LIKELY
 #define LIKELY(x) __builtin_expect(!!(x), 1)
@@ -1052,7 +1063,49 @@ static void field_free(Field *f) {
     PyMem_Free(f->lit_start);
     PyMem_Free(f->lit_rule_start);
     PyMem_Free(f->lit_rules);
+    PyMem_Free(f->t_lits);
     memset(f, 0, sizeof(*f));
+}
+
+/* literal a before literal b, by their bytes */
+static int lit_before(const Field *f, int32_t a, int32_t b) {
+    int32_t na = f->lit_start[a + 1] - f->lit_start[a], nb = f->lit_start[b + 1] - f->lit_start[b];
+    int c = memcmp(f->lit_bytes + f->lit_start[a], f->lit_bytes + f->lit_start[b], (size_t)(na < nb ? na : nb));
+    return c < 0 || (c == 0 && na < nb);
+}
+
+/* Teddy's tables (see Field) for the skip search's literals: sorted, so that literals sharing
+ * their first bytes share a bucket and its nibble sets stay small */
+static int teddy_build(Field *f) {
+    int32_t k = f->nlits;
+    f->t_lits = PyMem_Malloc((size_t)k * 4);
+    if (!f->t_lits) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (int32_t i = 0; i < k; i++) { /* insertion sort: at most SKIP_MAX_LITERALS */
+        int32_t j = i;
+        for (; j > 0 && lit_before(f, i, f->t_lits[j - 1]); j--) f->t_lits[j] = f->t_lits[j - 1];
+        f->t_lits[j] = i;
+    }
+    int32_t buckets = k < TEDDY_BUCKETS ? k : TEDDY_BUCKETS;
+    memset(f->t_lo, 0, sizeof(f->t_lo));
+    memset(f->t_hi, 0, sizeof(f->t_hi));
+    for (int32_t b = 0; b <= buckets; b++) f->t_start[b] = (int32_t)((int64_t)b * k / buckets);
+    for (int32_t b = buckets + 1; b <= TEDDY_BUCKETS; b++) f->t_start[b] = k;
+    for (int32_t b = 0; b < buckets; b++)
+        for (int32_t j = f->t_start[b]; j < f->t_start[b + 1]; j++) {
+            const uint8_t *l = f->lit_bytes + f->lit_start[f->t_lits[j]];
+            for (int pos = 0; pos < 3; pos++) { /* every literal is at least SKIP_MIN bytes */
+                uint8_t c = l[pos];
+                f->t_lo[pos][c & 15] |= (uint8_t)(1u << b);
+                f->t_hi[pos][c >> 4] |= (uint8_t)(1u << b);
+                if (f->fold && c >= 'a' && c <= 'z') /* A-Z: the same low nibble */
+                    f->t_hi[pos][(c - 32) >> 4] |= (uint8_t)(1u << b);
+            }
+        }
+    f->teddy = 1;
+    return 0;
 }
 
 /* the skip search's tables (see Field) for the literals of `items`, when they qualify; 0 or -1 */
@@ -1105,7 +1158,7 @@ static int skip_build(Field *f, PyObject *items, int fold) {
     f->m = m;
     f->nlits = (int32_t)k;
     f->skip = 1;
-    return 0;
+    return teddy_build(f);
 }
 
 static size_t field_bytes(const Field *f) {
@@ -1585,9 +1638,112 @@ static NOINLINE_COLD void skip_verify(const Field *f, const uint8_t *p, Py_ssize
     }
 #define SKIP_AS_IS(c) (c)
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define TEDDY_SIMD 1
+static int have_avx2; /* set at module init */
+
+/* the literals of the buckets in `buckets` starting at `start` of value p (n bytes) */
+static NOINLINE_COLD void teddy_verify(const Field *f, const uint8_t *p, Py_ssize_t n, Py_ssize_t start,
+                                       unsigned buckets, Found *o, uint32_t row) {
+    while (buckets) {
+        int b = __builtin_ctz(buckets);
+        buckets &= buckets - 1;
+        for (int32_t j = f->t_start[b]; j < f->t_start[b + 1]; j++) {
+            int32_t lit = f->t_lits[j];
+            const uint8_t *l = f->lit_bytes + f->lit_start[lit];
+            Py_ssize_t len = f->lit_start[lit + 1] - f->lit_start[lit], x = 0;
+            if (start + len > n) continue;
+            if (f->fold)
+                while (x < len && fold_ascii(p[start + x]) == l[x]) x++;
+            else
+                while (x < len && p[start + x] == l[x]) x++;
+            if (x == len)
+                for (int32_t t = f->lit_rule_start[lit]; t < f->lit_rule_start[lit + 1]; t++)
+                    found_add(o, f->lit_rules[t], row);
+        }
+    }
+}
+
+/* the bucket bits of 32 positions: where bytes q[k], q[k + 1], q[k + 2] are in a bucket's sets */
+#define TEDDY_STEP(q)                                                                                      \
+    ({                                                                                                     \
+        __m256i c0_ = _mm256_loadu_si256((const __m256i *)(q));                                            \
+        __m256i c1_ = _mm256_loadu_si256((const __m256i *)((q) + 1));                                      \
+        __m256i c2_ = _mm256_loadu_si256((const __m256i *)((q) + 2));                                      \
+        __m256i r_ = _mm256_and_si256(                                                                     \
+            _mm256_shuffle_epi8(lo0, _mm256_and_si256(c0_, nib)),                                          \
+            _mm256_shuffle_epi8(hi0, _mm256_and_si256(_mm256_srli_epi16(c0_, 4), nib)));                   \
+        r_ = _mm256_and_si256(r_, _mm256_and_si256(                                                        \
+            _mm256_shuffle_epi8(lo1, _mm256_and_si256(c1_, nib)),                                          \
+            _mm256_shuffle_epi8(hi1, _mm256_and_si256(_mm256_srli_epi16(c1_, 4), nib))));                  \
+        _mm256_and_si256(r_, _mm256_and_si256(                                                             \
+            _mm256_shuffle_epi8(lo2, _mm256_and_si256(c2_, nib)),                                          \
+            _mm256_shuffle_epi8(hi2, _mm256_and_si256(_mm256_srli_epi16(c2_, 4), nib))));                  \
+    })
+
+/* rows [start, end) of one column by Teddy's search (see Field) */
+__attribute__((target("avx2"))) static Py_ssize_t teddy_scan_rows(const Field *f, const Col *col, Py_ssize_t start,
+                                                                 Py_ssize_t end, Found *o) {
+    const __m256i nib = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
+#define TEDDY_TABLE(t) _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(t)))
+    const __m256i lo0 = TEDDY_TABLE(f->t_lo[0]), hi0 = TEDDY_TABLE(f->t_hi[0]);
+    const __m256i lo1 = TEDDY_TABLE(f->t_lo[1]), hi1 = TEDDY_TABLE(f->t_hi[1]);
+    const __m256i lo2 = TEDDY_TABLE(f->t_lo[2]), hi2 = TEDDY_TABLE(f->t_hi[2]);
+#undef TEDDY_TABLE
+    uint8_t tail[64];
+    Py_ssize_t next = start, n;
+    const uint8_t *p;
+    uint32_t row;
+    int has;
+    while ((has = take(col, &next, end, &p, &n, &row)) > 0) {
+        if (n < f->m) continue; /* shorter than every literal */
+        Py_ssize_t i = 0;
+        for (; i + 34 <= n; i += 32) { /* the loads reach q[33] */
+            __m256i r = TEDDY_STEP(p + i);
+            uint32_t bits = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(r, zero));
+            if (__builtin_expect(bits != 0, 0)) {
+                uint8_t at[32];
+                _mm256_storeu_si256((__m256i *)at, r);
+                while (bits) {
+                    int k = __builtin_ctz(bits);
+                    bits &= bits - 1;
+                    teddy_verify(f, p, n, i + k, at[k], o, row);
+                }
+            }
+        }
+        if (n - i >= f->m) { /* the rest, under 34 bytes, from a zero-padded copy (what starts in
+                              * the padding is past n, and teddy_verify checks every end) */
+            Py_ssize_t rest = n - i;
+            memset(tail, 0, sizeof(tail));
+            memcpy(tail, p + i, (size_t)rest);
+            for (Py_ssize_t t = 0; t + f->m <= rest; t += 32) {
+                __m256i r = TEDDY_STEP(tail + t);
+                uint32_t bits = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(r, zero));
+                if (bits) {
+                    uint8_t at[32];
+                    _mm256_storeu_si256((__m256i *)at, r);
+                    while (bits) {
+                        int k = __builtin_ctz(bits);
+                        bits &= bits - 1;
+                        if (t + k + f->m > rest) break; /* no literal fits from here on */
+                        teddy_verify(f, p, n, i + t + k, at[k], o, row);
+                    }
+                }
+            }
+        }
+    }
+    return has < 0 ? (Py_ssize_t)row : -1;
+}
+#undef TEDDY_STEP
+#endif
+
 /* rows [start, end) of one column by the skip search (one value at a time: four at once, as the
  * automaton walks them, measured slower, the steps being few and their branches many) */
 static Py_ssize_t skip_scan_rows(const Field *f, const Col *col, Py_ssize_t start, Py_ssize_t end, Found *o) {
+#ifdef TEDDY_SIMD
+    if (f->teddy && have_avx2) return teddy_scan_rows(f, col, start, end, o);
+#endif
     Py_ssize_t next = start, n;
     const uint8_t *p, *shift = f->shift;
     uint32_t row;
@@ -1809,7 +1965,25 @@ static PyObject *prefilter_windows(PrefilterObject *self, void *closure) {
     return out;
 }
 
+/* per field: whether run() searches it by Teddy's SIMD search (this processor has AVX2, and
+ * simd() allows it) */
+static PyObject *prefilter_simd(PrefilterObject *self, void *closure) {
+    (void)closure;
+    PyObject *out = PyList_New(self->nfields);
+    if (!out) return NULL;
+    for (Py_ssize_t i = 0; i < self->nfields; i++) {
+#ifdef TEDDY_SIMD
+        PyObject *b = PyBool_FromLong(self->fields[i].teddy && have_avx2);
+#else
+        PyObject *b = PyBool_FromLong(0);
+#endif
+        PyList_SET_ITEM(out, i, b);
+    }
+    return out;
+}
+
 static PyGetSetDef prefilter_getset[] = {
+    {"simd", (getter)prefilter_simd, NULL, "per field: whether the skip search is Teddy's SIMD one", NULL},
     {"nbytes", (getter)prefilter_nbytes, NULL, "the memory the automata take", NULL},
     {"windows", (getter)prefilter_windows, NULL, "per field: the skip search's window, or 0 (the automaton)", NULL},
     {"states", (getter)prefilter_states, NULL, "per field: (states, complete-table states, byte classes)", NULL},
@@ -1829,8 +2003,23 @@ static PyTypeObject PrefilterType = {
     .tp_getset = prefilter_getset,
 };
 
+/* simd([on]) -> bool: whether the skip search may use SIMD (AVX2) where the processor has it;
+ * with an argument, sets it (for the tests: both searches give the same pairs) */
+static PyObject *simd(PyObject *module, PyObject *args) {
+    (void)module;
+    int on = -1;
+    if (!PyArg_ParseTuple(args, "|p:simd", &on)) return NULL;
+#ifdef TEDDY_SIMD
+    if (on >= 0) have_avx2 = on && __builtin_cpu_supports("avx2");
+    return PyBool_FromLong(have_avx2);
+#else
+    return PyBool_FromLong(0);
+#endif
+}
+
 static PyMethodDef methods[] = {
     {"run", run, METH_VARARGS, "run(columns, rules, pair_rules, pair_rows) -> bitmap bytes"},
+    {"simd", simd, METH_VARARGS, "simd([on]) -> bool: whether the skip search uses AVX2 (set: where it can)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1840,6 +2029,9 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__match(void) {
+#ifdef TEDDY_SIMD
+    have_avx2 = __builtin_cpu_supports("avx2");
+#endif
     if (PyType_Ready(&RuleType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
