@@ -3,6 +3,7 @@ objects and dumped one by one; counting and level filtering agree with the objec
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,6 +104,33 @@ def test_jsonl_is_the_signals_dumped_one_by_one_on_awkward_values(writer: str) -
                                                                   "record": None}]
     assert lines[6]["matched"] == {"Ratio": "3.25"} and lines[7]["matched"] == {"Ratio": "1.0", "Flag": "False"}
     assert lines[11]["matched"] == {} and lines[12]["matched"] == {}
+
+
+def test_jsonl_escapes_long_values_at_every_offset_as_orjson_does(writer: str) -> None:
+    """Values of up to 100 characters with a quote, a backslash, a control character or non-ASCII
+    text at any offset (the C writer tests 16 bytes at a time, then 8, then one): byte for byte
+    what orjson writes."""
+    rng = random.Random(7)
+    awkward = ['"', "\\", "\x00", "\x1f", "\n", "\x7f", "é", "😀", "\u2028", " ", "a", "Z", "0", "~"]
+    values: list[str | None] = []
+    for length in range(101):
+        plain = "".join(rng.choice("abcXYZ019 -_.:/") for _ in range(length))
+        values.append(plain)
+        for _ in range(3):
+            at = rng.randint(0, length)
+            values.append(plain[:at] + rng.choice(awkward) + plain[at:])
+        values.append("".join(rng.choice(awkward) for _ in range(length)))
+    n = len(values)
+    events = pl.DataFrame({
+        F.EVENT_ID: [f"{i:032x}" for i in range(n)], F.ORIGIN_SOURCE: ["jsonl"] * n, F.ORIGIN_PATH: ["/l"] * n,
+        F.ORIGIN_RECORD: list(range(n)), F.TIME: pl.Series([None] * n, dtype=pl.Datetime("us", "UTC")),
+        F.HOST: values[::-1], F.USER: values, F.FAMILY: ["windows"] * n, F.USER_UID: values,
+        **{name: pl.Series([None] * n, dtype=pl.String) for name in (F.SRC_IP, F.DST_IP, F.APP_NAME)},
+        F.PROCESS_CMD: values,
+    })
+    batch = EventBatch(events, pl.DataFrame({"CommandLine": values, "Image": values[::-1]}))
+    fired = [(_rule("r1", ("CommandLine", "Image")), list(range(n)))]
+    assert sigma_jsonl(batch, fired) == _dumped(build_signals(batch, fired))
 
 
 def test_a_signal_batch_counts_filters_and_builds_like_its_objects(writer: str) -> None:

@@ -10,6 +10,10 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+#define JSON_ESCAPE_SSE2 1
+#endif
 
 /* n bytes from s to o; short ones (most values and keys) without a call into the C library */
 static inline char *
@@ -92,6 +96,22 @@ json_escape_body(char *o, const char *s, Py_ssize_t n)
     static const char hex[] = "0123456789abcdef";
     Py_ssize_t run = 0, i = 0;
     while (i < n) {
+#ifdef JSON_ESCAPE_SSE2
+        if (i + 16 <= n) { /* sixteen bytes at once (every x86-64 has SSE2), on to the first that
+                            * needs an escape: Windows paths hold a backslash every few bytes */
+            __m128i x = _mm_loadu_si128((const __m128i *)(s + i));
+            __m128i bad = _mm_or_si128(
+                _mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f)), /* below 0x20 */
+                _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))));
+            int mask = _mm_movemask_epi8(bad);
+            if (!mask) {
+                i += 16;
+                continue;
+            }
+            i += __builtin_ctz((unsigned)mask);
+        }
+        else
+#endif
         if (i + 8 <= n) { /* eight bytes at once while none needs an escape */
             uint64_t w;
             memcpy(&w, s + i, 8);
