@@ -354,7 +354,7 @@ def _block_batches(lines: _LineDecoder, kind: str, inp: Input, batch_size: int) 
     while True:
         while not eof and newlines < batch_size:
             if len(buf) - 1 - filled < READ_BLOCK // 2:
-                buf.extend(bytes(len(buf)))
+                buf = _grown(buf, filled, newlines, batch_size)
             with memoryview(buf) as whole, whole[filled:len(buf) - 1] as free:
                 got = inp.stream.readinto(free)
             if not got:
@@ -384,6 +384,19 @@ def _block_batches(lines: _LineDecoder, kind: str, inp: Input, batch_size: int) 
         buf[:rest] = buf[used:filled]
         filled = rest
         newlines = decode.newlines(buf, 0, filled)
+
+
+def _grown(buf: bytearray, filled: int, newlines: int, batch_size: int) -> bytearray:
+    """A larger buffer holding ``buf``'s first ``filled`` bytes: at least twice the size, and room
+    for a whole batch at the length of the lines read so far (up to 16 times the size), so that it
+    grows once, not by doubling (each doubling faulted in a zeroed temporary and a copy: about half
+    of a hunt's first batch's fresh pages, each one a page fault and the kernel's zeroing)."""
+    estimate = filled / newlines * batch_size * 1.0625 + READ_BLOCK if newlines else 0
+    size = int(max(2 * (len(buf) - 1), min(estimate, 16 * (len(buf) - 1)))) + 1
+    out = bytearray(size)
+    with memoryview(buf) as old:
+        out[:filled] = old[:filled]
+    return out
 
 
 def _split_lines(data: bytes) -> list[bytes]:
