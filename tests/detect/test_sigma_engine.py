@@ -162,6 +162,42 @@ level: low
     assert match(rule, events) == [True, False, True, False, False, True, True]
 
 
+def test_a_rule_of_two_conjuncts_is_a_candidate_only_where_a_literal_of_each_is() -> None:
+    """The prefilter's second necessary set: another conjunct's literals (None without one), the
+    rule a candidate where both sets hit, and it fires exactly where it would on every row."""
+    from autosoc.detect.sigma.ir import And
+    from autosoc.detect.sigma.prefilter import required_literals, second_literals
+    from autosoc.detect.sigma.testing import match
+
+    image = Or((Pred("Image", "endswith", ("\\rundll32.exe",)), Pred("Image", "endswith", ("\\regsvr32.exe",))))
+    command = Pred("CommandLine", "contains", ("javascript:",))
+    short = Pred("User", "contains", ("x",))  # one byte: no literal set
+    both = And((image, And((command, short))))
+    first = required_literals(both)
+    assert first == {("Image", "\\rundll32.exe"), ("Image", "\\regsvr32.exe")}  # its shortest the longer
+    assert second_literals(both, first) == {("CommandLine", "javascript:")}
+    assert second_literals(And((command, short)), required_literals(command)) is None
+    assert second_literals(Or((image, command)), required_literals(Or((image, command)))) is None
+    rule = """
+title: t
+id: 5c1a7bd4-0000-4000-8000-000000000004
+status: test
+logsource: {product: windows, category: process_creation}
+detection:
+    sel:
+        Image|endswith: ['\\rundll32.exe', '\\regsvr32.exe']
+        CommandLine|contains: 'javascript:'
+    condition: sel
+level: low
+"""
+    events = [{"Image": "C:\\W\\RUNDLL32.EXE", "CommandLine": "a JavaScript:x"},
+              {"Image": "C:\\W\\rundll32.exe", "CommandLine": "a.dll,b"},
+              {"Image": "C:\\W\\cmd.exe", "CommandLine": "javascript:"},
+              {"Image": "C:\\W\\regsvr32.exe", "CommandLine": "javascript:"},
+              {"CommandLine": "javascript: \\rundll32.exe"}]
+    assert match(rule, events) == [True, False, False, True, False]
+
+
 def test_one_character_non_ascii_literals_prefilter_the_rule() -> None:
     """An emoji or a right-to-left override is one character but several UTF-8 bytes: as selective
     as a word, so the rule runs only on rows holding it (SigmaHQ's emoji and RTLO rules), and still

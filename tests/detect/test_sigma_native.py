@@ -658,3 +658,46 @@ def test_the_skip_search_finds_literals_at_every_offset_of_long_values(folded: b
         expected = _reference_pairs({"F": literals}, {"F": text})
         assert set(_prefilter_pairs(prefilter, {"F": column})) == expected
         assert len({row for _, row in expected}) >= 200
+
+
+def test_prefilter_conjuncts_keep_the_rows_holding_a_literal_of_each_set() -> None:
+    """A rule with a second necessary set of literals (numbered after the rules) is a candidate
+    only on rows where a literal of each set was found, in any of the fields; the second sets'
+    numbers are never reported; rules without one are as before.  Small blocks of rows too."""
+    rng = random.Random(23)
+    seen = dropped = 0
+    for spread in (1, 1000):
+        for _ in range(120):
+            literal_rules = {field: {literal: [r * spread for r in rules] for literal, rules in literals.items()}
+                             for field, literals in _literal_map(rng).items()}
+            found = {r for literals in literal_rules.values() for rules in literals.values() for r in rules}
+            conjuncts: dict[int, int] = {}
+            for rule in sorted(found):
+                if rng.random() < 0.6:
+                    conjuncts[rule] = number = 20 * spread + len(conjuncts)
+                    for _ in range(rng.randint(1, 3)):
+                        field = rng.choice(PREFILTER_FIELDS)
+                        literal = "".join(rng.choice(PREFILTER_PIECES) for _ in range(rng.randint(1, 2)))
+                        literal_rules.setdefault(field, {}).setdefault(literal, []).append(number)
+            height = rng.randint(0, 200 if spread == 1 else 700)
+            columns = {field: _prefilter_column(rng, height) for field in PREFILTER_FIELDS if rng.random() < 0.9}
+            reference = _reference_pairs(literal_rules, columns)
+            expected = {(r, row) for r, row in reference if r in found
+                        and (r not in conjuncts or (conjuncts[r], row) in reference)}
+            dropped += sum(1 for r, _ in reference if r in found) - len(expected)
+            for dense_bytes in (1, native.PREFILTER_DENSE_BYTES):
+                prefilter = native.Prefilter(literal_rules, dense_bytes=dense_bytes, conjuncts=conjuncts)
+                assert set(_prefilter_pairs(prefilter, columns)) == expected
+            seen += len(expected)
+    assert seen > 1000 and dropped > 1000
+
+
+def test_prefilter_conjuncts_that_cannot_be_kept_are_refused() -> None:
+    literal_rules = {"Image": {"ab": [0, 1], "cd": [5]}, "User": {"zz": [6, 7]}}
+    assert native.Prefilter(literal_rules, conjuncts={0: 5, 1: 6}).fields == ["Image", "User"]
+    shared = native.Prefilter(literal_rules, conjuncts={0: 5, 1: 5})  # two rules may share a second set
+    assert _prefilter_pairs(shared, {"Image": pl.Series(["ab", "abcd", "cd"])}) == [(0, 1), (1, 1)]
+    for conjuncts, why in (({0: 4}, "number 4"), ({0: 9}, "number 9"), ({0: 0}, "numbers"),
+                           ({0: 5, 5: 6}, "numbers"), ({5: 6, 0: 5}, "numbers"), ({0: 5, 6: 0}, "numbers")):
+        with pytest.raises(ValueError, match=why):
+            native.Prefilter(literal_rules, conjuncts=conjuncts)

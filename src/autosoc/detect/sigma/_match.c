@@ -1045,7 +1045,14 @@ typedef struct {
     Py_ssize_t nfields;
     uint32_t nrules; /* the highest rule index + 1 */
     size_t bytes;
+    /* per rule: the rule number of its second necessary set (a rule that needs a literal of each
+     * of two sets is a candidate only where both were found), NO_CONJUNCT for none; the second
+     * sets' numbers are flagged in `second`, and never reported themselves */
+    uint32_t *conjunct;
+    uint8_t *second;
 } PrefilterObject;
+
+#define NO_CONJUNCT UINT32_MAX
 
 static void field_free(Field *f) {
     PyMem_Free(f->dense);
@@ -1430,7 +1437,11 @@ done:
 static void prefilter_clear(PrefilterObject *self) {
     for (Py_ssize_t i = 0; i < self->nfields; i++) field_free(&self->fields[i]);
     PyMem_Free(self->fields);
+    PyMem_Free(self->conjunct);
+    PyMem_Free(self->second);
     self->fields = NULL;
+    self->conjunct = NULL;
+    self->second = NULL;
     self->nfields = 0;
     self->nrules = 0;
     self->bytes = 0;
@@ -1444,11 +1455,11 @@ static void prefilter_dealloc(PrefilterObject *self) {
 /* Prefilter(fields, dense_bytes): fields a list, per field a list of (literal bytes, [rule index, ...])
  * (distinct non-empty literals); dense_bytes the budget of each field's complete transition table */
 static int prefilter_init(PrefilterObject *self, PyObject *args, PyObject *kwds) {
-    PyObject *fields, *folds = NULL;
+    PyObject *fields, *folds = NULL, *conjuncts = NULL;
     Py_ssize_t dense_bytes = 1 << 20;
-    static char *names[] = {"fields", "dense_bytes", "folds", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!|nO!", names, &PyList_Type, &fields, &dense_bytes,
-                                     &PyList_Type, &folds))
+    static char *names[] = {"fields", "dense_bytes", "folds", "conjuncts", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!|nO!O!", names, &PyList_Type, &fields, &dense_bytes,
+                                     &PyList_Type, &folds, &PyList_Type, &conjuncts))
         return -1;
     prefilter_clear(self);
     Py_ssize_t nf = PyList_GET_SIZE(fields);
@@ -1479,6 +1490,41 @@ static int prefilter_init(PrefilterObject *self, PyObject *args, PyObject *kwds)
         bytes += field_bytes(&self->fields[i]);
     }
     self->nfields = nf;
+    if (conjuncts && PyList_GET_SIZE(conjuncts)) { /* (rule, its second set's number) pairs */
+        uint32_t n = self->nrules;
+        self->conjunct = PyMem_Malloc((n ? n : 1) * sizeof(uint32_t));
+        self->second = PyMem_Calloc(n ? n : 1, 1);
+        if (!self->conjunct || !self->second) {
+            PyErr_NoMemory();
+            prefilter_clear(self);
+            return -1;
+        }
+        for (uint32_t r = 0; r < n; r++) self->conjunct[r] = NO_CONJUNCT;
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(conjuncts); i++) {
+            PyObject *pair = PyList_GET_ITEM(conjuncts, i);
+            long r, v;
+            if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 ||
+                (r = PyLong_AsLong(PyTuple_GET_ITEM(pair, 0))) == -1 ||
+                (v = PyLong_AsLong(PyTuple_GET_ITEM(pair, 1))) == -1 || r < 0 || v < 0 || r == v ||
+                (uint32_t)r >= n || (uint32_t)v >= n || self->second[r] || self->conjunct[v] != NO_CONJUNCT ||
+                self->conjunct[r] != NO_CONJUNCT) {
+                if (!PyErr_Occurred())
+                    PyErr_Format(PyExc_ValueError, "conjuncts %zd: (rule, second set) numbers of literals given "
+                                 "here, each rule once and no second set a rule or the second of two", i);
+                prefilter_clear(self);
+                return -1;
+            }
+            self->conjunct[r] = (uint32_t)v;
+            self->second[v] = 1;
+        }
+        for (uint32_t r = 0; r < n; r++)
+            if (self->second[r] && self->conjunct[r] != NO_CONJUNCT) {
+                PyErr_SetString(PyExc_ValueError, "conjuncts: a second set cannot be a rule with one");
+                prefilter_clear(self);
+                return -1;
+            }
+        bytes += (size_t)n * 5;
+    }
     self->bytes = bytes;
     return 0;
 }
@@ -1496,6 +1542,8 @@ typedef struct {
     uint32_t *touched;    /* the rules found in the block */
     uint32_t ntouched, words, block, base;
     int nomem;
+    const uint32_t *conjunct; /* as PrefilterObject's, or NULL */
+    const uint8_t *second;
 } Found;
 
 static inline void found_add(Found *o, uint32_t r, uint32_t row) {
@@ -1509,9 +1557,26 @@ static inline void found_add(Found *o, uint32_t r, uint32_t row) {
 
 /* the block's pairs, rule by rule, its bitmap cleared for the next */
 static void found_flush(Found *o) {
+    if (o->conjunct) { /* a rule with a second set keeps the rows where that was found too */
+        for (uint32_t t = 0; t < o->ntouched; t++) {
+            uint32_t r = o->touched[t], v = o->conjunct[r];
+            if (v == NO_CONJUNCT) continue;
+            uint64_t *w = o->bits + (size_t)r * o->words;
+            if (o->stamp[v] != o->block) { /* not found in this block: its bits are all 0 */
+                memset(w, 0, (size_t)o->words * 8);
+                continue;
+            }
+            const uint64_t *x = o->bits + (size_t)v * o->words;
+            for (uint32_t k = 0; k < o->words; k++) w[k] &= x[k];
+        }
+    }
     for (uint32_t t = 0; t < o->ntouched; t++) {
         uint32_t r = o->touched[t];
         uint64_t *w = o->bits + (size_t)r * o->words;
+        if (o->second && o->second[r]) { /* a second set: cleared, not reported */
+            memset(w, 0, (size_t)o->words * 8);
+            continue;
+        }
         for (uint32_t k = 0; k < o->words; k++) {
             uint64_t b = w[k];
             w[k] = 0;
@@ -1852,6 +1917,8 @@ static PyObject *prefilter_run(PrefilterObject *self, PyObject *args) {
     if (block_rows > 65536) block_rows = 65536;
     if ((Py_ssize_t)block_rows > ((height + 63) & ~(Py_ssize_t)63)) block_rows = (uint32_t)((height + 63) & ~(Py_ssize_t)63);
     found.words = block_rows / 64;
+    found.conjunct = self->conjunct;
+    found.second = self->second;
     found.stamp = PyMem_RawCalloc(nrules, 4);
     found.count = PyMem_RawCalloc(nrules, 4);
     found.touched = PyMem_RawCalloc(nrules, 4);

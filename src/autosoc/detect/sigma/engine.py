@@ -40,7 +40,7 @@ from autosoc.detect.sigma.exprs import (
 from autosoc.detect.sigma.ir import Node, has_keywords, preds
 from autosoc.detect.sigma.logsource import FAMILY_COLUMN, PATH_COLUMN
 from autosoc.detect.sigma.lowercase import lowercase, unfoldable_rows
-from autosoc.detect.sigma.prefilter import required_literals
+from autosoc.detect.sigma.prefilter import required_literals, second_literals
 from autosoc.detect.sigma.pyeval import RowTest, compile_rule
 from autosoc.detect.sigma.rules import CompiledRule
 from autosoc.detect.sigma.signals import SignalBatch, build_signals
@@ -102,6 +102,9 @@ class _Group:
     full: list[int] = field(default_factory=list)  # rules without necessary literals
     sizes: list[int] = field(default_factory=list)  # the number of tests of each rule
     literal_rules: dict[str, dict[str, list[int]]] = field(default_factory=lambda: defaultdict(dict))
+    # per rule with necessary literals: a second set of them (see prefilter.second_literals), which
+    # the C prefilter requires as well
+    second_sets: dict[int, frozenset[tuple[str, str]]] = field(default_factory=dict)
     literal_maps: dict[str, pl.DataFrame] = field(default_factory=dict)  # field -> (literal, rule)
     literal_lists: dict[str, list[str]] = field(default_factory=dict)  # field -> its distinct literals
     reads: set[str] = field(default_factory=set)  # the frame columns the group's rules read
@@ -144,8 +147,22 @@ class _Group:
             numbers = [self.matcher.add(rule.detection, index) for rule in self.rules]
             self.native_ids = pl.Series("nid", [NO_RULE if n is None else n for n in numbers], dtype=pl.UInt32)
             self.native_rules = [rule for rule, n in enumerate(numbers) if n is not None]
-            self.prefilter = native.Prefilter(self.literal_rules) if self.literal_rules else None
+            self.prefilter = self.native_prefilter() if self.literal_rules else None
         return self.native_ids
+
+    def native_prefilter(self) -> native.Prefilter:
+        """The C prefilter of the group's literals, each rule with a second set of them a candidate
+        only where a literal of each set is (that set numbered after the rules)."""
+        literal_rules = {name: {literal: list(rules) for literal, rules in by.items()}
+                         for name, by in self.literal_rules.items()}
+        conjuncts: dict[int, int] = {}
+        for rule, literals in self.second_sets.items():
+            if not literals:  # a rule that needs a literal of an empty set cannot fire: left to the tests
+                continue
+            conjuncts[rule] = number = len(self.rules) + len(conjuncts)
+            for name, literal in literals:
+                literal_rules.setdefault(name, {}).setdefault(literal, []).append(number)
+        return native.Prefilter(literal_rules, conjuncts=conjuncts)
 
     def gate_rows(self, sub: pl.DataFrame) -> pl.Series | None:
         """The rows of ``sub`` (raw fields and the keyword text, not lower-cased) where some rule of
@@ -199,6 +216,10 @@ class _Group:
             self.literal_rules[name].setdefault(literal, []).append(index)
             if name != KEYWORD_COLUMN:  # the keyword text is lower-cased already
                 self.lowered.add(name)
+        second = second_literals(rule.detection, literals)
+        if second is not None:
+            self.second_sets[index] = second
+            self.lowered |= {name for name, _ in second if name != KEYWORD_COLUMN}
 
     def seal(self) -> None:
         self.reads = (self.fields | {lower_name(f) for f in self.lowered} | {ipv4_name(f) for f in self.ipv4}
@@ -525,7 +546,7 @@ def _candidates_native(group: _Group, sub: pl.DataFrame) -> pl.DataFrame | None:
     sorted by rule, then row."""
     if group.prefilter is None:
         return None
-    found = group.prefilter.run({name: sub.get_column(_scanned(name)) for name in group.literal_rules
+    found = group.prefilter.run({name: sub.get_column(_scanned(name)) for name in group.prefilter.fields
                                  if _scanned(name) in sub.columns})
     if found is None:
         return None

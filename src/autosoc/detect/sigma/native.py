@@ -345,16 +345,25 @@ class Prefilter:
     """
 
     def __init__(self, literal_rules: Mapping[str, Mapping[str, Sequence[int]]], *,
-                 dense_bytes: int = PREFILTER_DENSE_BYTES, folded: bool = False) -> None:
+                 dense_bytes: int = PREFILTER_DENSE_BYTES, folded: bool = False,
+                 conjuncts: Mapping[int, int] | None = None) -> None:
         """field -> (lower-cased literal -> the rule indices that need it), as engine._Group.literal_rules.
 
         Literals are non-empty (ValueError otherwise) and matched as UTF-8 bytes.  ``folded``: the
         columns :meth:`run` is given are the fields' own text, not lower-cased, and A-Z in them match
-        the literals' a-z (ASCII case folding; the literals must hold no A-Z, else ValueError)."""
+        the literals' a-z (ASCII case folding; the literals must hold no A-Z, else ValueError).
+        ``conjuncts``: rule -> the number its second necessary set of literals goes by in
+        ``literal_rules``: the rule's pairs are then the rows holding a literal of each set, and the
+        second sets' numbers are never reported (ValueError for a number no literal has, a rule
+        given twice, or a second set that is a rule with one)."""
         self.fields = [name for name, literals in literal_rules.items() if literals]
         spec = [[(literal.encode("utf-8", "surrogatepass"), [int(r) for r in rules])
                  for literal, rules in literal_rules[name].items()] for name in self.fields]
-        self._native = _match.Prefilter(spec, dense_bytes, [folded] * len(self.fields))
+        pairs = [(int(r), int(v)) for r, v in (conjuncts or {}).items()]
+        numbers = {int(r) for name in self.fields for rules in literal_rules[name].values() for r in rules}
+        if missing := sorted({v for _, v in pairs} - numbers):
+            raise ValueError(f"conjuncts: no literal goes by the second set's number {missing[0]}")
+        self._native = _match.Prefilter(spec, dense_bytes, [folded] * len(self.fields), pairs)
 
     @property
     def nbytes(self) -> int:
