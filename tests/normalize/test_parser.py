@@ -202,3 +202,41 @@ def test_normalizing_many_files_at_once_equals_one_at_a_time(regression_dir: Pat
     got = pl.concat([b.events.select(columns) for b in together]).sort(F.ORIGIN_PATH, F.ORIGIN_RECORD)
     assert got.equals(expect)
     assert got.get_column(F.ORIGIN_PATH).n_unique() == len(files)
+
+
+def _windows_record(channel: object, event_id: object, **data: object) -> dict[str, object]:
+    system: dict[str, object] = {"Computer": "ws01"}
+    if channel is not None:
+        system["Channel"] = channel
+    if event_id is not None:
+        system["EventID"] = event_id
+    return {"Event": {"System": system, "EventData": data}}
+
+
+def test_the_class_and_the_qualified_user_of_every_row_of_a_mixed_batch() -> None:
+    """Worked out per distinct (channel, event id) and only on the rows with a domain: each row gets
+    its own, in its place; channels in any case; no channel or an unknown pair is class 0; a
+    domain joins a name that holds none; "-" and "" are no value."""
+    from autosoc.normalize import fields as F
+
+    rows = [
+        (_windows_record("Security", 4624, TargetUserName="alice", TargetDomainName="CORP"), 3002, "CORP\\alice"),
+        (_windows_record("Microsoft-Windows-Sysmon/Operational", 1, User="CORP\\bob"), 1007, "CORP\\bob"),
+        (_windows_record("SECURITY", "4688", SubjectUserName="carol", SubjectDomainName="LAB"), 1007, "LAB\\carol"),
+        (_windows_record("Security", 4624, TargetUserName="EXT\\dave", TargetDomainName="CORP"), 3002, "EXT\\dave"),
+        (_windows_record("Security", 4625, TargetUserName="-", TargetDomainName="CORP"), 3002, None),
+        (_windows_record("Security", 4624, TargetDomainName="CORP", LogonType="3"), 3002, None),
+        (_windows_record("Security", 1102, SubjectUserName="erin", SubjectDomainName="-"), 0, "erin"),
+        (_windows_record(None, 4624, TargetUserName="frank", TargetDomainName=""), 0, "frank"),
+        (_windows_record("System", 7045, AccountName="LocalSystem"), 1006, "LocalSystem"),
+        (_windows_record("Microsoft-Windows-Sysmon/Operational", 3, User="NT AUTHORITY\\SYSTEM"), 4001,
+         "NT AUTHORITY\\SYSTEM"),
+    ] * 3
+    (batch,) = normalize(RawBatch("jsonl", "/logs/x.jsonl", "json", [r for r, _, _ in rows],
+                                  list(range(1, len(rows) + 1))))
+    events = batch.events
+    assert events.get_column(F.CLASS_UID).to_list() == [c for _, c, _ in rows]
+    assert events.get_column(F.CATEGORY_UID).to_list() == [c // 1000 % 100 for _, c, _ in rows]
+    assert events.get_column(F.USER).to_list() == [u for _, _, u in rows]
+    (alone,) = normalize(RawBatch("jsonl", "/logs/x.jsonl", "json", [_windows_record(None, None, Image="x")], [1]))
+    assert alone.events.get_column(F.CLASS_UID).to_list() == [0] and alone.events.get_column(F.USER).to_list() == [None]

@@ -139,7 +139,8 @@ def _decoded(batch: RawBatch, columns: RawColumns, raw_json: bool) -> EventBatch
 def _events(parser: Parser, raw: pl.DataFrame, ids: pl.Series, texts: pl.Series | None,
             origin: list[pl.Expr | pl.Series], positions: list[int]) -> EventBatch:
     raw = _prepared(parser, raw)
-    mapped = {expr.meta.output_name(): expr for expr in parser.ocsf_columns(raw)}
+    mapped = {col.name if isinstance(col, pl.Series) else col.meta.output_name(): col
+              for col in parser.ocsf_columns(raw)}
     for name in F.OCSF_STRING_COLUMNS:
         mapped.setdefault(name, NULL.alias(name))
     events = raw.select(

@@ -73,14 +73,9 @@ def alias_columns(raw: pl.DataFrame) -> pl.DataFrame:
     return raw.with_columns(**aliases) if aliases else raw
 
 
-def ocsf_columns(raw: pl.DataFrame) -> list[pl.Expr]:
+def ocsf_columns(raw: pl.DataFrame) -> list[pl.Expr | pl.Series]:
     cols = set(raw.columns)
-    key = pl.concat_str([first(cols, "Channel").str.to_lowercase(), first(cols, "EventID")], separator="|")
-    class_uid = key.replace_strict(_CLASS_BY_EVENT, default=0, return_dtype=pl.Int32)
-    user = first(cols, "User", "TargetUserName", "SubjectUserName", "UserName", "AccountName")
-    domain = first(cols, "TargetDomainName", "SubjectDomainName")
-    qualified = (pl.when(user.str.contains("\\", literal=True) | domain.is_null()).then(user)
-                 .otherwise(pl.concat_str([domain, user], separator="\\")))
+    class_uid = _class_uid(raw, cols)
     return [
         parse_time(first(cols, "TimeCreated_SystemTime", "@timestamp", "UtcTime", "EventTime")).alias(F.TIME),
         class_uid.alias(F.CLASS_UID),
@@ -89,7 +84,7 @@ def ocsf_columns(raw: pl.DataFrame) -> list[pl.Expr]:
         first(cols, "EventID").alias(F.EVENT_CODE),
         first(cols, "Provider_Name").alias(F.PRODUCT),
         first(cols, "Computer").alias(F.HOST),
-        qualified.alias(F.USER),
+        _qualified_user(raw, cols).alias(F.USER),
         first(cols, "TargetUserSid", "SubjectUserSid", "Security_UserID").alias(F.USER_UID),
         first(cols, "Image", "NewProcessName", "ProcessName").alias(F.PROCESS_PATH),
         first(cols, "CommandLine").alias(F.PROCESS_CMD),
@@ -103,3 +98,31 @@ def ocsf_columns(raw: pl.DataFrame) -> list[pl.Expr]:
         first(cols, "DestinationPort", "DestPort").alias(F.DST_PORT),
         first(cols, "DestinationHostname", "QueryName").alias(F.DST_HOST),
     ]
+
+
+def _class_uid(raw: pl.DataFrame, cols: set[str]) -> pl.Series:
+    """The OCSF class of each row, by channel and event id: worked out once per distinct pair (a
+    batch holds a few dozen) and joined back to the rows, not a key string built for every row."""
+    pairs = raw.select(first(cols, "Channel").alias("channel"), first(cols, "EventID").alias("event"),
+                       pl.int_range(pl.len()).alias("row"))  # the row keeps the height where both are absent
+    classes = pairs.select("channel", "event").unique().with_columns(
+        pl.concat_str([pl.col("channel").str.to_lowercase(), pl.col("event")], separator="|")
+        .replace_strict(_CLASS_BY_EVENT, default=0, return_dtype=pl.Int32).alias("class"))
+    return pairs.join(classes, on=["channel", "event"], how="left", nulls_equal=True,
+                      maintain_order="left").get_column("class")
+
+
+def _qualified_user(raw: pl.DataFrame, cols: set[str]) -> pl.Series:
+    """The user, as DOMAIN\\name where the event gives a domain apart and the name holds none; the
+    domain is joined in on the rows that have one only (most events of a batch have none)."""
+    names = raw.select(first(cols, "User", "TargetUserName", "SubjectUserName", "UserName", "AccountName")
+                       .alias("user"), first(cols, "TargetDomainName", "SubjectDomainName").alias("domain"),
+                       pl.int_range(pl.len()).alias("row"))
+    user = names.get_column("user")
+    rows = names.get_column("domain").is_not_null() & user.is_not_null()
+    if not rows.any():
+        return user
+    both = names.filter(rows)
+    qualified = both.select(pl.when(pl.col("user").str.contains("\\", literal=True)).then("user")
+                            .otherwise(pl.concat_str(["domain", "user"], separator="\\"))).to_series()
+    return user.scatter(both.get_column("row"), qualified)
