@@ -360,9 +360,12 @@ class Prefilter:
         spec = [[(literal.encode("utf-8", "surrogatepass"), [int(r) for r in rules])
                  for literal, rules in literal_rules[name].items()] for name in self.fields]
         pairs = [(int(r), int(v)) for r, v in (conjuncts or {}).items()]
-        numbers = {int(r) for name in self.fields for rules in literal_rules[name].values() for r in rules}
-        if missing := sorted({v for _, v in pairs} - numbers):
-            raise ValueError(f"conjuncts: no literal goes by the second set's number {missing[0]}")
+        if missing := {v for _, v in pairs}:
+            for literals in spec:
+                for _, rules in literals:
+                    missing.difference_update(rules)
+            if missing:
+                raise ValueError(f"conjuncts: no literal goes by the second set's number {min(missing)}")
         self._native = _match.Prefilter(spec, dense_bytes, [folded] * len(self.fields), pairs)
 
     @property
