@@ -77,7 +77,12 @@ def test_selectors_per_combination_pick_the_same_rows(rules: list, regression_di
     monkeypatch.setattr(engine, "SELECTOR_COMBINATIONS_MIN_ROWS", 0)
     per_combination = SigmaEngine(rules)
     assert per_combination.evaluate(batch) == want
+    assert per_combination._truths  # kept: the next batch's combinations are looked up
+    assert per_combination.evaluate(batch) == want
     assert len(want) > 150
+    monkeypatch.setattr(engine, "SELECTOR_TRUTHS_MAX", 1)  # forgotten on every batch: still the same
+    forgetting = SigmaEngine(rules)
+    assert forgetting.evaluate(batch) == want and forgetting.evaluate(batch) == want
     frame = pl.DataFrame({
         "Channel": ["Security", "security", None, "Microsoft-Windows-Sysmon/Operational", "System", "Security"],
         "EventID": ["4688", "4624", "1", "1", None, "4688"],
@@ -87,9 +92,16 @@ def test_selectors_per_combination_pick_the_same_rows(rules: list, regression_di
     monkeypatch.setattr(engine, "SELECTOR_COMBINATIONS_MIN_ROWS", 10**9)
     direct = every_row._masks(frame)
     monkeypatch.setattr(engine, "SELECTOR_COMBINATIONS_MIN_ROWS", 0)
-    combined = every_row._masks(frame)
-    assert [m is None for m in combined] == [m is None for m in direct]
-    assert [m.to_list() for m in combined if m is not None] == [m.to_list() for m in direct if m is not None]
+    for _ in range(2):  # the truths worked out, then looked up
+        combined = every_row._masks(frame)
+        assert [m is None for m in combined] == [m is None for m in direct]
+        assert [m.to_list() for m in combined if m is not None] == [m.to_list() for m in direct if m is not None]
+    # "" is not a null, though both are no channel for a selector
+    blank = frame.with_columns(pl.Series("Channel", ["", None, "", None, "", None]))
+    nothing = [False] * blank.height
+    assert [nothing if m is None else m.fill_null(False).to_list() for m in every_row._masks(blank)] == [
+        m.fill_null(False).to_list() for m in blank.select(
+            [g.selector.alias(str(i)) for i, g in enumerate(every_row._groups)]).iter_columns()]
     assert sum(m is not None for m in direct) >= 3  # security, sysmon process creation, the any-windows groups
 
 

@@ -71,6 +71,9 @@ DISTINCT_SKIPS = 7
 #: (a 20,000-event batch holds a dozen): numbering the combinations costs ~3 ms, the selectors
 #: over every row ~15 ms
 SELECTOR_COMBINATIONS_MIN_ROWS = 1000
+#: the selectors' truths kept per combination of the values they read (channel, event id, ...: a
+#: hunt meets a few hundred); beyond this many they are forgotten and worked out again
+SELECTOR_TRUTHS_MAX = 4096
 
 
 def node_fields(node: Node) -> set[str]:
@@ -263,6 +266,8 @@ class SigmaEngine:
         self._groups = list(groups.values())
         self._selector_fields: set[str] = set().union(*(g.selector_fields for g in self._groups))
         self._selector_lowered: set[str] = set().union(*(g.selector_lowered for g in self._groups))
+        # (selector keys, a combination of their values) -> each group's selector's truth on it
+        self._truths: dict[tuple[tuple[str, ...], tuple[object, ...]], tuple[bool | None, ...]] = {}
 
     def evaluate(self, batch: EventBatch) -> list[tuple[CompiledRule, list[int]]]:
         """Per rule that fired: the batch rows it fired on."""
@@ -304,18 +309,32 @@ class SigmaEngine:
     def _masks(self, frame: pl.DataFrame) -> list[pl.Series | None]:
         """Per group, the rows its selector picks (None: none).  The selectors read a few fields
         (channel, event id, ...) whose combinations in a batch are few: they run once per
-        combination and the combinations' truths are spread to the rows."""
+        combination not seen before (their truths are kept, see SELECTOR_TRUTHS_MAX), and the
+        combinations' truths are spread to the rows."""
         keys = sorted(c for c in self._selector_fields | {FAMILY_COLUMN, PATH_COLUMN} if c in frame.columns)
-        selectors = [g.selector.alias(str(i)) for i, g in enumerate(self._groups)]
         if frame.height < SELECTOR_COMBINATIONS_MIN_ROWS or not keys:
-            masks = frame.select(selectors)
+            masks = frame.select([g.selector.alias(str(i)) for i, g in enumerate(self._groups)])
             return [mask if mask.any() else None for mask in masks.iter_columns()]
         # each row's combination, numbered 0.. in sort order; the first row of each stands for it
         combination = frame.select(pl.struct(keys).rank("dense").cast(pl.UInt32) - 1).to_series()
         first = combination.arg_unique()
-        by_number = combination.gather(first).arg_sort()
-        truths = frame[first.gather(by_number)].select(selectors)
-        return [truth.gather(combination) if truth.any() else None for truth in truths.iter_columns()]
+        first = first.gather(combination.gather(first).arg_sort())
+        values = [(tuple(keys), row) for row in frame.select(keys)[first].rows()]
+        unseen = [i for i, key in enumerate(values) if key not in self._truths]
+        if unseen:
+            if len(self._truths) + len(unseen) > SELECTOR_TRUTHS_MAX:
+                self._truths.clear()
+                unseen = list(range(len(values)))
+            picked = frame[first.gather(unseen)].select([g.selector.alias(str(i)) for i, g in enumerate(self._groups)])
+            for i, truth in zip(unseen, picked.rows(), strict=True):
+                self._truths[values[i]] = truth
+        truths = [self._truths[key] for key in values]
+        live = {str(g): pl.Series([truth[g] for truth in truths], dtype=pl.Boolean)
+                for g in range(len(self._groups)) if any(truth[g] for truth in truths)}
+        if not live:
+            return [None] * len(self._groups)
+        spread = pl.DataFrame(live)[combination]
+        return [spread.get_column(str(g)) if str(g) in live else None for g in range(len(self._groups))]
 
     def detect(self, batch: EventBatch) -> list[Signal]:
         return build_signals(batch, self.evaluate(batch))
