@@ -268,3 +268,18 @@ def test_signal_times_are_the_datetimes_polars_gives() -> None:
         t.isoformat() if t else t for t in column.to_list()]
     naive = column.cast(pl.Datetime("ms"))
     assert _datetimes(naive) == naive.to_list()
+
+
+@pytest.mark.parametrize("count", [1, 3, 4, 5, 9, 13])
+def test_signal_ids_across_the_one_block_edge_and_partly_filled_lanes(writer: str, count: int) -> None:
+    """The C writer hashes one-block signal ids (detector + rule id + event id up to 128 bytes) four
+    or eight at a time and longer ones alone: rule ids of every length around the edge, mixed,
+    any number of signals, each id the one ``Signal.signal_id`` gives."""
+    batch = _batch()
+    rows = [i % batch.events.height for i in range(count)]
+    # "sigma" (5) + the rule id + a 32-digit event id: 126, 127, 128 (one block), 129, 200 bytes
+    fired = [(_rule("r" * length, ("Image",)), rows[k % 2::2] or rows)
+             for k, length in enumerate((89, 163, 90, 91, 92, 36))]
+    signals = build_signals(batch, fired)
+    assert sigma_jsonl(batch, fired) == _dumped(signals)
+    assert len({s.signal_id for s in signals}) == len({(s.rule_id, s.event_ids[0]) for s in signals}) > 1

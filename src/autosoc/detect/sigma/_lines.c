@@ -291,6 +291,83 @@ enum { R_ID, R_HEAD, R_TAIL, R_END, R_COUNT };
 enum { C_HOST, C_USER, C_EVENT, C_SOURCE, C_PATH, C_SRC_IP, C_DST_IP, C_APP, C_PRINCIPAL, C_FAMILY, C_REMOTE,
        C_COUNT };
 
+static const char hexdigits[] = "0123456789abcdef";
+
+/* the 24 hex digits of a 12-byte digest whose state words are h0, h1 */
+static inline void digest_hex(uint64_t h0, uint64_t h1, char *id) {
+    for (int i = 0; i < 12; i++) {
+        uint8_t byte = (uint8_t)((i < 8 ? h0 : h1) >> (8 * (i % 8)));
+        id[2 * i] = hexdigits[byte >> 4];
+        id[2 * i + 1] = hexdigits[byte & 15];
+    }
+}
+
+/* ids[24 * j]: signal j's id, the hex of the 12-byte BLAKE2b of detector + its rule's id + its
+ * event's id (Signal.signal_id), for the signals of rules 0..nrules-1 (rule r's are j in
+ * row_start[r] .. row_start[r + 1]).  A message of one block (every rule id of SigmaHQ's) is
+ * hashed four or eight at a time in the wide lanes where the processor has them (a signal's id
+ * cost as much as the rest of its line, scalar), a longer one alone. */
+/* the filled lanes' messages (one block each) hashed at once, their ids written; the lanes past
+ * them hash zeros for nothing */
+static void ids_flush(B2CompressN wide, int lanes, int filled, uint8_t pad[8][128], uint64_t counter[8],
+                      const Py_ssize_t slot[8], char *ids) {
+    static const uint8_t zeros[128];
+    uint64_t h[8][8], last[8];
+    const uint8_t *block[8];
+    for (int lane = 0; lane < lanes; lane++) {
+        block[lane] = lane < filled ? pad[lane] : zeros;
+        last[lane] = lane < filled ? ~0ULL : 0;
+        if (lane >= filled) counter[lane] = 0;
+        for (int i = 0; i < 8; i++) h[i][lane] = b2_iv[i] ^ (i == 0 ? (0x01010000ULL ^ 12) : 0);
+    }
+    wide(h, block, counter, last);
+    for (int lane = 0; lane < filled; lane++) digest_hex(h[0][lane], h[1][lane], ids + 24 * slot[lane]);
+}
+
+static void signal_ids(const char *detector, size_t detector_len, Py_ssize_t nrules, const char *const *rule_id,
+                       const Py_ssize_t *rule_len, const Py_ssize_t *row_start, const uint32_t *row_list,
+                       const uint8_t *const *event_p, const Py_ssize_t *event_n, char *ids) {
+    int lanes = 0;
+    B2CompressN wide = NULL;
+#ifdef B2_WIDE_LANES
+    wide = b2_wide(&lanes);
+#endif
+    uint64_t counter[8];
+    uint8_t pad[8][128];
+    Py_ssize_t slot[8];
+    int filled = 0;
+    for (Py_ssize_t r = 0; r < nrules; r++) {
+        size_t head = detector_len + (size_t)rule_len[r];
+        for (Py_ssize_t j = row_start[r]; j < row_start[r + 1]; j++) {
+            uint32_t row = row_list[j];
+            size_t n = head + (size_t)event_n[row];
+            if (wide == NULL || n > 128) {
+                const uint8_t *parts[3] = {(const uint8_t *)detector, (const uint8_t *)rule_id[r], event_p[row]};
+                size_t lens[3] = {detector_len, (size_t)rule_len[r], (size_t)event_n[row]};
+                uint8_t digest[12];
+                blake2b_parts(parts, lens, 3, digest, 12);
+                uint64_t h0 = 0, h1 = 0;
+                for (int i = 0; i < 8; i++) h0 |= (uint64_t)digest[i] << (8 * i);
+                for (int i = 0; i < 4; i++) h1 |= (uint64_t)digest[8 + i] << (8 * i);
+                digest_hex(h0, h1, ids + 24 * j);
+                continue;
+            }
+            uint8_t *b = pad[filled];
+            memcpy(b, detector, detector_len);
+            memcpy(b + detector_len, rule_id[r], (size_t)rule_len[r]);
+            memcpy(b + head, event_p[row], (size_t)event_n[row]);
+            memset(b + n, 0, 128 - n);
+            counter[filled] = (uint64_t)n;
+            slot[filled++] = j;
+            if (filled == lanes) {
+                ids_flush(wide, lanes, filled, pad, counter, slot, ids);
+                filled = 0;
+            }
+        }
+    }
+    if (filled) ids_flush(wide, lanes, filled, pad, counter, slot, ids);
+}
+
 static PyObject *lines(PyObject *module, PyObject *args) {
     (void)module;
     PyObject *write, *rule_lists[R_COUNT], *rule_rows_obj, *rule_fields_obj, *time_obj, *record_obj, *text_objs[C_COUNT];
@@ -316,6 +393,7 @@ static PyObject *lines(PyObject *module, PyObject *args) {
     const char **rule_p[R_COUNT] = {NULL}, **key_p = NULL;
     Py_ssize_t *rule_n[R_COUNT] = {NULL}, *key_n = NULL, *row_start = NULL, *field_start = NULL;
     uint32_t *row_list = NULL, *field_list = NULL;
+    char *ids = NULL; /* 24 hex digits a signal */
     Col cols[C_COUNT];
     memset(cols, 0, sizeof(cols));
     Col *fields = NULL;
@@ -410,22 +488,17 @@ static PyObject *lines(PyObject *module, PyObject *args) {
         end_at[row] = rows.n;
     }
 
-    static const char hexdigits[] = "0123456789abcdef";
+    ids = PyMem_Malloc(row_start[nrules] ? (size_t)row_start[nrules] * 24 : 1);
+    if (!ids) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    signal_ids(detector, (size_t)detector_len, nrules, rule_p[R_ID], rule_n[R_ID], row_start, row_list,
+               event_p, event_n, ids);
     for (Py_ssize_t r = 0; r < nrules; r++) {
-        const uint8_t *parts[3] = {(const uint8_t *)detector, (const uint8_t *)rule_p[R_ID][r], NULL};
-        size_t lens[3] = {(size_t)detector_len, (size_t)rule_n[R_ID][r], 0};
         for (Py_ssize_t j = row_start[r]; j < row_start[r + 1]; j++) {
             uint32_t row = row_list[j];
-            uint8_t digest[12];
-            char id[24];
-            parts[2] = event_p[row];
-            lens[2] = (size_t)event_n[row];
-            blake2b_parts(parts, lens, 3, digest, 12);
-            for (int i = 0; i < 12; i++) {
-                id[2 * i] = hexdigits[digest[i] >> 4];
-                id[2 * i + 1] = hexdigits[digest[i] & 15];
-            }
-            if (PUT_LIT(&out, "{\"signal_id\":\"") < 0 || put(&out, id, 24) < 0 || PUT_LIT(&out, "\",") < 0 ||
+            if (PUT_LIT(&out, "{\"signal_id\":\"") < 0 || put(&out, ids + 24 * j, 24) < 0 || PUT_LIT(&out, "\",") < 0 ||
                 put(&out, rule_p[R_HEAD][r], rule_n[R_HEAD][r]) < 0 ||
                 put(&out, rows.p + row_at[row], tail_at[row] - row_at[row]) < 0 ||
                 PUT_LIT(&out, ",\"matched\":{") < 0)
@@ -489,6 +562,7 @@ done:
     PyMem_Free(end_at);
     PyMem_Free(event_p);
     PyMem_Free(event_n);
+    PyMem_Free(ids);
     PyMem_Free(rows.p);
     PyMem_Free(out.p);
     release(&held);
