@@ -174,6 +174,19 @@ level: low
     assert match(rule, events) == [True, False, True, False, False, True, True]
 
 
+def test_one_walk_gives_the_first_and_second_literal_sets_of_every_rule(rules: list) -> None:
+    """literal_sets is required_literals and second_literals in one walk, on every SigmaHQ rule."""
+    from autosoc.detect.sigma.prefilter import literal_sets, required_literals, second_literals
+
+    seconds = 0
+    for rule in rules:
+        first = required_literals(rule.detection)
+        second = None if first is None else second_literals(rule.detection, first)
+        assert literal_sets(rule.detection) == (first, second), rule.path
+        seconds += second is not None
+    assert seconds > 500
+
+
 def test_a_rule_of_two_conjuncts_is_a_candidate_only_where_a_literal_of_each_is() -> None:
     """The prefilter's second necessary set: another conjunct's literals (None without one), the
     rule a candidate where both sets hit, and it fires exactly where it would on every row."""

@@ -40,7 +40,7 @@ from autosoc.detect.sigma.exprs import (
 from autosoc.detect.sigma.ir import Node, has_keywords, preds
 from autosoc.detect.sigma.logsource import FAMILY_COLUMN, PATH_COLUMN
 from autosoc.detect.sigma.lowercase import lowercase, unfoldable_rows
-from autosoc.detect.sigma.prefilter import required_literals, second_literals
+from autosoc.detect.sigma.prefilter import literal_sets
 from autosoc.detect.sigma.pyeval import RowTest, compile_rule
 from autosoc.detect.sigma.rules import CompiledRule
 from autosoc.detect.sigma.signals import SignalBatch, build_signals
@@ -216,7 +216,7 @@ class _Group:
         if has_keywords(rule.detection):
             self.keywords = True
             self.keywords_plain &= _plain_keywords(rule.detection)
-        literals = required_literals(rule.detection)
+        literals, second = literal_sets(rule.detection)
         if literals is None:
             self.full.append(index)
             return
@@ -224,7 +224,6 @@ class _Group:
             self.literal_rules[name].setdefault(literal, []).append(index)
             if name != KEYWORD_COLUMN:  # the keyword text is lower-cased already
                 self.lowered.add(name)
-        second = second_literals(rule.detection, literals)
         if second is not None:
             self.second_sets[index] = second
             self.lowered |= {name for name, _ in second if name != KEYWORD_COLUMN}
