@@ -359,3 +359,45 @@ def test_hits_are_grouped_by_rule_in_any_order_and_fan_out_distinct_rows() -> No
     nested = pl.Series([[8, 4], [3], [5, 1]], dtype=pl.List(pl.UInt32))
     assert engine._hits_by_rule(group, pl.Series([0, 0, 2], dtype=pl.UInt32), nested) == [
         ("r2", [3, 4, 8]), ("r1", [1, 5])]
+
+
+def test_a_group_makes_the_address_columns_only_its_polars_tests_need() -> None:
+    """Rules of one group, some of whose CIDRs the C matcher tests on the text and some (IPv6) it
+    leaves to Polars, with and without literals: each fires where it does alone, on every path,
+    the IPv4 numbers and IPv6 halves made only for the rules that read them."""
+    from sigma.rule import SigmaRule
+
+    from autosoc.detect.sigma.compiler import compile_detection
+    from autosoc.detect.sigma.ir import Const, fields_of
+    from autosoc.detect.sigma.rules import CompiledRule
+    from autosoc.detect.sigma.testing import _PATHS, match
+    from autosoc.schema import RawBatch
+
+    detections = [
+        "sel: {DestinationIp|cidr: ['10.0.0.0/8', '192.168.0.0/16']}\n    condition: sel",
+        "sel: {DestinationIp|cidr: ['fe80::/10', '2001:db8::/32']}\n    condition: sel",
+        "sel: {DestinationIp|cidr: '2001:db8::/32', Image|endswith: '\\\\curl.exe'}\n    condition: sel",
+        "sel: {DestinationIp|cidr: '172.16.0.0/12', Image|endswith: '\\\\curl.exe'}\n    condition: sel",
+        "sel: {Image|endswith: '\\\\nc.exe'}\n    condition: sel",
+    ]
+    texts = [f"title: t{i}\nid: 5c1a7bd4-0000-4000-8000-00000000010{i}\nstatus: test\n"
+             f"logsource: {{category: network_connection, product: windows}}\ndetection:\n    {d}\nlevel: low\n"
+             for i, d in enumerate(detections)]
+    rules = []
+    for text in texts:
+        rule = SigmaRule.from_yaml(text)
+        detection = compile_detection(rule, None)
+        rules.append(CompiledRule(id=str(rule.id), title=rule.title, level="low", status="test", tags=(),
+                                  path="<memory>", selector=Const(True), detection=detection,
+                                  fields=tuple(fields_of(detection))))
+    ips = ["10.1.2.3", "192.168.5.5", "172.20.0.1", "fe80::1", "2001:db8::7", "8.8.8.8", "::1", "junk", None]
+    images = ["C:\\Windows\\curl.exe", "C:\\Tools\\nc.exe", "C:\\x.exe"]
+    events = [{"DestinationIp": ip, "Image": image} for _ in range(150) for ip in ips for image in images]
+    events = [{k: v for k, v in e.items() if v is not None} for e in events]
+    alone = [match(text, events) for text in texts]
+    assert all(any(flags) for flags in alone)
+    (batch,) = normalize(RawBatch("test", "<memory>", "json", events, list(range(1, len(events) + 1))))
+    for options in _PATHS.values():
+        fired = {rule.id: rows for rule, rows in SigmaEngine(rules, **options).evaluate(batch)}  # type: ignore[arg-type]
+        for rule, flags in zip(rules, alone, strict=True):
+            assert sorted(fired.get(rule.id, [])) == [i for i, hit in enumerate(flags) if hit], (rule.id, options)
