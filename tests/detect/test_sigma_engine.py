@@ -365,12 +365,7 @@ def test_a_group_makes_the_address_columns_only_its_polars_tests_need() -> None:
     """Rules of one group, some of whose CIDRs the C matcher tests on the text and some (IPv6) it
     leaves to Polars, with and without literals: each fires where it does alone, on every path,
     the IPv4 numbers and IPv6 halves made only for the rules that read them."""
-    from sigma.rule import SigmaRule
-
-    from autosoc.detect.sigma.compiler import compile_detection
-    from autosoc.detect.sigma.ir import Const, fields_of
-    from autosoc.detect.sigma.rules import CompiledRule
-    from autosoc.detect.sigma.testing import _PATHS, match
+    from autosoc.detect.sigma.testing import _PATHS, compile_yaml, match
     from autosoc.schema import RawBatch
 
     detections = [
@@ -383,13 +378,7 @@ def test_a_group_makes_the_address_columns_only_its_polars_tests_need() -> None:
     texts = [f"title: t{i}\nid: 5c1a7bd4-0000-4000-8000-00000000010{i}\nstatus: test\n"
              f"logsource: {{category: network_connection, product: windows}}\ndetection:\n    {d}\nlevel: low\n"
              for i, d in enumerate(detections)]
-    rules = []
-    for text in texts:
-        rule = SigmaRule.from_yaml(text)
-        detection = compile_detection(rule, None)
-        rules.append(CompiledRule(id=str(rule.id), title=rule.title, level="low", status="test", tags=(),
-                                  path="<memory>", selector=Const(True), detection=detection,
-                                  fields=tuple(fields_of(detection))))
+    rules = [compile_yaml(text) for text in texts]
     ips = ["10.1.2.3", "192.168.5.5", "172.20.0.1", "fe80::1", "2001:db8::7", "8.8.8.8", "::1", "junk", None]
     images = ["C:\\Windows\\curl.exe", "C:\\Tools\\nc.exe", "C:\\x.exe"]
     events = [{"DestinationIp": ip, "Image": image} for _ in range(150) for ip in ips for image in images]

@@ -25,8 +25,8 @@ from autosoc.normalize import normalize
 from autosoc.schema import EventBatch, RawBatch
 
 
-def match(rule_yaml: str, events: Sequence[dict[str, Any]],
-          placeholders: Mapping[str, Sequence[str]] | None = None) -> list[bool]:
+def compile_yaml(rule_yaml: str, placeholders: Mapping[str, Sequence[str]] | None = None) -> CompiledRule:
+    """One rule's YAML compiled, selecting every event (no logsource selector)."""
     try:
         rule = SigmaRule.from_yaml(rule_yaml)
     except SigmaError as exc:
@@ -34,9 +34,14 @@ def match(rule_yaml: str, events: Sequence[dict[str, Any]],
     except Exception as exc:  # YAML syntax errors surface from the YAML parser
         raise RuleError(f"rule is not valid YAML: {exc}", code="invalid_yaml") from exc
     detection = compile_detection(rule, placeholders)
-    compiled = CompiledRule(id=str(rule.id), title=rule.title, level="medium", status="test", tags=(),
-                            path="<memory>", selector=Const(True), detection=detection,
-                            fields=tuple(fields_of(detection)))
+    return CompiledRule(id=str(rule.id), title=rule.title, level="medium", status="test", tags=(),
+                        path="<memory>", selector=Const(True), detection=detection,
+                        fields=tuple(fields_of(detection)))
+
+
+def match(rule_yaml: str, events: Sequence[dict[str, Any]],
+          placeholders: Mapping[str, Sequence[str]] | None = None) -> list[bool]:
+    compiled = compile_yaml(rule_yaml, placeholders)
     batches = normalize(RawBatch("test", "<memory>", "json", list(events), list(range(1, len(events) + 1))))
     # the keyword search reads normalization's keyword text; without it, every column (the same truth)
     columns_only = [EventBatch(b.events, b.raw.drop(F.KEYWORD_TEXT, strict=False)) for b in batches]
