@@ -236,3 +236,62 @@ def test_ids_of_rows_of_every_length_hashed_together() -> None:
     for count in (1, 2, 3, 31, 32, 33, 65, len(rows)):
         assert _ids(build_raw_frame(rows[:count])) == want[:count]
         assert _ids(build_raw_frame(rows[-count:], keep_json=True)) == want[-count:]
+
+
+def test_arrow_series_takes_every_array_kind_as_polars_pyarrow_path_does() -> None:
+    import pyarrow as pa
+
+    from autosoc.normalize.columns import arrow_series, view_array
+
+    values = ["short", None, "a value longer than twelve bytes", "", "é"]
+    strings = pa.array(values, type=pa.string_view())
+    sliced = pa.array(["x", *values], type=pa.string_view()).slice(1)
+    uint32 = pa.Array.from_buffers(pa.uint32(), 3, [None, pa.py_buffer(b"\x01\0\0\0\x02\0\0\0\xff\xff\xff\xff")])
+    flags = pa.Array.from_buffers(pa.bool_(), 4, [pa.py_buffer(b"\x0d"), pa.py_buffer(b"\x06")])
+    times = pa.array([0, None, 1_700_000_000_123_456], type=pa.timestamp("us", "UTC"))
+    for array in (strings, sliced, uint32, flags, times, pa.array([], type=pa.string_view())):
+        got = arrow_series("name", array)
+        want = pl.Series("name", array)
+        assert got.name == "name" and got.dtype == want.dtype and got.to_list() == want.to_list()
+    # the C code's views, as the decoder hands them over: no copy (the buffers are Polars' own now)
+    frame, _, _ = build_raw_frame([{"a": "x" * 40, "b": None}, {"a": None, "b": "y"}])
+    assert frame.get_column("a").to_list() == ["x" * 40, None] and frame.get_column("b").to_list() == [None, "y"]
+    assert view_array(1, None, bytes(16), b"", 0).to_pylist() == [""]
+
+
+def test_a_hunt_does_not_import_pyarrow_compute(tmp_path: Path) -> None:
+    # Polars' pyarrow path imports pyarrow.compute on first use (~75 ms of a hunt's first batch);
+    # arrow_series goes round it: a hunt through the decoder, the C prefilter and matcher, the C
+    # lower case and the C time parse never needs it
+    import subprocess
+
+    from autosoc.normalize import decode
+
+    if not decode.NATIVE:
+        pytest.skip("the C decoder is not built")
+    rule = tmp_path / "rules" / "whoami.yml"
+    rule.parent.mkdir()
+    rule.write_text(
+        "title: Whoami\nid: 2f1b5c3e-1d7a-4b9e-9c55-0c3f2a7e8b11\nstatus: test\nlevel: low\n"
+        "logsource: {category: process_creation, product: windows}\n"
+        "detection:\n  sel:\n    CommandLine|contains: whoami\n    Image|endswith: '\\\\cmd.exe'\n"
+        "  condition: sel\n")
+    events = tmp_path / "events.jsonl"
+    with events.open("wb") as out:
+        for i in range(3000):
+            out.write(orjson.dumps({"Event": {
+                "System": {"EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational",
+                           "Computer": f"HOST-{i % 7}", "TimeCreated": {"#attributes": {
+                               "SystemTime": f"2025-01-01T00:00:{i % 60:02d}.000000Z"}}},
+                "EventData": {"Image": "C:\\Windows\\System32\\cmd.exe",
+                              "CommandLine": f"cmd.exe /c {'whoami' if i % 3 == 0 else 'dir'} {i}"}}}) + b"\n")
+    script = (
+        "import sys\n"
+        "from autosoc.runtime.hunt import HuntOptions, hunt\n"
+        "got = []\n"
+        f"options = HuntOptions(rules=[{str(rule.parent)!r}], use_cache=False)\n"
+        f"stats = hunt([{str(events)!r}], options, on_signals=lambda s: got.extend(s))\n"
+        "print(stats.events, len(got), 'pyarrow.compute' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["3000", "1000", "False"], done.stderr

@@ -8,6 +8,8 @@ from types import ModuleType
 import polars as pl
 import pyarrow as pa
 
+from autosoc.normalize.columns import arrow_series
+
 _native: ModuleType | None
 try:
     from autosoc.normalize import _decode as _native
@@ -69,8 +71,8 @@ def _common_shape(text: pl.Series) -> pl.Series:
         validity, offsets, data = array.buffers()
         values, valid, _ = _native.iso_micros(validity, offsets, b"" if data is None else data, len(array),
                                               array.offset)
-        return pl.Series(text.name, pa.Array.from_buffers(pa.timestamp("us", "UTC"), len(array),
-                                                          [pa.py_buffer(valid), pa.py_buffer(values)]))
+        return arrow_series(text.name, pa.Array.from_buffers(pa.timestamp("us", "UTC"), len(array),
+                                                             [pa.py_buffer(valid), pa.py_buffer(values)]))
     return text.str.to_datetime(_COMMON_FORMAT, strict=False, time_unit="us").dt.replace_time_zone("UTC")
 
 

@@ -22,7 +22,7 @@ from types import ModuleType
 
 import polars as pl
 
-from autosoc.normalize.columns import view_array
+from autosoc.normalize.columns import arrow_series, view_array
 from autosoc.normalize.fields import KEYWORD_TEXT
 from autosoc.schema import RawColumns
 
@@ -71,8 +71,8 @@ def newlines(buffer: bytearray, start: int, end: int) -> int:
 
 def _raw_columns(n: int, decoded: tuple) -> RawColumns:  # type: ignore[type-arg]
     names, columns, id_views, id_data, json, text = decoded
-    frame = pl.DataFrame([pl.Series(view_array(n, *column)) for column in columns])
+    frame = pl.DataFrame([arrow_series("", view_array(n, *column)) for column in columns])
     frame.columns = names  # set apart: Arrow schemas cut names at NUL, frames rename "" to column_0
-    frame = frame.with_columns(pl.Series(KEYWORD_TEXT, view_array(n, None, *text, 0)))
-    return RawColumns("windows", frame, pl.Series("id", view_array(n, None, id_views, id_data, 0)),
-                      None if json is None else pl.Series("json", view_array(n, None, *json, 0)))
+    frame = frame.with_columns(arrow_series(KEYWORD_TEXT, view_array(n, None, *text, 0)))
+    return RawColumns("windows", frame, arrow_series("id", view_array(n, None, id_views, id_data, 0)),
+                      None if json is None else arrow_series("json", view_array(n, None, *json, 0)))

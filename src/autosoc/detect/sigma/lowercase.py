@@ -14,6 +14,8 @@ import os
 import polars as pl
 import pyarrow as pa
 
+from autosoc.normalize.columns import arrow_series
+
 try:
     from autosoc.detect.sigma import _lower
 except ImportError:  # built without a C compiler: Polars does it all
@@ -38,10 +40,10 @@ def lowercase(column: pl.Series, *, native: bool = NATIVE) -> pl.Series:
     buffers = [None if validity is None else pa.py_buffer(validity), pa.py_buffer(views), pa.py_buffer(data)]
     if odd:  # values holding a character _lower does not know: Polars' lower case, patched in
         count = len(odd) // 4
-        rows = pl.Series("rows", pa.Array.from_buffers(pa.uint32(), count, [None, pa.py_buffer(odd)]))
+        rows = arrow_series("rows", pa.Array.from_buffers(pa.uint32(), count, [None, pa.py_buffer(odd)]))
         buffers.append(pa.py_buffer(_lower.patch(views, (odd, 0, count), column.gather(rows).str.to_lowercase())))
-    return pl.Series(column.name, pa.Array.from_buffers(pa.string_view(), column.len(), buffers,
-                                                        null_count=null_count))
+    return arrow_series(column.name, pa.Array.from_buffers(pa.string_view(), column.len(), buffers,
+                                                           null_count=null_count))
 
 
 def unfoldable_rows(column: pl.Series, *, native: bool = NATIVE) -> pl.Series:
@@ -50,4 +52,4 @@ def unfoldable_rows(column: pl.Series, *, native: bool = NATIVE) -> pl.Series:
     if not native or _lower is None or column.dtype != pl.String:
         return column.str.contains_any(list(UNFOLDABLE)).fill_null(False).arg_true().cast(pl.UInt32)
     rows = _lower.unfoldable(column)
-    return pl.Series("rows", pa.Array.from_buffers(pa.uint32(), len(rows) // 4, [None, pa.py_buffer(rows)]))
+    return arrow_series("rows", pa.Array.from_buffers(pa.uint32(), len(rows) // 4, [None, pa.py_buffer(rows)]))

@@ -36,6 +36,7 @@ import pyarrow as pa
 from autosoc.detect.sigma.exprs import merge_ranges, regex_pattern, rust_regex_ok, text_column
 from autosoc.detect.sigma.ir import And, Const, Node, Not, Or, Pred
 from autosoc.detect.sigma.regex import python_regex
+from autosoc.normalize.columns import arrow_series
 
 try:
     from autosoc.detect.sigma import _match
@@ -322,7 +323,7 @@ class Matcher:
         bits, decided = _match.run(list(columns), self._rules, rules, positions)
         validity = None if decided is None else pa.py_buffer(decided)
         array = pa.Array.from_buffers(pa.bool_(), pairs, [validity, pa.py_buffer(bits)])
-        return pl.Series("match", array)
+        return arrow_series("match", array)
 
     def states(self, number: int) -> int:
         """The automaton states of one compiled rule (a measure of its memory)."""
@@ -405,5 +406,5 @@ class Prefilter:
             return None
         rules, rows = found
         count = len(rules) // 4
-        return (pl.Series("rule", pa.Array.from_buffers(pa.uint32(), count, [None, pa.py_buffer(rules)])),
-                pl.Series("pos", pa.Array.from_buffers(pa.uint32(), count, [None, pa.py_buffer(rows)])))
+        return (arrow_series("rule", pa.Array.from_buffers(pa.uint32(), count, [None, pa.py_buffer(rules)])),
+                arrow_series("pos", pa.Array.from_buffers(pa.uint32(), count, [None, pa.py_buffer(rows)])))
