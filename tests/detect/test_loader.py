@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from autosoc.detect.sigma.engine import SigmaEngine
 from autosoc.detect.sigma.loader import load_rules
 from autosoc.normalize import normalize
@@ -93,7 +95,18 @@ def test_cache_round_trip(tmp_path: Path) -> None:
     warm = load_rules([rules], cache_dir=tmp_path / "cache")
     assert not cold.from_cache and warm.from_cache
     assert warm.rules == cold.rules
+    assert all(rule.program is not None for rule in warm.rules)  # the C matcher's programs too
     (rules / "good.yml").write_text(GOOD.replace("whoami.exe", "hostname.exe"))
+    assert not load_rules([rules], cache_dir=tmp_path / "cache").from_cache
+
+
+def test_the_cache_is_keyed_by_the_code_that_made_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from autosoc.detect.sigma import loader
+
+    rules = _write(tmp_path / "r" if (tmp_path / "r").mkdir() is None else tmp_path, good=GOOD)
+    assert not load_rules([rules], cache_dir=tmp_path / "cache").from_cache
+    assert load_rules([rules], cache_dir=tmp_path / "cache").from_cache
+    monkeypatch.setattr(loader, "_code_digest", lambda: b"another compiler")
     assert not load_rules([rules], cache_dir=tmp_path / "cache").from_cache
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import random
 import struct
 from collections.abc import Iterator
@@ -337,6 +338,14 @@ def test_windows_rules_agree_with_pyeval_on_the_regression_samples(windows_rules
         hits += sum(expected)
         assert got[k * height:(k + 1) * height] == expected, rule.path
     assert hits > 100  # the samples fire their rules
+    # the programs the rule cache keeps (pickled, as it keeps them), numbered by another engine's
+    # columns in its own order, have the same truths
+    other: dict[str, int] = {name: i for i, name in enumerate(reversed(names))}
+    cached = Matcher()
+    numbers = [cached.add(rule.detection, other.__getitem__, pickle.loads(pickle.dumps(rule.program)))
+               for rule in windows_rules]
+    assert [n for n in numbers if n is not None] == list(range(len(cached))) and len(cached) == len(matcher)
+    assert cached.run(series[::-1], rules, rows).to_list() == got
 
 
 def test_globs_agree_with_pyeval_on_texts_made_of_their_pieces() -> None:
@@ -701,3 +710,24 @@ def test_prefilter_conjuncts_that_cannot_be_kept_are_refused() -> None:
                            ({0: 5, 5: 6}, "numbers"), ({5: 6, 0: 5}, "numbers"), ({0: 5, 6: 0}, "numbers")):
         with pytest.raises(ValueError, match=why):
             native.Prefilter(literal_rules, conjuncts=conjuncts)
+
+
+def test_a_program_is_compiled_once_and_says_why_it_cannot_be() -> None:
+    detection = Or((Pred("CommandLine", "contains", ("whoami",)), Pred("Image", "endswith", ("\\cmd.exe",))))
+    program = native.compile_program(detection)
+    command, image = lower_name("CommandLine"), lower_name("Image")  # (tests of any case read those)
+    assert isinstance(program, native.Program) and program.columns == (command, image)
+    assert native.compile_program(Pred(None, "contains", ("x",))) == "unsupported: keyword"
+    matcher = Matcher()
+    assert matcher.add(detection, {image: 0, command: 1}.__getitem__, program) == 0
+    assert matcher.add(detection, {image: 0, command: 1}.__getitem__, "unsupported: keyword") is None
+    assert matcher.add(Pred(None, "contains", ("x",)), {}.__getitem__) is None
+    columns = [pl.Series(["c:\\windows\\cmd.exe", "x.exe", None, "y.exe"]),
+               pl.Series(["dir", "whoami /all", "whoami", "dir"])]
+    pairs = pl.Series([0, 0, 0, 0], dtype=pl.UInt32), pl.Series([0, 1, 2, 3], dtype=pl.UInt32)
+    assert matcher.run(columns, *pairs).to_list() == [True, True, True, False]
+    # the program is not changed by numbering its columns: a second engine numbers them anew
+    again = Matcher()
+    again.add(detection, {command: 0, image: 1}.__getitem__, program)
+    assert again.run(columns[::-1], *pairs).to_list() == [True, True, True, False]
+    assert program == native.compile_program(detection)

@@ -151,7 +151,7 @@ class _Group:
         if self.native_ids is None and native.NATIVE:
             self.matcher = native.Matcher()
             index = lambda c: self.py_columns.setdefault(c, len(self.py_columns))  # noqa: E731
-            numbers = [self.matcher.add(rule.detection, index) for rule in self.rules]
+            numbers = [self.matcher.add(rule.detection, index, rule.program) for rule in self.rules]
             self.native_ids = pl.Series("nid", [NO_RULE if n is None else n for n in numbers], dtype=pl.UInt32)
             self.native_rules = [rule for rule, n in enumerate(numbers) if n is not None]
             self.prefilter = self.native_prefilter() if self.literal_rules else None

@@ -6,7 +6,7 @@ rest load.  Sigma filter rules are applied to the rules they name (pySigma
 references (pySigma 1.5 resolves only within one collection) and resolved once every file is
 compiled (:mod:`autosoc.detect.correlation.resolve`), so a correlation may reference rules in
 other files.  The compiled set is pickled under the cache folder, keyed by the content of every
-rule file, the placeholders and the engine version, so a second load skips pySigma.
+rule file, the placeholders, the engine version and its code, so a second load skips pySigma.
 """
 
 from __future__ import annotations
@@ -29,12 +29,13 @@ from autosoc.detect.correlation.resolve import parse_correlation, resolve_correl
 from autosoc.detect.sigma.compiler import compile_detection
 from autosoc.detect.sigma.ir import fields_of
 from autosoc.detect.sigma.logsource import select
+from autosoc.detect.sigma.native import compile_program
 from autosoc.detect.sigma.rules import CompiledRule, RuleSet, SkippedRule
 from autosoc.errors import InputError, RuleError
 
 logger = logging.getLogger(__name__)
 
-CACHE_VERSION = "autosoc-sigma-8"
+CACHE_VERSION = "autosoc-sigma-9"
 RULE_SUFFIXES = (".yml", ".yaml")
 
 
@@ -157,6 +158,7 @@ def compile_rule(rule: SigmaRule, path: str, placeholders: Mapping[str, Sequence
         description=(rule.description or "").strip(),
         author=rule.author or "",
         name=rule.name or "",
+        program=compile_program(detection),
     )
 
 
@@ -169,8 +171,19 @@ def _one_line(exc: object) -> str:
     return " ".join(str(exc).split())[:500]
 
 
+def _code_digest() -> bytes:
+    """A digest of the code that shapes what is cached (the rule compilers, the C matcher's
+    programs, correlation parsing): a change to it is a new cache, not a stale one."""
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for source in sorted([*here.glob("*.py"), *(here.parent / "correlation").glob("*.py")]):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.digest()
+
+
 def _cache_key(texts: Sequence[tuple[Path, bytes]], placeholders: Mapping[str, Sequence[str]] | None) -> str:
     digest = hashlib.sha256(CACHE_VERSION.encode())
+    digest.update(_code_digest())
     for path, data in texts:
         digest.update(str(path).encode())
         digest.update(b"\0")

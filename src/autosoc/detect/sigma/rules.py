@@ -9,6 +9,7 @@ from autosoc.detect.sigma.ir import Node
 
 if TYPE_CHECKING:  # the correlation package imports this module
     from autosoc.detect.correlation.rules import CorrelationRule
+    from autosoc.detect.sigma.native import Program
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,9 @@ class CompiledRule:
     description: str = ""
     author: str = ""
     name: str = ""  # the rule's ``name`` (correlations may reference rules by it)
+    # the detection compiled for the C matcher (native.compile_program), or why it cannot be; None:
+    # not compiled yet (the engine compiles it when its group first runs)
+    program: Program | str | None = None
 
 
 @dataclass(frozen=True, slots=True)
