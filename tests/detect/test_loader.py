@@ -174,3 +174,23 @@ def test_correlation_whose_base_rule_is_skipped_is_reported(tmp_path: Path) -> N
     codes = {Path(s.path).stem: s.code for s in ruleset.skipped}
     assert codes == {"mac": "unmapped_logsource", "corr": "correlation_rule_skipped"}
     assert not ruleset.correlations
+
+
+def test_a_cache_file_holding_something_else_is_rebuilt_and_the_gc_left_as_it_was(tmp_path: Path) -> None:
+    import gc
+    import pickle
+
+    rules = _write(tmp_path / "r" if (tmp_path / "r").mkdir() is None else tmp_path, good=GOOD)
+    cold = load_rules([rules], cache_dir=tmp_path / "cache")
+    (cached,) = (tmp_path / "cache").glob("*.pickle")
+    assert gc.isenabled()
+    assert load_rules([rules], cache_dir=tmp_path / "cache").from_cache and gc.isenabled()
+    for junk in (pickle.dumps({"rules": []}), b"\x80\x05torn"):
+        cached.write_bytes(junk)
+        again = load_rules([rules], cache_dir=tmp_path / "cache")
+        assert not again.from_cache and again.rules == cold.rules and gc.isenabled()
+    gc.disable()
+    try:
+        assert load_rules([rules], cache_dir=tmp_path / "cache").from_cache and not gc.isenabled()
+    finally:
+        gc.enable()

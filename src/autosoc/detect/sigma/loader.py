@@ -11,6 +11,7 @@ rule file, the placeholders, the engine version and its code, so a second load s
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import os
@@ -71,8 +72,7 @@ def load_rules(
     cache_path = (cache_dir or default_cache_dir()) / f"{key}.pickle"
     if use_cache and cache_path.exists():
         try:
-            with cache_path.open("rb") as handle:
-                cached: RuleSet = pickle.load(handle)
+            cached = _unpickled(cache_path.read_bytes())
             cached.from_cache = True
             return cached
         except Exception as exc:  # a stale or torn cache file is rebuilt, never trusted
@@ -169,6 +169,22 @@ def _skipped(path: str, rule: object, code: str, reason: str) -> SkippedRule:
 
 def _one_line(exc: object) -> str:
     return " ".join(str(exc).split())[:500]
+
+
+def _unpickled(data: bytes) -> RuleSet:
+    """The cached rule set, the cyclic GC paused: unpickling makes every rule's objects and no
+    garbage, and the collections they set off (each rescanning those made so far) were about a
+    third of a cached load of the Windows set (0.44 -> 0.30 s in a fresh process)."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        ruleset = pickle.loads(data)
+    finally:
+        if paused:
+            gc.enable()
+    if not isinstance(ruleset, RuleSet):
+        raise TypeError(f"the cache holds a {type(ruleset).__name__}, not a RuleSet")
+    return ruleset
 
 
 def _code_digest() -> bytes:
