@@ -247,16 +247,25 @@ def test_the_remote_host_hint_passes_every_command_line_that_names_a_computer() 
     match every line the Python regex finds a computer in, whatever the case or the neighbours."""
     import random
 
-    from autosoc.detect.sigma.signals import _REMOTE_HINT, remote_hosts
+    from autosoc.detect.sigma.signals import _REMOTE_HINT, _REMOTE_HINT_EXACT, remote_hosts
 
     rng = random.Random(5)
     pieces = ["\\\\", "\\", "/node:", "/NODE:", "-ComputerName ", "-computername:", "-r:", "-R:", "-remote:",
-              "-Remote:", "'", '"', " ", "=", "FS-01", "10.0.0.5", "a", "Z9.corp", "-", ".", ":", "http://", "k"]
-    lines = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 8))) for _ in range(20000)]
-    hinted = pl.Series(lines).str.contains(_REMOTE_HINT).to_list()
+              "-Remote:", "'", '"', " ", "=", "FS-01", "10.0.0.5", "a", "Z9.corp", "-", ".", ":", "http://", "k",
+              # what stands before a UNC name: every whitespace of Python's \s (U+001C..U+001F are not
+              # Unicode's) and what is not; letters that only match [A-Za-z] ignoring case (Kelvin, long s)
+              "\t", "\n", "\x0b", "\x1c", "\x1f", "\x85", "\xa0", "\u2028", "\u3000", "\u180e", "\u200b", "C:",
+              "\u212a", "\u017f", "x\\\\"]
+    lines = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 8))) for _ in range(40000)]
+    column = pl.Series(lines)
+    hinted = (column.str.contains(_REMOTE_HINT) & column.str.contains(_REMOTE_HINT_EXACT)).to_list()
     named = [bool(remote_hosts(line)) for line in lines]
     assert sum(named) > 1000  # the generator does produce such lines
     assert all(hint for hint, found in zip(hinted, named, strict=True) if found)
+    # the second search passes fewer: a path's doubled backslashes are not a UNC name
+    paths = pl.Series(["C:\\\\Windows\\\\x.exe", "reg add HKLM\\\\Software", "net use \\\\fs-01\\c$"])
+    assert paths.str.contains(_REMOTE_HINT).to_list() == [True, True, True]
+    assert paths.str.contains(_REMOTE_HINT_EXACT).to_list() == [False, False, True]
 
 
 def test_signal_times_are_the_datetimes_polars_gives() -> None:
