@@ -69,6 +69,14 @@ _COLUMN_KIND = {"null": 0, "string_view": 1, "string": 2, "large_string": 3}
 PREFILTER_DENSE_BYTES = 1 << 22
 
 
+#: a rough cost of each test, for the order of an AND's or an OR's tests: a comparison at one end
+#: of the value, a CIDR, a substring search, a set's automaton (a whole pass for substrings), a
+#: wildcard match, a call of Python's regex
+_LEAF_COST = {_CONST: 0, _NULL: 1, _PRESENT: 1, _EQ: 2, _STARTS: 2, _ENDS: 2, _CIDR4: 4, _CONTAINS: 6,
+              _GLOB: 8, _CALL: 50}
+_SET_COST = {_SET_KIND["eq"]: 3, _SET_KIND["startswith"]: 3, _SET_KIND["endswith"]: 3, _SET_KIND["contains"]: 8}
+
+
 class _Unsupported(Exception):
     pass
 
@@ -162,9 +170,19 @@ class _Writer:
         self.calls: list[Callable[[str], object]] = []
         self.columns: dict[str, int] = {}
         self.leaves: list[int] = []  # the nodes whose ``a`` is a column
+        self.costs: list[int] = []  # per node: a rough cost of testing it (see _LEAF_COST)
 
     def emit(self, op: int, a: int = 0, b: int = 0, c: int = 0) -> int:
         self.nodes.append([op, a, b, c])
+        if op in (_AND, _OR):
+            cost = 1 + sum(self.costs[k] for k in self.kids[a:a + b])
+        elif op == _NOT:
+            cost = 1 + self.costs[a]
+        elif op == _SET:
+            cost = _SET_COST[self.sets[b][0]]
+        else:
+            cost = _LEAF_COST[op]
+        self.costs.append(cost)
         return len(self.nodes) - 1
 
     def leaf(self, op: int, column: str, b: int = 0, c: int = 0) -> int:
@@ -180,8 +198,12 @@ class _Writer:
         return at
 
     def combine(self, op: int, items: list[int]) -> int:
+        # the cheaper tests first (an AND stops at its first false one, an OR at its first true
+        # one; the truth is the same in any order): a pair comes from the prefilter because its row
+        # holds one rule's literal, so the test of that literal, often the costliest (a substring
+        # in a command line), is the likeliest to pass and the least worth doing first
         start = len(self.kids)
-        self.kids += items
+        self.kids += sorted(items, key=self.costs.__getitem__)
         return self.emit(op, start, len(items))
 
     def node(self, node: Node) -> int:
