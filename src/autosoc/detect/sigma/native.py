@@ -311,8 +311,7 @@ class Program:
         for leaf in self.leaves:
             flat[4 * leaf + 1] = at[flat[4 * leaf + 1]]
         return _match.Rule(struct.pack(f"<{len(flat)}i", *flat), struct.pack(f"<{len(self.kids)}i", *self.kids),
-                           list(self.literals), list(self.sets), list(self.globs), list(self.ranges),
-                           list(self.calls))
+                           self.literals, self.sets, self.globs, self.ranges, self.calls)
 
 
 def compile_program(node: Node) -> Program | str:
