@@ -430,24 +430,27 @@ def _matched_json(pairs: _Pairs, count: int) -> pl.Series:
 def _remote_members(command: pl.Series) -> pl.Series:
     """Per command line, the remote computers it names as JSON array members ("host:FS-01"), or null."""
     out = pl.repeat(None, command.len(), dtype=pl.String, eager=True)
-    named = [(i, found) for i, found in enumerate(_remote(command)) if found]
+    named = _remote(command)
     if named:
-        out = out.scatter([i for i, _ in named], [orjson.dumps([str(e) for e in found]).decode()[1:-1]
-                                                  for _, found in named])
+        out = out.scatter(list(named), [orjson.dumps([str(e) for e in found]).decode()[1:-1]
+                                        for found in named.values()])
     return out
 
 
-def _remote(command: pl.Series) -> list[tuple[Entity, ...]]:
-    """Per command line, the remote computers it names (:func:`remote_hosts`), () for most."""
-    out: list[tuple[Entity, ...]] = [()] * command.len()
+def _remote(command: pl.Series) -> dict[int, tuple[Entity, ...]]:
+    """The command lines that name remote computers (:func:`remote_hosts`): row -> those computers
+    (most rows name none and are not in it: nothing per row is made in Python)."""
     if command.dtype != pl.String:
-        return out
+        return {}
     maybe = command.str.contains(_REMOTE_HINT).fill_null(False)
-    if maybe.any():
-        rows, texts = maybe.arg_true(), command.filter(maybe)
-        exact = texts.str.contains(_REMOTE_HINT_EXACT)
-        for i, text in zip(rows.filter(exact).to_list(), texts.filter(exact).to_list(), strict=True):
-            out[i] = _remote_hosts(text)
+    if not maybe.any():
+        return {}
+    rows, texts = maybe.arg_true(), command.filter(maybe)
+    exact = texts.str.contains(_REMOTE_HINT_EXACT)
+    out: dict[int, tuple[Entity, ...]] = {}
+    for i, text in zip(rows.filter(exact).to_list(), texts.filter(exact).to_list(), strict=True):
+        if found := _remote_hosts(text):
+            out[i] = found
     return out
 
 
@@ -473,7 +476,7 @@ def _row_parts(events: pl.DataFrame) -> list[tuple[str, Origin, datetime | None,
             zip(event_ids, origins, times, hosts, users, families, principals, src_ips, dst_ips, apps, strict=True)):
         entities = [Entity(kind, value) for value, kind in ((src_ip, "ip"), (dst_ip, "ip"), (app, "oauth_app"))
                     if value] if src_ip or dst_ip or app else []
-        if remote[i]:
+        if i in remote:
             entities.extend(remote[i])
         if family == "cloudtrail" and principal:
             entities.append(Entity("cloud_principal", principal))
