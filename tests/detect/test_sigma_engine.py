@@ -251,6 +251,52 @@ level: low
     assert match(rule, events) == [True, True, False, False]
 
 
+def test_a_rule_with_only_single_byte_literals_runs_in_polars_on_the_rows_holding_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule without necessary literals of two bytes but with single-byte ones (SigmaHQ's PowerShell
+    token obfuscation: a backtick) is not prefiltered; where it runs in Polars (its regex too long a
+    value for Python's engine) it runs on the rows holding one of them, with the same truth."""
+    from autosoc.detect.sigma.ir import And, Not
+    from autosoc.detect.sigma.prefilter import required_literals, weak_literals
+    from autosoc.detect.sigma.testing import compile_yaml, match
+
+    token = Pred("CommandLine", "re", (r"\w+`(?:\w+|-|.)`[\w+|\s]", ""), True)
+    braces = Pred("CommandLine", "re", (r'"(?:\{\d\})+"\s*-f', ""), True)
+    assert required_literals(token) is None and weak_literals(token) == {("CommandLine", "`")}
+    assert weak_literals(Or((token, braces))) == {("CommandLine", "`"), ("CommandLine", "-f")}
+    assert weak_literals(And((token, Pred("Image", "endswith", ("\\powershell.exe",))))) == {
+        ("Image", "\\powershell.exe")}
+    assert weak_literals(Not(token)) is None and weak_literals(Pred("CommandLine", "contains", ("",))) is None
+    rule = r"""
+title: t
+id: 5c1a7bd4-0000-4000-8000-000000000005
+status: test
+logsource: {product: windows, category: process_creation}
+detection:
+    sel:
+        - CommandLine|re: '\w+`(?:\w+|-|.)`[\w+|\s]'
+        - CommandLine|re: '"(?:\{\d\})+"\s*-f'
+    filter: {CommandLine|contains: 'benign'}
+    condition: sel and not filter
+level: low
+"""
+    pad = " x" * 60  # longer than Python's engine takes for the backtick pattern: Polars decides
+    lines = [f"IN`V`o`Ke-eXp`ResSIOn{pad}", f"IN`V`o`Ke benign{pad}", f'"{{0}}{{1}}" -f {pad}', f"plain{pad}",
+             f"one ` tick{pad}", "short`a`b", f"{{0}}{pad}"]
+    runs: list[int] = []
+    run = engine._run
+
+    def counted(group: engine._Group, frame: pl.DataFrame, rules: list[int]) -> list:
+        runs.append(frame.height)
+        return run(group, frame, rules)
+
+    monkeypatch.setattr(engine, "_run", counted)
+    assert match(rule, [{"CommandLine": line} for line in lines]) == [True, False, True, False, False, True, False]
+    built = SigmaEngine([compile_yaml(rule)])
+    assert [group.weak for group in built._groups] == [{0: {"CommandLine": ["-f", "`"]}}]
+    assert runs and max(runs) < len(lines)  # never every row: those without a backtick or "-f" are not run
+
+
 @pytest.mark.parametrize("op", ["startswith", "endswith"])
 @pytest.mark.parametrize("cased", [False, True])
 def test_or_of_affixes_is_one_regex_with_the_same_truth(op: str, cased: bool) -> None:

@@ -40,7 +40,7 @@ from autosoc.detect.sigma.exprs import (
 from autosoc.detect.sigma.ir import Node, has_keywords, preds
 from autosoc.detect.sigma.logsource import FAMILY_COLUMN, PATH_COLUMN
 from autosoc.detect.sigma.lowercase import lowercase, unfoldable_rows
-from autosoc.detect.sigma.prefilter import literal_sets
+from autosoc.detect.sigma.prefilter import Literal, literal_sets, weak_literals
 from autosoc.detect.sigma.pyeval import RowTest, compile_rule
 from autosoc.detect.sigma.rules import CompiledRule
 from autosoc.detect.sigma.signals import SignalBatch, build_signals
@@ -105,6 +105,9 @@ class _Group:
     # order, so normalization's keyword text (see fields.KEYWORD_TEXT) serves as well as all columns
     keywords_plain: bool = True
     full: list[int] = field(default_factory=list)  # rules without necessary literals
+    # per rule of ``full`` with single-byte necessary literals (see prefilter.weak_literals): those
+    # literals by field; where such a rule runs in Polars, it runs on the rows holding one of them
+    weak: dict[int, dict[str, list[str]]] = field(default_factory=dict)
     sizes: list[int] = field(default_factory=list)  # the number of tests of each rule
     literal_rules: dict[str, dict[str, list[int]]] = field(default_factory=lambda: defaultdict(dict))
     # per rule with necessary literals: a second set of them (see prefilter.second_literals), which
@@ -225,6 +228,10 @@ class _Group:
         literals, second = literal_sets(rule.detection)
         if literals is None:
             self.full.append(index)
+            weak = weak_literals(rule.detection)
+            if weak:
+                self.weak[index] = _by_field(weak)
+                self.lowered |= {name for name, _ in weak if name != KEYWORD_COLUMN}
             return
         for name, literal in literals:
             self.literal_rules[name].setdefault(literal, []).append(index)
@@ -398,7 +405,7 @@ def _evaluate_group(group: _Group, sub: pl.DataFrame, gather_min_skipped: int = 
             full = [rule for rule, nid in zip(full, ids, strict=True) if nid == NO_RULE]
     if full:
         distinct = _with_addresses(group, distinct, full)
-        fired += _run(group, distinct, full)
+        fired += _run_full(group, distinct, full)
     if lookup is not None:  # with the C matcher, the C prefilter: each pair once, by rule
         pairs = _candidates_native(group, distinct)
     else:
@@ -462,6 +469,29 @@ def _run(group: _Group, frame: pl.DataFrame, rules: list[int]) -> list[tuple[Com
         hits = hits.explode(_ROW)
     grouped = hits.group_by("rule", maintain_order=True).agg(pl.col(_ROW).sort())
     return [(group.rules[int(rule)], rows) for rule, rows in grouped.iter_rows()]
+
+
+def _run_full(group: _Group, frame: pl.DataFrame, rules: list[int]) -> list[tuple[CompiledRule, list[int]]]:
+    """Rules without necessary literals in Polars: each with single-byte ones on the rows holding one
+    of them (one pass of Polars' Aho-Corasick per field: a regex over every row cost ~2 ms a batch
+    for SigmaHQ's PowerShell token obfuscation rule), the others together on every row."""
+    out = _run(group, frame, plain) if (plain := [rule for rule in rules if rule not in group.weak]) else []
+    for rule in rules:
+        if rule not in group.weak:
+            continue
+        held = frame.select(pl.any_horizontal(
+            pl.col(_scanned(name)).str.contains_any(literals).fill_null(False)
+            for name, literals in group.weak[rule].items())).to_series()
+        if held.any():
+            out += _run(group, frame if held.all() else frame.filter(held), [rule])
+    return out
+
+
+def _by_field(literals: frozenset[Literal]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = defaultdict(list)
+    for name, literal in sorted(literals):
+        out[name].append(literal)
+    return dict(out)
 
 
 def _run_own(group: _Group, frame: pl.DataFrame,

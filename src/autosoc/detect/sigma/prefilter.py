@@ -25,37 +25,39 @@ _LITERAL_OPS = {"eq", "contains", "startswith", "endswith"}
 MIN_LITERAL = 2
 
 
-def required_literals(node: Node) -> frozenset[Literal] | None:
+def required_literals(node: Node, min_literal: int = MIN_LITERAL) -> frozenset[Literal] | None:
+    """Literals one of which every row the rule holds true on holds (None: no such finite set); each
+    at least ``min_literal`` bytes long (see :func:`weak_literals` for one)."""
     if isinstance(node, Pred):
         if node.op in _LITERAL_OPS and node.field is None:  # a keyword: in the keyword text
             literal = str(node.args[0]).lower()
-            return frozenset({(KEYWORD_COLUMN, literal)}) if _size(literal) >= MIN_LITERAL else None
+            return frozenset({(KEYWORD_COLUMN, literal)}) if _size(literal) >= min_literal else None
         if node.op in _LITERAL_OPS:
             literal = str(node.args[0]).lower()
-            return frozenset({(node.field, literal)}) if _size(literal) >= MIN_LITERAL else None
+            return frozenset({(node.field, literal)}) if _size(literal) >= min_literal else None
         if node.op == "glob" and node.field is not None:
             # its longest literal run (lower-cased already unless the glob is cased; a cased one's
             # ASCII runs lower-case as the text around them does)
             runs = [run if not node.cased else run.lower() for run in glob_segments(str(node.args[0])) or ()
                     if not node.cased or run.isascii()]
             best = max(runs, key=_size, default="")
-            return frozenset({(node.field, best)}) if _size(best) >= MIN_LITERAL else None
+            return frozenset({(node.field, best)}) if _size(best) >= min_literal else None
         if node.op == "re" and node.field is not None:
             # a Rust pattern's literals (one Rust lacks runs in Python: its semantics differ)
             pattern = regex_pattern(node)
-            found = regex_literals(pattern, MIN_LITERAL) if rust_regex_ok(pattern) else None
+            found = regex_literals(pattern, min_literal) if rust_regex_ok(pattern) else None
             return None if found is None else frozenset((node.field, literal) for literal in found)
         return None
     if isinstance(node, Or):
         out: set[Literal] = set()
         for item in node.items:
-            sub = required_literals(item)
+            sub = required_literals(item, min_literal)
             if sub is None:
                 return None
             out |= sub
         return frozenset(out)
     if isinstance(node, And):
-        options = [s for s in (required_literals(i) for i in node.items) if s is not None]
+        options = [s for s in (required_literals(i, min_literal) for i in node.items) if s is not None]
         if not options:
             return None
         return max(options, key=_selectivity)
@@ -64,6 +66,14 @@ def required_literals(node: Node) -> frozenset[Literal] | None:
     if isinstance(node, Not):
         return None
     return None
+
+
+def weak_literals(node: Node) -> frozenset[Literal] | None:
+    """:func:`required_literals` down to single bytes, for a rule that has no set of longer ones (a
+    backtick, a brace, a percent sign): too common a byte to send every row holding it through the
+    prefilter, but rare enough in most fields that testing for it first spares a costly test (a
+    regex that Python cannot take) on the rows without it."""
+    return required_literals(node, 1)
 
 
 def second_literals(node: Node, first: frozenset[Literal]) -> frozenset[Literal] | None:
