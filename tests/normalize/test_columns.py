@@ -121,6 +121,34 @@ def test_frame_ids_and_json_match_orjson_and_polars_on_random_rows() -> None:
     assert ids[-1] == ids[1] and ids[-2] == ids[0]
 
 
+@pytest.mark.parametrize("names", [["a", "", "column_0", "é😀"], ["a", "k\x00x"], ["a", KEYWORD_TEXT, "b"], []])
+@pytest.mark.parametrize("with_text", [True, False])
+def test_a_frame_of_view_columns_keeps_every_name_and_replaces_a_field_named_like_the_text(
+        names: list[str], with_text: bool) -> None:
+    """view_frame (one Arrow record batch) gives the frame a Series per column gives: names with a NUL
+    (which Arrow schemas cut) or empty, and a field of the keyword text's name replaced by the text."""
+    import pyarrow as pa
+
+    from autosoc.normalize.columns import view_frame
+
+    def column(values: list[str | None]) -> tuple[bytes | None, bytes, bytes, int]:
+        array = pa.array(values, type=pa.string_view())
+        validity, views, data = array.buffers()[:3]
+        return (None if validity is None else validity.to_pybytes(), views.to_pybytes(),
+                b"" if data is None else data.to_pybytes(), array.null_count)
+
+    n = 3
+    values = [[f"{name}-{i}-a value longer than twelve bytes" if i != 1 else None for i in range(n)] for name in names]
+    text = ["t0", "a text longer than twelve bytes", ""]
+    got = view_frame(n, names, [column(v) for v in values], column(text) if with_text else None)
+    want = pl.DataFrame([pl.Series(str(i), v, dtype=pl.String) for i, v in enumerate(values)])
+    want.columns = names
+    if with_text:  # (a frame of no columns has no rows to add the text to: the text is the frame)
+        text_column = pl.Series(KEYWORD_TEXT, text, dtype=pl.String)
+        want = want.with_columns(text_column) if names else text_column.to_frame()
+    assert got.columns == want.columns and got.schema == want.schema and got.rows() == want.rows()
+
+
 def test_every_ascii_and_escape_against_orjson() -> None:
     rows = [{chr(c): chr(c), f"k{chr(c)}x": f"v{chr(c)}" * 3} for c in range(128)]
     rows += [{"s": "".join(chr(c) for c in range(128)) * 3}]

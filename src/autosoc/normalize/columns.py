@@ -49,10 +49,7 @@ def build_raw_frame(rows: list[dict[str, Any]], *, keep_json: bool = False, keep
             pass  # what the C code refuses, the reference decides (and raises where it always did)
         else:
             n = len(rows)
-            frame = pl.DataFrame([arrow_series("", view_array(n, *column)) for column in columns])
-            frame.columns = names  # set apart: Arrow schemas cut names at NUL, frames rename "" to column_0
-            if text is not None:
-                frame = frame.with_columns(arrow_series(KEYWORD_TEXT, view_array(n, None, *text, 0)))
+            frame = view_frame(n, names, columns, None if text is None else (None, *text, 0))
             ids = arrow_series("id", view_array(n, None, id_views, id_data, 0))
             texts = None if json is None else arrow_series("json", view_array(n, None, *json, 0))
             return frame, ids, texts
@@ -63,6 +60,24 @@ def view_array(n: int, validity: bytes | None, views: bytes, data: bytes, null_c
     """An Arrow string-view array over buffers the C code wrote (no copy)."""
     buffers = [None if validity is None else pa.py_buffer(validity), pa.py_buffer(views), pa.py_buffer(data)]
     return pa.Array.from_buffers(pa.string_view(), n, buffers, null_count=null_count)
+
+
+def view_frame(n: int, names: list[str], columns: list[tuple], text: tuple | None = None  # type: ignore[type-arg]
+               ) -> pl.DataFrame:
+    """A frame of the string-view columns the C code wrote (``columns``: the arguments of
+    :func:`view_array` after ``n``), named ``names``, and the keyword text's column last when
+    given: one Arrow record batch through the C data interface (~0.6 ms for a batch's ~160 columns;
+    a Series per column, then the frame, ~3 ms)."""
+    arrays = [view_array(n, *column) for column in columns]
+    if text is not None and KEYWORD_TEXT not in names and not any("\0" in name for name in names):
+        return pl.DataFrame(pa.RecordBatch.from_arrays([*arrays, view_array(n, *text)], names=[*names, KEYWORD_TEXT]))
+    if text is None and not any("\0" in name for name in names):
+        return pl.DataFrame(pa.RecordBatch.from_arrays(arrays, names=names))
+    # Arrow schemas cut names at NUL (and frames rename "" to column_0): the names set apart; a
+    # field of the keyword text's name is replaced by the text where it is
+    frame = pl.DataFrame([arrow_series("", array) for array in arrays])
+    frame.columns = names
+    return frame if text is None else frame.with_columns(arrow_series(KEYWORD_TEXT, view_array(n, *text)))
 
 
 class _CArray:

@@ -20,10 +20,7 @@ import os
 from collections.abc import Sequence
 from types import ModuleType
 
-import polars as pl
-
-from autosoc.normalize.columns import arrow_series, view_array
-from autosoc.normalize.fields import KEYWORD_TEXT
+from autosoc.normalize.columns import arrow_series, view_array, view_frame
 from autosoc.schema import RawColumns
 
 _native: ModuleType | None
@@ -71,8 +68,6 @@ def newlines(buffer: bytearray, start: int, end: int) -> int:
 
 def _raw_columns(n: int, decoded: tuple) -> RawColumns:  # type: ignore[type-arg]
     names, columns, id_views, id_data, json, text = decoded
-    frame = pl.DataFrame([arrow_series("", view_array(n, *column)) for column in columns])
-    frame.columns = names  # set apart: Arrow schemas cut names at NUL, frames rename "" to column_0
-    frame = frame.with_columns(arrow_series(KEYWORD_TEXT, view_array(n, None, *text, 0)))
+    frame = view_frame(n, names, columns, (None, *text, 0))
     return RawColumns("windows", frame, arrow_series("id", view_array(n, None, id_views, id_data, 0)),
                       None if json is None else arrow_series("json", view_array(n, None, *json, 0)))
