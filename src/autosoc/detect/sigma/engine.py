@@ -122,6 +122,7 @@ class _Group:
     py_tests: dict[int, RowTest | None] = field(default_factory=dict)
     py_columns: dict[str, int] = field(default_factory=dict)
     distinct_skips: int = 0  # batches left that skip the distinct step (see DISTINCT_MIN_SHARE)
+    order: dict[int, int] = field(default_factory=dict)  # id() of each rule -> its place in ``rules``
 
     automata: dict[str, ahocorasick.Automaton] = field(default_factory=dict)  # field -> its literals' automaton
     # the rules the C matcher supports, as one program over ``py_columns`` (see .native); built on
@@ -242,6 +243,7 @@ class _Group:
             self.lowered |= {name for name, _ in second if name != KEYWORD_COLUMN}
 
     def seal(self) -> None:
+        self.order = {id(rule): i for i, rule in enumerate(self.rules)}
         self.reads = (self.fields | {lower_name(f) for f in self.lowered} | {ipv4_name(f) for f in self.ipv4}
                       | {ipv6_name(f) for f in self.ipv6} | {_ROW})
         for name, by_literal in self.literal_rules.items():
@@ -444,8 +446,7 @@ def _evaluate_group(group: _Group, sub: pl.DataFrame, gather_min_skipped: int = 
             fired += _run_own(group, distinct, own)
         if python:
             fired += _run_python(group, distinct, python)
-    index = {id(rule): i for i, rule in enumerate(group.rules)}
-    fired.sort(key=lambda hit: index[id(hit[0])])
+    fired.sort(key=lambda hit: group.order[id(hit[0])])
     return fired
 
 
