@@ -240,3 +240,30 @@ def test_the_class_and_the_qualified_user_of_every_row_of_a_mixed_batch() -> Non
     assert events.get_column(F.USER).to_list() == [u for _, _, u in rows]
     (alone,) = normalize(RawBatch("jsonl", "/logs/x.jsonl", "json", [_windows_record(None, None, Image="x")], [1]))
     assert alone.events.get_column(F.CLASS_UID).to_list() == [0] and alone.events.get_column(F.USER).to_list() == [None]
+
+
+@pytest.mark.parametrize("targets", [False, True])
+def test_security_aliases_on_the_security_rows_only_are_those_of_every_row(targets: bool) -> None:
+    """The Security log's aliases are worked out on its rows alone and put in place: the same frame as
+    the expressions over every row, whatever the channel's case, and nothing on other logs' rows."""
+    import polars as pl
+
+    from autosoc.normalize import windows
+
+    channels = ["Security", "SECURITY", "security", "Security ", "SECURİTY", "Microsoft-Windows-Sysmon/Operational",
+                None, "Securitx", "System"]
+    rows = []
+    for i, channel in enumerate(channels * 3):
+        rows.append({"Channel": channel, "EventID": ["4688", "4657", "4624"][i % 3], "NewProcessName": f"C:\\n{i}.exe",
+                     "ParentProcessName": f"C:\\p{i}.exe", "SubjectLogonId": f"0x{i}", "ProcessName": f"C:\\r{i}",
+                     "ObjectName": f"HKLM\\k{i}", "NewValue": f"v{i}",
+                     **({"Image": f"C:\\own{i}.exe" if i % 2 else None, "LogonId": None} if targets else {})})
+    raw = pl.DataFrame(rows, schema={k: pl.String for k in rows[0]})
+    cols = set(raw.columns)
+    every = raw.with_columns(**windows._security_aliases(cols, pl.col("Channel").str.to_lowercase() == "security"))
+    got = windows.alias_columns(raw)
+    assert got.columns == every.columns and got.schema == every.schema and got.rows() == every.rows()
+    filled = got.get_column("Image").to_list()
+    assert filled[0] == "C:\\n0.exe" and filled[9 * 2 + 4] is None  # Security 4688 aliased; "SECURİTY" is not it
+    assert windows._security_rows(raw.get_column("Channel")).to_list() == [
+        i for i, c in enumerate(channels * 3) if c is not None and c.lower() == "security"]

@@ -46,9 +46,35 @@ def alias_columns(raw: pl.DataFrame) -> pl.DataFrame:
     cols = set(raw.columns)
     if "EventID" not in cols or "Channel" not in cols:
         return raw
-    channel = pl.col("Channel").str.to_lowercase()
+    aliases: dict[str, pl.Expr | pl.Series] = {}
+    rows = _security_rows(raw.get_column("Channel"))
+    if rows is None:  # (a channel column that is not text) every row through the expressions
+        aliases.update(_security_aliases(cols, pl.col("Channel").str.to_lowercase() == SECURITY))
+    elif rows.len():
+        # worked out on the Security log's rows only (a few hundred of a batch's 20,000), then put
+        # in place: a row of another log keeps what it has
+        exprs = _security_aliases(cols, pl.lit(True))
+        taken = raw.select(sorted(_SECURITY_READS & cols))[rows].select(**exprs)
+        for target, values in zip(exprs, taken.iter_columns(), strict=True):
+            column = raw.get_column(target) if target in cols else pl.repeat(None, raw.height, dtype=pl.String,
+                                                                              eager=True)
+            aliases[target] = column.scatter(rows, values)
+    if "MandatoryLabel" in cols:
+        label = pl.col("MandatoryLabel").str.to_uppercase().replace_strict(_INTEGRITY, default=None)
+        aliases["IntegrityLevel"] = (pl.coalesce(pl.col("IntegrityLevel"), label)
+                                     if "IntegrityLevel" in cols else label)
+    return raw.with_columns(**aliases) if aliases else raw
+
+
+#: the fields the Security log's aliases read (their sources, targets and the event id)
+_SECURITY_READS = frozenset({"EventID", "Image", "NewProcessName", "ParentImage", "ParentProcessName", "LogonId",
+                             "SubjectLogonId", "ProcessName", "TargetObject", "ObjectName", "Details", "NewValue"})
+
+
+def _security_aliases(cols: set[str], security: pl.Expr) -> dict[str, pl.Expr]:
+    """The fields SigmaHQ's rules read on the Security log under their Sysmon names, where the
+    event has them under its own (never over a value the event has), on the rows ``security`` picks."""
     eid = pl.col("EventID")
-    security = channel == SECURITY
     aliases: dict[str, pl.Expr] = {}
 
     def alias(target: str, source: str, when: pl.Expr) -> None:
@@ -66,11 +92,18 @@ def alias_columns(raw: pl.DataFrame) -> pl.DataFrame:
         alias("Image", "ProcessName", reg)
     alias("TargetObject", "ObjectName", reg)
     alias("Details", "NewValue", reg)
-    if "MandatoryLabel" in cols:
-        label = pl.col("MandatoryLabel").str.to_uppercase().replace_strict(_INTEGRITY, default=None)
-        aliases["IntegrityLevel"] = (pl.coalesce(pl.col("IntegrityLevel"), label)
-                                     if "IntegrityLevel" in cols else label)
-    return raw.with_columns(**aliases) if aliases else raw
+    return aliases
+
+
+def _security_rows(channel: pl.Series) -> pl.Series | None:
+    """The rows of the Security log (the channel's name in any case), or None when ``channel`` is not
+    text.  Only names of eight bytes are lower-cased: no other lower-cases to "security" (of all
+    the characters beyond ASCII only U+0130 lower-cases to text holding one of its letters: an i
+    and a combining dot, which "security" does not hold)."""
+    if channel.dtype != pl.String:
+        return None
+    maybe = (channel.str.len_bytes() == len(SECURITY)).fill_null(False).arg_true()
+    return maybe.filter(channel.gather(maybe).str.to_lowercase() == SECURITY)
 
 
 def ocsf_columns(raw: pl.DataFrame) -> list[pl.Expr | pl.Series]:
