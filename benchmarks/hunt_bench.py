@@ -556,8 +556,7 @@ def phase_hunt(corpus: Path, rules_dir: Path, cache_dir: Path, batch_size: int |
     from autosoc.cli.output import JsonlWriter
     from autosoc.detect.sigma.engine import SigmaEngine
     from autosoc.detect.sigma.loader import load_rules
-    from autosoc.ingest import DEFAULT_BATCH_SIZE
-    from autosoc.runtime.hunt import HuntOptions
+    from autosoc.runtime.hunt import HUNT_BATCH_SIZE, HuntOptions
     from autosoc.runtime.memory import keep_freed_memory
     from autosoc.schema import Signal
 
@@ -567,7 +566,7 @@ def phase_hunt(corpus: Path, rules_dir: Path, cache_dir: Path, batch_size: int |
     started = time.perf_counter()
     engine = SigmaEngine(ruleset.rules)
     engine_s = time.perf_counter() - started
-    size = batch_size or DEFAULT_BATCH_SIZE
+    size = batch_size or HUNT_BATCH_SIZE
     options = HuntOptions(rules=[rules_dir], dead_letters=None, batch_size=size)
     signals = 0
     # the signals are written as `hunt --format jsonl` writes them, to /dev/null: the figure is
@@ -861,7 +860,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="where the corpora go (default: a temp dir, removed at the end unless --keep); "
                              "a given workdir is kept, and its corpora are reused by the next run")
     parser.add_argument("--keep", action="store_true", help="keep the temporary workdir")
-    parser.add_argument("--batch-size", type=int, default=None, help="reader batch size (default: autosoc's)")
+    parser.add_argument("--batch-size", type=int, default=None, help="reader batch size (default: autosoc hunt's)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="JSONL hunt runs, each in a fresh process; the median is reported (default 1)")
     parser.add_argument("--profile", action="store_true",

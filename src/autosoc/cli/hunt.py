@@ -16,8 +16,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from autosoc.cli.output import CsvWriter, JsonlWriter, SignalWriter, TableWriter, summary
 from autosoc.errors import ConfigError
-from autosoc.ingest import DEFAULT_BATCH_SIZE
-from autosoc.runtime.hunt import HuntOptions, hunt, load
+from autosoc.runtime.hunt import HUNT_BATCH_SIZE, HuntOptions, hunt, load
 from autosoc.runtime.memory import keep_freed_memory
 from autosoc.schema import LEVELS, RawBatch
 
@@ -69,7 +68,7 @@ def hunt_command(
         help="Where records that cannot be read go (JSON lines).")] = Path("autosoc-deadletters.jsonl"),
     placeholders: Annotated[Path | None, typer.Option(
         help="YAML mapping of placeholder name -> values, for rules using |expand.")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, max=1_000_000, help="Records per batch.")] = DEFAULT_BATCH_SIZE,
+    batch_size: Annotated[int, typer.Option(min=1, max=1_000_000, help="Records per batch.")] = HUNT_BATCH_SIZE,
     lateness: Annotated[str | None, typer.Option(
         help="Correlation rules: how far (5m, 1h) events may arrive out of time order; older ones are "
              "counted as late and ignored.  Default: no limit, windows are decided at the end of the run.",
