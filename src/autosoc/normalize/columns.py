@@ -69,12 +69,12 @@ def view_frame(n: int, names: list[str], columns: list[tuple], text: tuple | Non
     given: one Arrow record batch through the C data interface (~0.6 ms for a batch's ~160 columns;
     a Series per column, then the frame, ~3 ms)."""
     arrays = [view_array(n, *column) for column in columns]
-    if text is not None and KEYWORD_TEXT not in names and not any("\0" in name for name in names):
-        return pl.DataFrame(pa.RecordBatch.from_arrays([*arrays, view_array(n, *text)], names=[*names, KEYWORD_TEXT]))
-    if text is None and not any("\0" in name for name in names):
+    # Arrow schemas cut names at NUL (and frames rename "" to column_0), and a field of the keyword
+    # text's name is replaced by the text where it is: those frames are built a column at a time
+    if not any("\0" in name for name in names) and (text is None or KEYWORD_TEXT not in names):
+        if text is not None:
+            arrays, names = [*arrays, view_array(n, *text)], [*names, KEYWORD_TEXT]
         return pl.DataFrame(pa.RecordBatch.from_arrays(arrays, names=names))
-    # Arrow schemas cut names at NUL (and frames rename "" to column_0): the names set apart; a
-    # field of the keyword text's name is replaced by the text where it is
     frame = pl.DataFrame([arrow_series("", array) for array in arrays])
     frame.columns = names
     return frame if text is None else frame.with_columns(arrow_series(KEYWORD_TEXT, view_array(n, *text)))

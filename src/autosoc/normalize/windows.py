@@ -50,11 +50,11 @@ def alias_columns(raw: pl.DataFrame) -> pl.DataFrame:
     rows = _security_rows(raw.get_column("Channel"))
     if rows is None:  # (a channel column that is not text) every row through the expressions
         aliases.update(_security_aliases(cols, pl.col("Channel").str.to_lowercase() == SECURITY))
-    elif rows.len():
+    elif rows.len() and (exprs := _security_aliases(cols, pl.lit(True))):
         # worked out on the Security log's rows only (a few hundred of a batch's 20,000), then put
         # in place: a row of another log keeps what it has
-        exprs = _security_aliases(cols, pl.lit(True))
-        taken = raw.select(sorted(_SECURITY_READS & cols))[rows].select(**exprs)
+        reads = sorted({name for expr in exprs.values() for name in expr.meta.root_names()})
+        taken = raw.select(reads)[rows].select(**exprs)
         for target, values in zip(exprs, taken.iter_columns(), strict=True):
             column = raw.get_column(target) if target in cols else pl.repeat(None, raw.height, dtype=pl.String,
                                                                               eager=True)
@@ -64,11 +64,6 @@ def alias_columns(raw: pl.DataFrame) -> pl.DataFrame:
         aliases["IntegrityLevel"] = (pl.coalesce(pl.col("IntegrityLevel"), label)
                                      if "IntegrityLevel" in cols else label)
     return raw.with_columns(**aliases) if aliases else raw
-
-
-#: the fields the Security log's aliases read (their sources, targets and the event id)
-_SECURITY_READS = frozenset({"EventID", "Image", "NewProcessName", "ParentImage", "ParentProcessName", "LogonId",
-                             "SubjectLogonId", "ProcessName", "TargetObject", "ObjectName", "Details", "NewValue"})
 
 
 def _security_aliases(cols: set[str], security: pl.Expr) -> dict[str, pl.Expr]:

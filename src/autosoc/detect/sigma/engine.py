@@ -477,9 +477,7 @@ def _run_full(group: _Group, frame: pl.DataFrame, rules: list[int]) -> list[tupl
     of them (one pass of Polars' Aho-Corasick per field: a regex over every row cost ~2 ms a batch
     for SigmaHQ's PowerShell token obfuscation rule), the others together on every row."""
     out = _run(group, frame, plain) if (plain := [rule for rule in rules if rule not in group.weak]) else []
-    for rule in rules:
-        if rule not in group.weak:
-            continue
+    for rule in (rule for rule in rules if rule in group.weak):
         held = frame.select(pl.any_horizontal(
             pl.col(_scanned(name)).str.contains_any(literals).fill_null(False)
             for name, literals in group.weak[rule].items())).to_series()
